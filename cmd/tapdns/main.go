@@ -1,0 +1,219 @@
+// Command tapdns is an authoritative DNS appliance on raw Ethernet frames: it
+// attaches to a Linux TAP device, runs a userspace TCP/IP stack there with a
+// static address, and answers queries from RFC 1035 zone files. The kernel's
+// IP stack is never in the data path.
+//
+// Usage:
+//
+//	tapdns --tap tap0 --ip 198.18.0.2/24 --ip6 2001:2::2/64 --zone example.zone
+//	tapdns version
+//
+// Exit status: 0 after SIGINT or SIGTERM, 2 for a usage or configuration
+// error (including a bad zone file), 1 for a runtime error such as a TAP
+// device that cannot be opened.
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/zone"
+)
+
+// defaultZone is served when no --zone is given.
+//
+//go:embed default.zone
+var defaultZone []byte
+
+const defaultOrigin = "tapdns.test."
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole program; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "version" {
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "tapdns: version takes no arguments\n")
+			return exitUsage
+		}
+		fmt.Fprintln(stdout, versionString())
+		return exitOK
+	}
+	cfg, err := parseConfig(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg)
+
+	set, err := loadZones(cfg.zones)
+	if err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
+	svc := dnssvc.New(dnssvc.Config{}, set, log.With("pkg", "dnssvc"))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	st, err := netstack.New(cfg.net, &handler{svc: svc}, log.With("pkg", "netstack"))
+	if err != nil {
+		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "err", err)
+		return exitRuntime
+	}
+	logStartup(log, cfg, set)
+
+	runErr := st.Run(ctx)
+	closeErr := st.Close()
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		log.Error("network stack failed", "err", runErr)
+		return exitRuntime
+	}
+	if closeErr != nil {
+		log.Error("shutdown", "err", closeErr)
+		return exitRuntime
+	}
+	log.Info("stopped", "stats", st.Stats())
+	return exitOK
+}
+
+// handler adapts dnssvc to netstack. It is boxed into the netstack.Handler
+// interface once, at startup, so the per-message call does not allocate.
+type handler struct {
+	svc *dnssvc.Server
+}
+
+// ServeDNS implements netstack.Handler.
+func (h *handler) ServeDNS(dst, query []byte, m netstack.Meta) []byte {
+	return h.svc.Respond(dst, query, dnssvc.Request{Client: m.Client, TCP: m.TCP})
+}
+
+// loadZones loads the zone files, or the embedded zone when there are none,
+// into one set. Its errors name the file and line.
+func loadZones(files []string) (*zone.Set, error) {
+	if len(files) == 0 {
+		z, err := zone.Parse(bytes.NewReader(defaultZone), "", defaultOrigin)
+		if err != nil {
+			return nil, fmt.Errorf("embedded zone: %w", err)
+		}
+		return zone.NewSet(z)
+	}
+	zones := make([]*zone.Zone, 0, len(files))
+	for _, f := range files {
+		z, err := zone.LoadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		zones = append(zones, z)
+	}
+	return zone.NewSet(zones...)
+}
+
+func newLogger(w io.Writer, cfg config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// logStartup writes the one line that says what is being served where.
+func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
+	n := cfg.net
+	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU}
+	if n.MAC != nil {
+		attrs = append(attrs, "mac", n.MAC.String())
+	}
+	if n.Addr.IsValid() {
+		attrs = append(attrs, "ip", n.Addr.String())
+	}
+	if n.Gateway.IsValid() {
+		attrs = append(attrs, "gateway", n.Gateway.String())
+	}
+	if n.Addr6.IsValid() {
+		attrs = append(attrs, "ip6", n.Addr6.String())
+	}
+	if n.Gateway6.IsValid() {
+		attrs = append(attrs, "gateway6", n.Gateway6.String())
+	}
+	var zones []string
+	for _, z := range set.Zones() {
+		file := z.File
+		if file == "" {
+			file = "(embedded)"
+		}
+		zones = append(zones, fmt.Sprintf("%s serial %d from %s", nameText(z.Origin), z.Serial, file))
+	}
+	attrs = append(attrs, "zones", zones)
+	log.Info("serving", attrs...)
+}
+
+// versionString reports the module version and VCS revision the binary was
+// built from, as far as the build recorded them.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "tapdns (unknown version)"
+	}
+	v := "tapdns " + bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "+dirty"
+			}
+		}
+	}
+	return v + " " + bi.GoVersion
+}
+
+// nameText renders a canonical wire-format name as presentation text for
+// logs, escaping bytes that are not letters, digits, '-' or '_'.
+func nameText(wire string) string {
+	if wire == "" || wire == "\x00" {
+		return "."
+	}
+	var b []byte
+	for i := 0; i < len(wire) && wire[i] != 0; {
+		n := int(wire[i])
+		i++
+		for j := i; j < i+n && j < len(wire); j++ {
+			c := wire[j]
+			switch {
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '*':
+				b = append(b, c)
+			default:
+				b = fmt.Appendf(b, "\\%03d", c)
+			}
+		}
+		b = append(b, '.')
+		i += n
+	}
+	return string(b)
+}
