@@ -11,6 +11,8 @@
 // builds its replacement; callers swap whole sets atomically (see dnssvc).
 package zone
 
+import "hash/maphash"
+
 // Result is the outcome of a lookup in a Set.
 type Result uint8
 
@@ -115,14 +117,30 @@ type Zone struct {
 	// negative answers (RFC 2308 section 3).
 	NegTTL uint32
 
-	nodes map[string]*Node
+	// nodes holds every node of the zone, the apex included, in one
+	// allocation; table is an open-addressing hash index into it (see
+	// index.go). flags[i] describes nodes[i].
+	nodes []Node
+	table []uint32
+	flags []uint8
+	seed  maphash.Seed
+	rrs   int // number of records, duplicates removed
 }
 
 // Node returns the node with exactly this canonical wire-format name, ignoring
 // zone cuts (so that glue below a cut is found), or nil. It does not allocate.
 func (z *Zone) Node(name []byte) *Node {
-	return z.nodes[string(name)]
+	if i := z.find(name); i >= 0 {
+		return &z.nodes[i]
+	}
+	return nil
 }
+
+// Len returns the number of nodes in the zone, empty non-terminals included.
+func (z *Zone) Len() int { return len(z.nodes) }
+
+// Records returns the number of records in the zone, duplicates removed.
+func (z *Zone) Records() int { return z.rrs }
 
 // Match is the result of Set.Lookup. It is a plain value; its pointers refer
 // into the immutable Set.
@@ -150,6 +168,9 @@ type Match struct {
 type Set struct {
 	zones map[string]*Zone
 	list  []*Zone // sorted by origin, for listing
+	// lens[n] is true when some origin is n bytes long, so that Lookup
+	// hashes only suffixes that can be an origin.
+	lens [256]bool
 }
 
 // Zones returns the zones of the set sorted by origin. The slice must not be
