@@ -1,5 +1,12 @@
 // Package dnssvc turns DNS query messages into authoritative response
 // messages from a zone.Set. It is transport-agnostic: bytes in, bytes out.
+//
+// Respond parses the query in place (dnswire.ParseQuery), looks the name up
+// in the zone set and writes the response with dnswire.Builder, all without
+// allocating. Exact positive answers are additionally cached as encoded
+// section bytes (see cache.go), so the common query costs a parse, a lookup
+// and a copy. The behaviour, and where it follows NSD or Knot DNS when they
+// differ, is documented in BEHAVIOUR.md.
 package dnssvc
 
 import (
@@ -7,6 +14,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	"github.com/tapdns/tapdns/dnswire"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -24,7 +32,22 @@ type Config struct {
 	Chaos bool
 	// Version and Identity are the CHAOS answers; empty means defaults.
 	Version, Identity string
+	// CNAMEAcrossZones makes Respond follow a CNAME chain into other zones
+	// of the set. false (the default) follows targets only inside the zone
+	// of the query name, as Knot DNS does; NSD follows across its zones
+	// unless confine-to-zone is set.
+	CNAMEAcrossZones bool
 }
+
+// Defaults for Config's zero values.
+const (
+	DefaultVersion  = "tapdns"
+	DefaultIdentity = "tapdns"
+)
+
+// maxCNAMEHops bounds the CNAME records followed for one query (a chain
+// longer than this is answered as far as it goes, rcode NOERROR).
+const maxCNAMEHops = 8
 
 // Request describes where a query came from.
 type Request struct {
@@ -35,9 +58,20 @@ type Request struct {
 // Server answers queries. It is safe for concurrent use; Respond does not
 // allocate.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	zones atomic.Pointer[zone.Set]
+	cfg      Config
+	log      *slog.Logger
+	udpSize  int    // advertised EDNS size and UDP ceiling
+	nsid     []byte // NSID option payload, nil when not configured
+	version  []byte // TXT rdata for version.bind / version.server
+	identity []byte // TXT rdata for hostname.bind / id.server
+	state    atomic.Pointer[state]
+	ctr      counters
+}
+
+// state is what one SetZones installs: the set and its answer cache.
+type state struct {
+	set   *zone.Set
+	cache *cache
 }
 
 // New returns a Server answering from zones (nil means an empty set).
@@ -46,8 +80,40 @@ func New(cfg Config, zones *zone.Set, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: logger}
+	s.udpSize = cfg.UDPSize
+	switch {
+	case s.udpSize == 0:
+		s.udpSize = dnswire.DefaultEDNS
+	case s.udpSize < dnswire.MinUDPSize:
+		s.udpSize = dnswire.MinUDPSize
+	case s.udpSize > dnswire.MaxMsgLen:
+		s.udpSize = dnswire.MaxMsgLen
+	}
+	if cfg.NSID != "" {
+		s.nsid = []byte(cfg.NSID)
+		if len(s.nsid) > 512 {
+			s.nsid = s.nsid[:512] // keep the OPT small enough for any limit
+		}
+	}
+	v, id := cfg.Version, cfg.Identity
+	if v == "" {
+		v = DefaultVersion
+	}
+	if id == "" {
+		id = DefaultIdentity
+	}
+	s.version, s.identity = txtRdata(v), txtRdata(id)
 	s.SetZones(zones)
 	return s
+}
+
+// txtRdata encodes s as TXT rdata: one character-string of at most 255
+// octets.
+func txtRdata(s string) []byte {
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	return append([]byte{byte(len(s))}, s...)
 }
 
 // SetZones atomically replaces the zones; queries already being answered
@@ -56,11 +122,16 @@ func (s *Server) SetZones(z *zone.Set) {
 	if z == nil {
 		z = &zone.Set{}
 	}
-	s.zones.Store(z)
+	nodes := 0
+	for _, zz := range z.Zones() {
+		nodes += zz.Len()
+	}
+	s.state.Store(&state{set: z, cache: newCache(nodes)})
+	s.log.Debug("zones installed", "zones", len(z.Zones()), "nodes", nodes)
 }
 
 // Zones returns the set currently served.
-func (s *Server) Zones() *zone.Set { return s.zones.Load() }
+func (s *Server) Zones() *zone.Set { return s.state.Load().set }
 
 // Respond writes the response to query into dst[:0] and returns it. It
 // returns a zero-length slice when the query must not be answered (it is a
@@ -69,5 +140,62 @@ func (s *Server) Zones() *zone.Set { return s.zones.Load() }
 // and at least the UDP limit for UDP so that this never happens). query and
 // dst must not overlap.
 func (s *Server) Respond(dst, query []byte, req Request) []byte {
-	return dst[:0] // TODO: implemented by the dnssvc work
+	s.ctr.queries.Add(1)
+	var q dnswire.Query
+	status := dnswire.ParseQuery(query, &q)
+	if status == dnswire.StatusDrop {
+		s.ctr.dropped.Add(1)
+		return dst[:0]
+	}
+	st := s.state.Load()
+
+	limit := dnswire.MaxMsgLen
+	if !req.TCP {
+		limit = dnswire.MinUDPSize
+		if q.EDNS {
+			limit = max(dnswire.MinUDPSize, min(int(q.UDPSize), s.udpSize))
+		}
+	}
+	var nsid []byte
+	if q.EDNS {
+		if q.NSID {
+			nsid = s.nsid
+		}
+		limit -= dnswire.OPTLen(len(nsid)) // the OPT always fits
+	}
+
+	// RFC 1035 4.1.1: ID, opcode and RD are copied; RFC 4035 3.1.6: so is CD.
+	flags := dnswire.FlagQR | q.Flags&(dnswire.OpcodeMask|dnswire.FlagRD|dnswire.FlagCD)
+	var b dnswire.Builder
+	b.Start(dst, q.ID, flags, limit)
+	if q.Question != nil {
+		b.Question(q.Question)
+	}
+
+	r := responder{s: s, st: st, b: &b, q: &q, tcp: req.TCP, qend: b.Mark()}
+	rcode := dnswire.RcodeSuccess
+	switch {
+	case status == dnswire.StatusFormErr:
+		rcode = dnswire.RcodeFormErr
+	case status == dnswire.StatusNotImp:
+		rcode = dnswire.RcodeNotImp
+	case q.EDNS && q.Version > 0:
+		rcode = dnswire.RcodeBadVers // RFC 6891 6.1.3: no answer, OPT version 0
+	default:
+		rcode = r.answer()
+	}
+	if r.tc {
+		b.SetFlags(b.Flags() | dnswire.FlagTC)
+		s.ctr.truncated.Add(1)
+	}
+	if r.cacheable && !r.tc && !r.dropped {
+		st.cache.put(r.cacheKey, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
+			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)))
+	}
+	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.Opcode(flags), rcode&0xF))
+	if q.EDNS {
+		b.AddOPT(uint16(s.udpSize), uint8(rcode>>4), q.EDNSFlags&dnswire.EDNSFlagDO, nsid)
+	}
+	s.ctr.rcode[min(rcode, len(s.ctr.rcode)-1)].Add(1)
+	return b.Finish()
 }

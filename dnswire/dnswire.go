@@ -1,3 +1,184 @@
 // Package dnswire parses and writes DNS messages in wire format without
 // allocating. It depends only on the standard library.
+//
+// ParseQuery reads a query in place and classifies it (answer, FORMERR,
+// NOTIMP, drop); Builder appends a response with RFC 1035 name compression
+// into a caller-owned buffer. Names handled here are uncompressed wire-format
+// names unless stated otherwise; "canonical" means lower-cased ASCII.
 package dnswire
+
+// Message layout limits (RFC 1035 section 2.3.4).
+const (
+	HeaderLen    = 12
+	MaxNameLen   = 255 // octets of a wire-format name, root label included
+	MaxLabelLen  = 63
+	MinUDPSize   = 512   // RFC 1035 UDP limit and the floor of EDNS sizes
+	MaxMsgLen    = 65535 // TCP limit
+	maxPtrHops   = 128   // bound on compression pointer chains we follow
+	optFixedLen  = 11    // root owner, type, class, TTL, rdlength of an OPT RR
+	optionHdrLen = 4
+)
+
+// Resource record types.
+const (
+	TypeA      uint16 = 1
+	TypeNS     uint16 = 2
+	TypeMD     uint16 = 3
+	TypeMF     uint16 = 4
+	TypeCNAME  uint16 = 5
+	TypeSOA    uint16 = 6
+	TypeMB     uint16 = 7
+	TypeMG     uint16 = 8
+	TypeMR     uint16 = 9
+	TypeNULL   uint16 = 10
+	TypeWKS    uint16 = 11
+	TypePTR    uint16 = 12
+	TypeHINFO  uint16 = 13
+	TypeMINFO  uint16 = 14
+	TypeMX     uint16 = 15
+	TypeTXT    uint16 = 16
+	TypeAAAA   uint16 = 28
+	TypeSRV    uint16 = 33
+	TypeNAPTR  uint16 = 35
+	TypeDNAME  uint16 = 39
+	TypeOPT    uint16 = 41
+	TypeDS     uint16 = 43
+	TypeRRSIG  uint16 = 46
+	TypeNSEC   uint16 = 47
+	TypeDNSKEY uint16 = 48
+	TypeSVCB   uint16 = 64
+	TypeHTTPS  uint16 = 65
+	TypeTSIG   uint16 = 250
+	TypeIXFR   uint16 = 251
+	TypeAXFR   uint16 = 252
+	TypeMAILB  uint16 = 253
+	TypeMAILA  uint16 = 254
+	TypeANY    uint16 = 255
+	TypeCAA    uint16 = 257
+)
+
+// Classes.
+const (
+	ClassIN   uint16 = 1
+	ClassCH   uint16 = 3
+	ClassHS   uint16 = 4
+	ClassNONE uint16 = 254
+	ClassANY  uint16 = 255
+)
+
+// Response codes. Values above 15 are extended rcodes: the low four bits go
+// in the header and the upper eight bits in the OPT record (RFC 6891 6.1.3).
+const (
+	RcodeSuccess  = 0
+	RcodeFormErr  = 1
+	RcodeServFail = 2
+	RcodeNXDomain = 3
+	RcodeNotImp   = 4
+	RcodeRefused  = 5
+	RcodeNotAuth  = 9
+	RcodeBadVers  = 16
+)
+
+// Opcodes.
+const (
+	OpcodeQuery  = 0
+	OpcodeIQuery = 1
+	OpcodeStatus = 2
+	OpcodeNotify = 4
+	OpcodeUpdate = 5
+)
+
+// Header flag bits in the second 16-bit word of the header.
+const (
+	FlagQR uint16 = 1 << 15
+	FlagAA uint16 = 1 << 10
+	FlagTC uint16 = 1 << 9
+	FlagRD uint16 = 1 << 8
+	FlagRA uint16 = 1 << 7
+	FlagZ  uint16 = 1 << 6
+	FlagAD uint16 = 1 << 5
+	FlagCD uint16 = 1 << 4
+
+	// OpcodeMask selects the opcode field of header flags.
+	OpcodeMask uint16 = 0xF << opcodeShift
+
+	opcodeShift        = 11
+	opcodeMask         = OpcodeMask
+	rcodeMask   uint16 = 0xF
+)
+
+// EDNS constants.
+const (
+	EDNSFlagDO  uint16 = 1 << 15
+	OptionNSID  uint16 = 3
+	DefaultEDNS        = 1232
+)
+
+// Opcode returns the opcode field of header flags.
+func Opcode(flags uint16) int { return int(flags&opcodeMask) >> opcodeShift }
+
+// Rcode returns the (non-extended) rcode field of header flags.
+func Rcode(flags uint16) int { return int(flags & rcodeMask) }
+
+// FlagsWith returns flags with the opcode and low four rcode bits replaced.
+func FlagsWith(flags uint16, opcode, rcode int) uint16 {
+	return flags&^(opcodeMask|rcodeMask) | uint16(opcode)<<opcodeShift&opcodeMask | uint16(rcode)&rcodeMask
+}
+
+// CompressibleRdata reports whether names inside rdata of type t may be
+// compressed: only the well-known types of RFC 1035 (RFC 3597 section 4).
+func CompressibleRdata(t uint16) bool {
+	switch t {
+	case TypeNS, TypeMD, TypeMF, TypeCNAME, TypeSOA, TypeMB, TypeMG, TypeMR, TypePTR, TypeMINFO, TypeMX:
+		return true
+	}
+	return false
+}
+
+func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// NameLen returns the length of the uncompressed wire-format name at the
+// start of b, or -1 if b does not start with a valid uncompressed name
+// (labels of at most 63 octets, at most 255 octets in all, no pointers).
+func NameLen(b []byte) int {
+	i := 0
+	for {
+		if i >= len(b) || i >= MaxNameLen {
+			return -1
+		}
+		l := int(b[i])
+		if l == 0 {
+			return i + 1
+		}
+		if l > MaxLabelLen {
+			return -1
+		}
+		i += 1 + l
+	}
+}
+
+// CanonicalName writes the lower-cased copy of the uncompressed name at the
+// start of src into dst and returns its length, or -1 if src does not start
+// with a valid name. dst must hold MaxNameLen bytes.
+func CanonicalName(dst *[MaxNameLen]byte, src []byte) int {
+	n := NameLen(src)
+	if n < 0 {
+		return -1
+	}
+	for i := 0; i < n; {
+		l := int(src[i])
+		dst[i] = byte(l)
+		for j := i + 1; j <= i+l; j++ {
+			dst[j] = lower(src[j])
+		}
+		i += 1 + l
+	}
+	return n
+}

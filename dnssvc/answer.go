@@ -1,0 +1,343 @@
+package dnssvc
+
+import (
+	"unsafe"
+
+	"github.com/tapdns/tapdns/dnswire"
+	"github.com/tapdns/tapdns/zone"
+)
+
+// questionOff is where the question name starts; answers owned by the
+// query name point there (0xC00C).
+const questionOff = dnswire.HeaderLen
+
+// responder holds the state of one response while it is built. It lives on
+// Respond's stack.
+type responder struct {
+	s    *Server
+	st   *state
+	b    *dnswire.Builder
+	q    *dnswire.Query
+	tcp  bool
+	qend dnswire.Mark // after the question: where truncation cuts back to
+
+	tc        bool // the answer did not fit: sections cut, TC to be set
+	dropped   bool // optional additional records were left out
+	cacheable bool // an exact positive answer that the cache may keep
+	cacheKey  *zone.RRset
+}
+
+// answer fills in the answer to a well-formed QUERY and returns the rcode.
+func (r *responder) answer() int {
+	q := r.q
+	switch q.QClass {
+	case dnswire.ClassIN:
+	case dnswire.ClassCH:
+		return r.chaos()
+	default:
+		return dnswire.RcodeRefused
+	}
+	switch q.QType {
+	case dnswire.TypeAXFR:
+		// No zone transfers. Over UDP both NSD and Knot say NOTIMP
+		// (RFC 5936 4.2: AXFR is a TCP exchange); over TCP, refuse as
+		// an ACL that allows no one would.
+		if !r.tcp {
+			return dnswire.RcodeNotImp
+		}
+		return dnswire.RcodeRefused
+	case dnswire.TypeIXFR:
+		return dnswire.RcodeRefused
+	}
+	m := r.st.set.Lookup(q.Name(), q.QType)
+	switch m.Result {
+	case zone.Refused:
+		return dnswire.RcodeRefused
+	case zone.Delegation:
+		r.referral(m.Zone, m.Node) // not authoritative: AA stays clear
+		return dnswire.RcodeSuccess
+	}
+	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
+	if m.Result == zone.Success && !m.Wildcard && !m.CNAME && m.Answer != nil && q.QType != dnswire.TypeANY {
+		if r.st.cache.get(m.Answer, r.b) {
+			r.s.ctr.cached.Add(1)
+			return dnswire.RcodeSuccess
+		}
+		r.cacheable, r.cacheKey = true, m.Answer
+	}
+	return r.resolve(m)
+}
+
+// resolve writes the answer for m, following CNAMEs, and returns the rcode
+// of the last step (RFC 6604).
+func (r *responder) resolve(m zone.Match) int {
+	var target [dnswire.MaxNameLen]byte // canonical CNAME target
+	var owner []byte                    // nil: the question name
+	var seen [maxCNAMEHops]*zone.RRset
+	first := m.Zone
+	for hop := 0; ; hop++ {
+		switch m.Result {
+		case zone.NoData:
+			return r.negative(m.Zone, dnswire.RcodeSuccess)
+		case zone.NXDomain:
+			return r.negative(m.Zone, dnswire.RcodeNXDomain)
+		case zone.Delegation:
+			// Only after a CNAME: the chain leaves our authority.
+			r.referral(m.Zone, m.Node)
+			return dnswire.RcodeSuccess
+		case zone.Success:
+		default:
+			return dnswire.RcodeSuccess
+		}
+		if m.Answer == nil { // ANY
+			return r.any(owner, m.Node)
+		}
+		if !r.addRRset(dnswire.Answer, owner, m.Answer) {
+			return r.truncate(dnswire.RcodeSuccess)
+		}
+		if !m.CNAME {
+			r.additional(m.Zone, m.Answer)
+			return dnswire.RcodeSuccess
+		}
+		seen[hop] = m.Answer
+		if hop+1 == maxCNAMEHops {
+			return dnswire.RcodeSuccess
+		}
+		rd := firstRecord(m.Answer)
+		n := dnswire.CanonicalName(&target, rd)
+		if n < 0 || n != len(rd) {
+			return dnswire.RcodeSuccess
+		}
+		next := r.st.set.Lookup(target[:n], r.q.QType)
+		if next.Result == zone.Refused || (next.Zone != first && !r.s.cfg.CNAMEAcrossZones) {
+			return dnswire.RcodeSuccess
+		}
+		if next.Result == zone.Success && next.CNAME {
+			for _, p := range seen[:hop+1] {
+				if p == next.Answer && !next.Wildcard {
+					return dnswire.RcodeSuccess // a loop: answer what we have
+				}
+			}
+		}
+		owner, m = target[:n], next
+	}
+}
+
+// any answers qtype ANY at node n (RFC 8482): over UDP the node's first
+// RRset by type only, over TCP all of them.
+func (r *responder) any(owner []byte, n *zone.Node) int {
+	for i := range n.RRsets {
+		if !r.addRRset(dnswire.Answer, owner, &n.RRsets[i]) {
+			return r.truncate(dnswire.RcodeSuccess)
+		}
+		if !r.tcp {
+			break
+		}
+	}
+	return dnswire.RcodeSuccess
+}
+
+// negative adds the zone's SOA to the authority section (RFC 2308 3) with
+// the negative TTL, and returns rcode.
+func (r *responder) negative(z *zone.Zone, rcode int) int {
+	soa := z.Apex.RRset(dnswire.TypeSOA)
+	if soa == nil {
+		return rcode
+	}
+	if !r.b.AddRR(dnswire.Authority, bytesOf(z.Origin), dnswire.TypeSOA, dnswire.ClassIN, z.NegTTL, firstRecord(soa)) {
+		return r.truncate(rcode)
+	}
+	return rcode
+}
+
+// referral adds the cut's NS RRset to the authority section and the glue
+// addresses to the additional section. Glue for targets below the cut is
+// required (RFC 9471): if it does not fit, the response is truncated.
+// Other addresses of targets in the zone (sibling glue) are optional.
+func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
+	ns := cut.RRset(dnswire.TypeNS)
+	if ns == nil {
+		return
+	}
+	if !r.addRRset(dnswire.Authority, bytesOf(cut.Name), ns) {
+		r.truncate(0)
+		return
+	}
+	var canon [dnswire.MaxNameLen]byte
+	cutName := bytesOf(cut.Name)
+	for pass := 0; pass < 2; pass++ {
+		required := pass == 0
+		for rd := range records(ns) {
+			n := dnswire.CanonicalName(&canon, rd)
+			if n < 0 || n != len(rd) || isSubdomain(canon[:n], cutName) != required {
+				continue
+			}
+			node := z.Node(canon[:n])
+			if node == nil {
+				continue
+			}
+			if !r.addAddrs(rd, node) {
+				if required {
+					r.truncate(0)
+				} else {
+					r.dropped = true
+				}
+				return
+			}
+		}
+	}
+}
+
+// additional adds the addresses of the targets of NS, MX and SRV answers
+// found in zone z (RFC 1035 4.3.2 step 6, RFC 2782). It is optional data:
+// what does not fit is left out without setting TC.
+func (r *responder) additional(z *zone.Zone, rs *zone.RRset) {
+	skip := 0
+	switch rs.Type {
+	case dnswire.TypeNS:
+	case dnswire.TypeMX:
+		skip = 2
+	case dnswire.TypeSRV:
+		skip = 6
+	default:
+		return
+	}
+	var canon [dnswire.MaxNameLen]byte
+	var done [16]*zone.Node
+	ndone := 0
+	for rd := range records(rs) {
+		if len(rd) <= skip {
+			continue
+		}
+		t := rd[skip:]
+		n := dnswire.CanonicalName(&canon, t)
+		if n < 0 || n != len(t) {
+			continue
+		}
+		node := z.Node(canon[:n])
+		if node == nil || node.Cut {
+			continue
+		}
+		dup := false
+		for _, d := range done[:ndone] {
+			dup = dup || d == node
+		}
+		if dup {
+			continue
+		}
+		if ndone < len(done) {
+			done[ndone] = node
+			ndone++
+		}
+		if !r.addAddrs(t, node) {
+			r.dropped = true
+			return
+		}
+	}
+}
+
+// addAddrs adds node's A and AAAA RRsets, owned by name, to the additional
+// section; all or nothing.
+func (r *responder) addAddrs(name []byte, node *zone.Node) bool {
+	m := r.b.Mark()
+	for _, t := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
+		if rs := node.RRset(t); rs != nil && !r.addRRset(dnswire.Additional, name, rs) {
+			r.b.Rollback(m)
+			return false
+		}
+	}
+	return true
+}
+
+// addRRset adds all records of rs, owned by owner (nil: the question
+// name), to section sec; all or nothing.
+func (r *responder) addRRset(sec int, owner []byte, rs *zone.RRset) bool {
+	m := r.b.Mark()
+	for rd := range records(rs) {
+		var ok bool
+		if owner == nil {
+			ok = r.b.AddRRAt(sec, questionOff, rs.Type, dnswire.ClassIN, rs.TTL, rd)
+		} else {
+			ok = r.b.AddRR(sec, owner, rs.Type, dnswire.ClassIN, rs.TTL, rd)
+		}
+		if !ok {
+			r.b.Rollback(m)
+			return false
+		}
+	}
+	return true
+}
+
+// truncate cuts the response back to the question (the OPT is added
+// later) and marks it truncated (RFC 2181 9: the client retries over TCP).
+func (r *responder) truncate(rcode int) int {
+	r.b.Rollback(r.qend)
+	r.tc = true
+	return rcode
+}
+
+// chaos answers the CHAOS-class server identification queries.
+func (r *responder) chaos() int {
+	q := r.q
+	if !r.s.cfg.Chaos || (q.QType != dnswire.TypeTXT && q.QType != dnswire.TypeANY) {
+		return dnswire.RcodeRefused
+	}
+	var txt []byte
+	switch string(q.Name()) {
+	case "\x07version\x04bind\x00", "\x07version\x06server\x00":
+		txt = r.s.version
+	case "\x08hostname\x04bind\x00", "\x02id\x06server\x00":
+		txt = r.s.identity
+	default:
+		return dnswire.RcodeRefused
+	}
+	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
+	if !r.b.AddRRAt(dnswire.Answer, questionOff, dnswire.TypeTXT, dnswire.ClassCH, 0, txt) {
+		return r.truncate(dnswire.RcodeSuccess)
+	}
+	return dnswire.RcodeSuccess
+}
+
+// records iterates over the record data of rs (see zone.RRset.Rdata).
+func records(rs *zone.RRset) func(yield func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		b := rs.Rdata
+		for len(b) >= 2 {
+			n := int(b[0])<<8 | int(b[1])
+			if len(b) < 2+n || !yield(b[2:2+n]) {
+				return
+			}
+			b = b[2+n:]
+		}
+	}
+}
+
+// firstRecord returns the data of rs's first record (nil if none).
+func firstRecord(rs *zone.RRset) []byte {
+	for rd := range records(rs) {
+		return rd
+	}
+	return nil
+}
+
+// isSubdomain reports whether the canonical name is parent or below it.
+func isSubdomain(name, parent []byte) bool {
+	if len(name) < len(parent) {
+		return false
+	}
+	for i := 0; i < len(name); i += 1 + int(name[i]) {
+		if len(name)-i == len(parent) {
+			return string(name[i:]) == string(parent)
+		}
+		if name[i] == 0 {
+			break
+		}
+	}
+	return false
+}
+
+// bytesOf views a string held by the immutable zone set as bytes without
+// copying. The result must never be written to.
+func bytesOf(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}

@@ -1,0 +1,47 @@
+package dnssvc
+
+import "sync/atomic"
+
+// counters are the Server's statistics, updated with atomics.
+type counters struct {
+	queries   atomic.Uint64
+	dropped   atomic.Uint64
+	truncated atomic.Uint64
+	cached    atomic.Uint64
+	rcode     [17]atomic.Uint64 // 0..15 and BADVERS (16); larger ones count as 16
+}
+
+// Stats is a snapshot of a Server's counters since New.
+type Stats struct {
+	// Queries counts messages passed to Respond.
+	Queries uint64
+	// Dropped counts messages left unanswered: shorter than a header, or
+	// responses (QR=1).
+	Dropped uint64
+	// Responses counts the responses written: Queries - Dropped.
+	Responses uint64
+	// Rcode counts responses by (extended) rcode; index 16 is BADVERS.
+	Rcode [17]uint64
+	// FormErr is Rcode[1], the malformed queries answered.
+	FormErr uint64
+	// Truncated counts responses with TC set.
+	Truncated uint64
+	// Cached counts answers copied from the precompiled answer cache.
+	Cached uint64
+}
+
+// Stats returns a snapshot of the counters. Counters are read one by one,
+// so a snapshot taken under load may be off by the queries in flight.
+func (s *Server) Stats() Stats {
+	var st Stats
+	st.Queries = s.ctr.queries.Load()
+	st.Dropped = s.ctr.dropped.Load()
+	for i := range st.Rcode {
+		st.Rcode[i] = s.ctr.rcode[i].Load()
+		st.Responses += st.Rcode[i]
+	}
+	st.FormErr = st.Rcode[1]
+	st.Truncated = s.ctr.truncated.Load()
+	st.Cached = s.ctr.cached.Load()
+	return st
+}
