@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+# bench/run.sh: packet-level throughput of tapdns against the bare-TAP
+# ceiling (Go and C reflectors) and against NSD and Knot DNS, in one run,
+# interleaved (round 1: A B C ..., round 2: A B C ..., ...).
+#
+# Needs root. Everything runs inside network namespaces this script creates
+# (unique names, deleted on exit), on 198.18.0.0/15 only:
+#   TAP targets   ns <id>t: tap "tb<id>" kernel side 198.18.0.1/24, server
+#                 (tapdns or a reflector) on the user side as 198.18.0.2.
+#   veth targets  ns <id>g (generator, 198.18.1.1/24) <-> ns <id>s (server,
+#                 198.18.1.2/24) over a veth pair.
+# Load generators, each bounded by DURATION seconds:
+#   kxdpgun (AF_XDP, knot-dnsutils) on the TAP's kernel side / the generator
+#           veth; its "total replies" pps is the headline number.
+#   dnsperf (sockets) from the same side; it saturates its own core at
+#           ~200k qps here, so it cannot tell fast targets apart, but it
+#           gives latency.
+# Server on CPU $SRV_CPU, generators on CPU $GEN_CPU (knotd pins its UDP
+# worker n to CPU n by itself, so keep SRV_CPU=0 for a fair Knot number).
+#
+# Usage (root):  ROUNDS=3 DURATION=5 bench/run.sh
+#   ONLY=fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp  targets (default all)
+#   TOOLS=kxdpgun,dnsperf   QPS=2000000 (kxdpgun offered load)
+#   NAMES=1000 (bench zone size)  QUEUES=1 (tapdns --queues)
+#   SRV_CPU=0 GEN_CPU=1   TAPDNS_ARGS="" (extra tapdns flags)
+# Output: the table on stdout and in bench/out/run-<date>.txt, raw samples
+# in bench/out/run-<date>.tsv.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+ONLY=${ONLY:-fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp}
+TOOLS=${TOOLS:-kxdpgun,dnsperf}
+QPS=${QPS:-2000000}
+NAMES=${NAMES:-1000}
+QUEUES=${QUEUES:-1}
+SRV_CPU=${SRV_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+TAPDNS_ARGS=${TAPDNS_ARGS:-}
+NOTE=${NOTE:-}
+
+if [[ $(id -u) != 0 ]]; then
+	echo "bench/run.sh: needs root (network namespaces, TAP, AF_XDP)" >&2
+	exit 1
+fi
+for t in kxdpgun dnsperf kdig nsd knotd gcc go taskset; do
+	command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t" >&2; exit 1; }
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUTDIR=$ROOT/bench/out
+mkdir -p "$OUTDIR"
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+RESULT=$OUTDIR/run-$STAMP.txt
+SAMPLES=$OUTDIR/run-$STAMP.tsv
+WORK=$(mktemp -d /tmp/tapdns-bench.XXXXXX)
+ID=tdb$$
+NS_T=${ID}t NS_G=${ID}g NS_S=${ID}s
+TAP=tb$$
+VG=vg$$ VS=vs$$
+TAP_LOCAL=198.18.0.1 TAP_IP=198.18.0.2
+VETH_LOCAL=198.18.1.1 VETH_IP=198.18.1.2
+ZONE_ORIGIN=bench.test.
+
+PIDS=()
+cleanup() {
+	set +e
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	for ns in "$NS_T" "$NS_G" "$NS_S"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "# $*" >&2; }
+has() { [[ ",$1," == *",$2,"* ]]; }
+
+# ---------------------------------------------------------------- build
+mkdir -p "$WORK/bin"
+log "building in $WORK/bin"
+(cd "$ROOT" && go build -o "$WORK/bin/tapreflect-go" ./bench/cmd/tapreflect)
+(cd "$ROOT" && go build -o "$WORK/bin/zonegen" ./bench/cmd/zonegen)
+gcc -O2 -Wall -o "$WORK/bin/tapreflect-c" "$ROOT/bench/reflector-c/tapreflect.c"
+TAPDNS_OK=1
+if ! (cd "$ROOT" && go build -o "$WORK/bin/tapdns" ./cmd/tapdns) >"$WORK/tapdns-build.log" 2>&1; then
+	TAPDNS_OK=0
+	log "tapdns does not build; skipping targets fast and gvisor:"
+	sed 's/^/#   /' "$WORK/tapdns-build.log" | head -20 >&2
+fi
+"$WORK/bin/zonegen" -n "$NAMES" -o "$WORK/bench.zone" -queries "$WORK/queries.txt" -nq 100000 2>&1 | sed 's/^/# /' >&2
+
+# ---------------------------------------------------------------- network
+ip netns add "$NS_T"
+ip netns add "$NS_G"
+ip netns add "$NS_S"
+for ns in "$NS_T" "$NS_G" "$NS_S"; do ip -n "$ns" link set lo up; done
+ip link add "$VG" netns "$NS_G" type veth peer name "$VS" netns "$NS_S"
+ip -n "$NS_G" addr add "$VETH_LOCAL/24" dev "$VG"
+ip -n "$NS_S" addr add "$VETH_IP/24" dev "$VS"
+ip -n "$NS_G" link set "$VG" up
+ip -n "$NS_S" link set "$VS" up
+
+# tap_setup (re)creates the TAP: a server built on water clears the
+# persist flag, so the device may be gone after the previous target.
+tap_setup() {
+	if ! ip -n "$NS_T" link show "$TAP" >/dev/null 2>&1; then
+		local mq=""
+		[[ $QUEUES -gt 1 ]] && mq=multi_queue
+		ip -n "$NS_T" tuntap add dev "$TAP" mode tap $mq
+	fi
+	ip -n "$NS_T" addr replace "$TAP_LOCAL/24" dev "$TAP"
+	ip -n "$NS_T" link set "$TAP" up
+	ip -n "$NS_T" neigh flush dev "$TAP" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- servers
+mkdir -p "$WORK/nsd" "$WORK/knot"
+cat >"$WORK/nsd/nsd.conf" <<EOF
+server:
+	server-count: 1
+	ip-address: $VETH_IP
+	port: 53
+	username: ""
+	chroot: ""
+	database: ""
+	zonelistfile: "$WORK/nsd/zone.list"
+	xfrdfile: "$WORK/nsd/xfrd.state"
+	xfrdir: "$WORK/nsd"
+	pidfile: "$WORK/nsd/nsd.pid"
+	rrl-ratelimit: 0
+	verbosity: 0
+	hide-version: yes
+	tcp-count: 10
+remote-control:
+	control-enable: no
+zone:
+	name: "$ZONE_ORIGIN"
+	zonefile: "$WORK/bench.zone"
+EOF
+
+knot_conf() { # $1: file, $2: xdp interface or empty
+	{
+		cat <<EOF
+server:
+    rundir: "$WORK/knot"
+    listen: $VETH_IP@53
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+EOF
+		if [[ -n $2 ]]; then
+			printf 'xdp:\n    listen: %s@53\n    udp: on\n    tcp: off\n' "$2"
+		fi
+		cat <<EOF
+database:
+    storage: "$WORK/knot"
+log:
+  - target: stderr
+    any: info
+template:
+  - id: default
+    storage: "$WORK/knot"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: $ZONE_ORIGIN
+    file: "$WORK/bench.zone"
+EOF
+	} >"$1"
+}
+knot_conf "$WORK/knot/knot.conf" ""
+knot_conf "$WORK/knot/knot-xdp.conf" "$VS"
+
+# Per target: namespace of the generator, its interface, its address, the
+# server address. start_<target> starts the server and sets SPID.
+target_side() {
+	case $1 in
+	fast | gvisor | refl-go | refl-c) GEN_NS=$NS_T GEN_IF=$TAP GEN_LOCAL=$TAP_LOCAL DST=$TAP_IP ;;
+	*) GEN_NS=$NS_G GEN_IF=$VG GEN_LOCAL=$VETH_LOCAL DST=$VETH_IP ;;
+	esac
+}
+
+SPID=
+start_bg() { # $1: log file, rest: command
+	local logf=$1
+	shift
+	"$@" >"$logf" 2>&1 &
+	SPID=$!
+	PIDS+=("$SPID")
+}
+
+start_target() { # $1: target, $2: log file
+	case $1 in
+	fast | gvisor)
+		tap_setup
+		local fp=true
+		[[ $1 == gvisor ]] && fp=false
+		# shellcheck disable=SC2086
+		start_bg "$2" ip netns exec "$NS_T" taskset -c "$SRV_CPU" "$WORK/bin/tapdns" \
+			--tap "$TAP" --ip "$TAP_IP/24" --gateway "$TAP_LOCAL" --zone "$WORK/bench.zone" \
+			--fastpath=$fp --queues "$QUEUES" $TAPDNS_ARGS
+		;;
+	refl-go)
+		tap_setup
+		start_bg "$2" ip netns exec "$NS_T" taskset -c "$SRV_CPU" "$WORK/bin/tapreflect-go" -tap "$TAP" -ip "$TAP_IP"
+		;;
+	refl-c)
+		tap_setup
+		start_bg "$2" ip netns exec "$NS_T" taskset -c "$SRV_CPU" "$WORK/bin/tapreflect-c" -t "$TAP" -i "$TAP_IP"
+		;;
+	nsd)
+		rm -f "$WORK/nsd/nsd.pid"
+		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" nsd -d -c "$WORK/nsd/nsd.conf"
+		;;
+	knot)
+		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" knotd -c "$WORK/knot/knot.conf"
+		;;
+	knot-xdp)
+		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" knotd -c "$WORK/knot/knot-xdp.conf"
+		;;
+	esac
+}
+
+stop_target() { # kill the server we started, wait for it
+	if [[ -n $SPID ]]; then
+		kill "$SPID" 2>/dev/null || true
+		local i
+		for i in $(seq 50); do
+			kill -0 "$SPID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
+	SPID=
+}
+
+# wait_ready: until the target answers a query (bounded: 15 s), which also
+# resolves the neighbour entry. Sets DSTMAC. Reflectors answer any query
+# with the query itself plus QR, so "a reply" is the test, not the data.
+wait_ready() { # $1: target
+	local i out
+	for i in $(seq 75); do
+		if ! kill -0 "$SPID" 2>/dev/null; then
+			return 1
+		fi
+		out=$(ip netns exec "$GEN_NS" kdig @"$DST" +time=1 +retry=0 "h1.$ZONE_ORIGIN" A 2>/dev/null || true)
+		if [[ $out == *"->>HEADER<<-"* && $out == *"status: NOERROR"* ]]; then
+			DSTMAC=$(ip -n "$GEN_NS" neigh show "$DST" dev "$GEN_IF" | awk '{for(i=1;i<NF;i++) if($i=="lladdr") print $(i+1)}')
+			[[ -n $DSTMAC ]] && return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# ------------------------------------------------------------ measuring
+# run_kxdpgun prints "rps pct offered" from its summary:
+#   total queries:     N (P pps)
+#   total replies:     N (P pps) (X%)
+run_kxdpgun() { # $1: log file
+	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" kxdpgun \
+		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$WORK/queries.txt" \
+		-I "$GEN_IF" -l "$GEN_LOCAL" -R "$DSTMAC" "$DST" >"$1" 2>&1 || true
+	awk '/^total queries:/ { gsub(/[()%]/, " "); sent = $4 }
+	     /^total replies:/ { gsub(/[()%]/, " "); rps = $4; pct = $6 }
+	     END { if (rps == "") print "NA NA NA"; else print rps, pct, (sent == "" ? "NA" : sent) }' "$1"
+}
+
+# run_dnsperf prints "qps pct latency_us".
+run_dnsperf() { # $1: log file
+	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" dnsperf \
+		-s "$DST" -d "$WORK/queries.txt" -l "$DURATION" -c 16 -q 500 -t 2 >"$1" 2>&1 || true
+	awk '/Queries completed:/ { gsub(/[()%]/, " "); pct = $4 }
+	     /Queries per second:/ { qps = $4 }
+	     /Average Latency \(s\):/ { lat = $4 * 1e6 }
+	     END { if (qps == "") print "NA NA NA"; else printf "%.0f %s %.0f\n", qps, pct, lat }' "$1"
+}
+
+TARGETS=()
+for t in fast gvisor refl-go refl-c nsd knot knot-xdp; do
+	has "$ONLY" "$t" || continue
+	if [[ $t == fast || $t == gvisor ]] && [[ $TAPDNS_OK == 0 ]]; then
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' 0 "$t" all NA NA "tapdns does not build" >>"$SAMPLES.skip"
+		continue
+	fi
+	TARGETS+=("$t")
+done
+
+printf 'round\ttarget\ttool\trps\tpct\tlat_us\toffered\n' >"$SAMPLES"
+declare -A BROKEN=()
+for r in $(seq "$ROUNDS"); do
+	for t in "${TARGETS[@]}"; do
+		[[ -n ${BROKEN[$t]:-} ]] && continue
+		target_side "$t"
+		slog=$WORK/$t.r$r.server.log
+		start_target "$t" "$slog"
+		if ! wait_ready "$t"; then
+			BROKEN[$t]="no answer within 15 s (server log: $(tail -n 3 "$slog" | tr '\n' ' '))"
+			log "$t: ${BROKEN[$t]}"
+			stop_target
+			continue
+		fi
+		if has "$TOOLS" kxdpgun; then
+			read -r rps pct sent < <(run_kxdpgun "$WORK/$t.r$r.kxdpgun.log")
+			printf '%s\t%s\tkxdpgun\t%s\t%s\tNA\t%s\n' "$r" "$t" "$rps" "$pct" "$sent" >>"$SAMPLES"
+			log "round $r $t kxdpgun: $rps replies/s, $pct% answered, $sent queries/s sent"
+			if [[ $rps == NA ]]; then
+				log "  kxdpgun output: $(tr '\n' ' ' <"$WORK/$t.r$r.kxdpgun.log" | cut -c1-400)"
+			fi
+		fi
+		if has "$TOOLS" dnsperf; then
+			read -r qps pct lat < <(run_dnsperf "$WORK/$t.r$r.dnsperf.log")
+			printf '%s\t%s\tdnsperf\t%s\t%s\t%s\tNA\n' "$r" "$t" "$qps" "$pct" "$lat" >>"$SAMPLES"
+			log "round $r $t dnsperf: $qps qps, $pct% answered, avg latency $lat us"
+		fi
+		stop_target
+		if [[ $t == knot-xdp && $r == 1 ]]; then
+			XDPMODE=$(grep -E 'initialized XDP|XDP.*(error|fail)' "$slog" | head -2 | sed 's/^[^ ]* //' | tr '\n' ' ')
+			log "knot-xdp: ${XDPMODE:-no XDP line in the knotd log}"
+		fi
+	done
+done
+
+# ---------------------------------------------------------------- report
+{
+	echo "tapdns packet benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"
+	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS"
+	[[ -n $NOTE ]] && echo "note: $NOTE"
+	echo
+	printf '%-9s %-8s %11s %17s %9s %9s %9s %3s\n' target tool "median r/s" "min-max r/s" answered "lat (us)" offered n
+	# One line per target and tool: median, min-max of replies/s, median
+	# answered %, median dnsperf latency, median kxdpgun send rate.
+	awk -F'\t' '
+		function median(x, m,   i, j, t) {
+			for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
+			return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
+		}
+		NR > 1 && $4 != "NA" { k = $2 "\t" $3; n[k]++; v[k, n[k]] = $4; p[k, n[k]] = $5; l[k, n[k]] = $6; o[k, n[k]] = $7 }
+		END {
+			for (k in n) {
+				m = n[k]
+				for (i = 1; i <= m; i++) { a[i] = v[k, i] + 0; b[i] = p[k, i] + 0; c[i] = l[k, i] + 0; d[i] = o[k, i] + 0 }
+				med = median(a, m)
+				split(k, kk, "\t")
+				lat = (l[k, 1] == "NA") ? "-" : sprintf("%.0f", median(c, m))
+				off = (o[k, 1] == "NA") ? "-" : sprintf("%.0f", median(d, m))
+				printf "%s\t%s\t%-9s %-8s %11.0f %17s %8.1f%% %9s %9s %3d\n", kk[1], kk[2], kk[1], kk[2], med,
+					sprintf("%.0f-%.0f", a[1], a[m]), median(b, m), lat, off, m
+				print kk[1] "\t" kk[2] "\t" med > "/dev/stderr"
+			}
+		}' "$SAMPLES" 2>"$WORK/medians" >"$WORK/table"
+	for t in "${TARGETS[@]}"; do
+		for tool in kxdpgun dnsperf; do
+			awk -F'\t' -v t="$t" -v o="$tool" '$1 == t && $2 == o { print $3 }' "$WORK/table"
+		done
+	done
+	for t in "${!BROKEN[@]}"; do
+		printf '%-9s %-8s %s\n' "$t" "-" "FAILED: ${BROKEN[$t]}"
+	done
+	if [[ -f $SAMPLES.skip ]]; then
+		awk -F'\t' '{ printf "%-9s %-8s SKIPPED: %s\n", $2, "-", $6 }' "$SAMPLES.skip"
+		rm -f "$SAMPLES.skip"
+	fi
+	echo
+	echo "ratios of median replies/s (kxdpgun; dnsperf in parentheses, capped by dnsperf itself):"
+	med() { awk -F'\t' -v t="$1" -v o="$2" '$1 == t && $2 == o { print $3 }' "$WORK/medians"; }
+	ratio() { # $1 label, $2 numerator target, $3 denominator target
+		local out="" tool a b
+		for tool in kxdpgun dnsperf; do
+			a=$(med "$2" $tool) b=$(med "$3" $tool)
+			if [[ -n $a && -n $b ]] && awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
+				out+=$(awk -v a="$a" -v b="$b" -v tool=$tool 'BEGIN { if (tool == "dnsperf") printf " (%.2f)", a / b; else printf "%.2f", a / b }')
+			else
+				[[ $tool == kxdpgun ]] && out+="n/a" || out+=" (n/a)"
+			fi
+		done
+		printf '  %-28s %s\n' "$1" "$out"
+	}
+	ratio "fast path / Go reflector" fast refl-go
+	ratio "fast path / C reflector" fast refl-c
+	ratio "fast path / NSD" fast nsd
+	ratio "fast path / Knot" fast knot
+	ratio "fast path / Knot-XDP" fast knot-xdp
+	ratio "gVisor path / NSD" gvisor nsd
+	ratio "fast / gVisor" fast gvisor
+	ratio "Go reflector / C reflector" refl-go refl-c
+} | tee "$RESULT"
+log "table: $RESULT, samples: $SAMPLES"
