@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tapdns/tapdns/internal/labtest"
+)
+
+// TestDefaultZone checks that tapdns without --zone serves its embedded
+// zone and logs one startup line naming it.
+func TestDefaultZone(t *testing.T) {
+	ns, p := startTapdns(t)
+	r := dig(t, ns, appliance4, "www.tapdns.test", "A")
+	if want := []string{"www.tapdns.test. 3600 IN A 198.18.0.80"}; r.Status != "NOERROR" || !r.Flags["aa"] || !sameRecords(r.Answer, want) {
+		t.Errorf("www.tapdns.test A: status %s flags %v answer %q; want NOERROR aa %q", r.Status, r.Flags, r.Answer, want)
+	}
+	r = dig(t, ns, appliance6, "ns0.tapdns.test", "AAAA", "+tcp")
+	if want := []string{"ns0.tapdns.test. 3600 IN AAAA 2001:2::2"}; r.Status != "NOERROR" || !sameRecords(r.Answer, want) {
+		t.Errorf("ns0.tapdns.test AAAA over TCP/IPv6: status %s answer %q; want NOERROR %q", r.Status, r.Answer, want)
+	}
+	if line := findLine(p.Stderr(), "serving"); line == "" {
+		t.Errorf("no startup line in stderr:\n%s", p.Stderr())
+	} else {
+		for _, want := range []string{"tap=tap0", "198.18.0.2/24", "2001:2::2/64", "tapdns.test. serial 2026112901"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("startup line %q does not mention %q", line, want)
+			}
+		}
+	}
+}
+
+func findLine(s, substr string) string {
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, substr) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
+// TestSignals checks that SIGTERM and SIGINT stop tapdns with status 0
+// within a second, and that a TAP made beforehand is left in place.
+func TestSignals(t *testing.T) {
+	requireLab(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			ns, p := startTapdns(t, "--zone", testdata(t, "example.zone"))
+			// Some traffic first, so that there is state to tear down.
+			dig(t, ns, appliance4, "www.example.test", "A", "+tcp")
+			start := time.Now()
+			if err := p.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			code, ok := p.Wait(time.Second)
+			if !ok {
+				t.Fatalf("tapdns still running 1 s after %v", sig)
+			}
+			if code != 0 {
+				t.Errorf("exit status after %v = %d, want 0; stderr:\n%s", sig, code, p.Stderr())
+			}
+			t.Logf("exited %v after %v", sig, time.Since(start).Round(time.Millisecond))
+			if !ns.LinkExists(t, "tap0") {
+				t.Error("the TAP made before tapdns started is gone after it exited")
+			}
+		})
+	}
+}
+
+// TestCreatedTAPRemoved checks that a TAP tapdns had to create works and is
+// removed when tapdns exits.
+func TestCreatedTAPRemoved(t *testing.T) {
+	requireLab(t)
+	bin := labtest.BuildTapdns(t)
+	ns := labtest.NewNS(t, "e2e")
+	ns.MustRun(t, "ip", "link", "set", "lo", "up")
+	const tap = "tdns7"
+	p := ns.StartTapdns(t, bin, "--tap", tap, "--ip", appliance4+"/24")
+	deadline := time.Now().Add(10 * time.Second)
+	for !ns.LinkExists(t, tap) {
+		select {
+		case <-p.Done():
+			t.Fatalf("tapdns exited before creating %s; stderr:\n%s", tap, p.Stderr())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tapdns did not create %s within 10 s; stderr:\n%s", tap, p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ns.MustRun(t, "ip", "addr", "add", kernel4, "dev", tap)
+	ns.MustRun(t, "ip", "link", "set", tap, "up")
+	p.WaitReady(t, appliance4)
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, ok := p.Wait(time.Second); !ok || code != 0 {
+		t.Fatalf("after SIGTERM: exited=%v status=%d, want exit 0 within 1 s; stderr:\n%s", ok, code, p.Stderr())
+	}
+	if ns.LinkExists(t, tap) {
+		t.Errorf("%s, created by tapdns, still exists after it exited", tap)
+	}
+}
+
+// TestStartupErrors checks the exit statuses of configurations that must
+// not start: 2 for usage and zone errors (with the file and line of a bad
+// zone on stderr), 1 for a device that cannot be opened. They run inside a
+// namespace all the same, in case one does start.
+func TestStartupErrors(t *testing.T) {
+	requireLab(t)
+	bin := labtest.BuildTapdns(t)
+	ns := labtest.NewNS(t, "e2e")
+	// A device named tap0 that is not a TAP: attaching to it must fail.
+	var dummyErr error
+	if _, err := ns.Run(t, "ip", "link", "add", "notap0", "type", "dummy"); err != nil {
+		dummyErr = err
+	}
+	bad := testdata(t, "bad.zone")
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stderr   string // a substring
+		needsDum bool
+	}{
+		{"bad zone", []string{"--ip", appliance4, "--zone", bad}, 2, "zone " + bad + ": line 6: ", false},
+		{"missing zone", []string{"--ip", appliance4, "--zone", bad + ".missing"}, 2, bad + ".missing", false},
+		{"unknown flag", []string{"--ip", appliance4, "--frobnicate"}, 2, "flag provided but not defined", false},
+		{"bad address", []string{"--ip", "198.18.0.256"}, 2, "not an IPv4 address", false},
+		{"netmask disagrees", []string{"--ip", appliance4 + "/24", "--netmask", "255.255.0.0"}, 2, "disagree", false},
+		{"not a TAP", []string{"--tap", "notap0", "--ip", appliance4}, 1, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.needsDum && dummyErr != nil {
+				t.Skipf("cannot make a dummy device: %v", dummyErr)
+			}
+			p := ns.StartTapdns(t, bin, tc.args...)
+			code, ok := p.Wait(10 * time.Second)
+			if !ok {
+				t.Fatalf("tapdns %s still running after 10 s; stderr:\n%s", strings.Join(tc.args, " "), p.Stderr())
+			}
+			if code != tc.code {
+				t.Errorf("tapdns %s: exit status %d, want %d; stderr:\n%s", strings.Join(tc.args, " "), code, tc.code, p.Stderr())
+			}
+			if !strings.Contains(p.Stderr(), tc.stderr) {
+				t.Errorf("tapdns %s: stderr %q, want it to contain %q", strings.Join(tc.args, " "), p.Stderr(), tc.stderr)
+			}
+		})
+	}
+	if !ns.LinkExists(t, "notap0") && dummyErr == nil {
+		t.Error("the dummy device notap0 vanished")
+	}
+}
