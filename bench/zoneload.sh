@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# bench/zoneload.sh: zone load time and memory of tapdns, NSD and Knot DNS
+# on the same generated zone (bench/cmd/zonegen, default 1,000,000 names,
+# ~1.84M RRs).
+#
+# Load time: from just before the process is started to the first correct
+# answer (A record of the LAST name in the file, so the whole file has been
+# read), polled every 10 ms by bench/cmd/dnswait.
+# Memory: VmRSS and VmHWM of the server process right after that answer,
+# and PSS summed over the process and its children (NSD forks a server
+# child and xfrd that share the zone copy-on-write; RSS would count it
+# twice). For tapdns also the peak RSS during a reload: VmHWM is reset
+# (/proc/PID/clear_refs "5") and SIGHUP is sent.
+#
+# Needs root. Each server runs inside its own network namespace created
+# here: tapdns on a TAP (kernel side 198.18.0.1/24, tapdns 198.18.0.2);
+# NSD and Knot in a namespace with only loopback (so nothing they might
+# look up can leave), answering on 127.0.0.1. Namespaces and processes are
+# removed/killed by PID on exit.
+#
+# Usage (root):  bench/zoneload.sh
+#   NAMES=1000000  ONLY=tapdns,nsd,nsd-db,knot  ROUNDS=1  TIMEOUT=120
+#   ZONE=file (use an existing zonegen file instead of generating one)
+# Output: the table on stdout and in bench/out/zoneload-<date>.txt.
+set -euo pipefail
+
+NAMES=${NAMES:-1000000}
+ONLY=${ONLY:-tapdns,nsd,nsd-db,knot}
+ROUNDS=${ROUNDS:-1}
+TIMEOUT=${TIMEOUT:-120}
+ZONE=${ZONE:-}
+NOTE=${NOTE:-}
+
+if [[ $(id -u) != 0 ]]; then
+	echo "bench/zoneload.sh: needs root (network namespaces, TAP)" >&2
+	exit 1
+fi
+for t in nsd knotd go; do
+	command -v "$t" >/dev/null || { echo "bench/zoneload.sh: missing $t" >&2; exit 1; }
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUTDIR=$ROOT/bench/out
+mkdir -p "$OUTDIR"
+RESULT=$OUTDIR/zoneload-$(date -u +%Y%m%d-%H%M%S).txt
+WORK=$(mktemp -d /tmp/tapdns-zoneload.XXXXXX)
+ID=tzl$$
+NS_T=${ID}t NS_L=${ID}l
+TAP=tz$$
+
+PIDS=()
+cleanup() {
+	set +e
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	ip netns del "$NS_T" 2>/dev/null
+	ip netns del "$NS_L" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log() { echo "# $*" >&2; }
+has() { [[ ",$1," == *",$2,"* ]]; }
+
+mkdir -p "$WORK/bin"
+(cd "$ROOT" && go build -o "$WORK/bin/zonegen" ./bench/cmd/zonegen)
+(cd "$ROOT" && go build -o "$WORK/bin/dnswait" ./bench/cmd/dnswait)
+TAPDNS_OK=1
+if has "$ONLY" tapdns && ! (cd "$ROOT" && go build -o "$WORK/bin/tapdns" ./cmd/tapdns) >"$WORK/build.log" 2>&1; then
+	TAPDNS_OK=0
+	log "tapdns does not build:"
+	sed 's/^/#   /' "$WORK/build.log" | head -10 >&2
+fi
+if [[ -z $ZONE ]]; then
+	ZONE=$WORK/bench.zone
+	"$WORK/bin/zonegen" -n "$NAMES" -o "$ZONE" 2>"$WORK/zonegen.log"
+	sed 's/^/# /' "$WORK/zonegen.log" >&2
+	RRS=$(awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "RRs,") print $i }' "$WORK/zonegen.log")
+else
+	RRS=$(grep -c -v -E '^[;$]|^[[:space:]]*$' "$ZONE")
+fi
+# zonegen's header names the last name and its address.
+read -r LAST_NAME LAST_ADDR < <(awk '/^; last: / { print $3, $5; exit }' "$ZONE")
+ORIGIN=$(awk '/^\$ORIGIN/ { print $2; exit }' "$ZONE")
+[[ -n $LAST_NAME && -n $ORIGIN ]] || { echo "bench/zoneload.sh: $ZONE has no zonegen header" >&2; exit 1; }
+log "zone $ZONE: $RRS RRs, $(du -m "$ZONE" | cut -f1) MB, last name $LAST_NAME A $LAST_ADDR"
+
+ip netns add "$NS_T"
+ip netns add "$NS_L"
+ip -n "$NS_T" link set lo up
+ip -n "$NS_L" link set lo up
+
+tap_setup() {
+	if ! ip -n "$NS_T" link show "$TAP" >/dev/null 2>&1; then
+		ip -n "$NS_T" tuntap add dev "$TAP" mode tap
+	fi
+	ip -n "$NS_T" addr replace 198.18.0.1/24 dev "$TAP"
+	ip -n "$NS_T" link set "$TAP" up
+	# Retry ARP every 10 ms, not every second, so that the time to the first
+	# answer is not rounded up to the kernel's ARP retransmit timer.
+	ip netns exec "$NS_T" sysctl -q -w "net.ipv4.neigh.$TAP.retrans_time_ms=10"
+	ip -n "$NS_T" neigh flush dev "$TAP" 2>/dev/null || true
+}
+
+mkdir -p "$WORK/nsd" "$WORK/knot"
+nsd_conf() { # $1: file, $2: database ("" for none)
+	cat >"$1" <<EOF
+server:
+	server-count: 1
+	ip-address: 127.0.0.1
+	port: 53
+	username: ""
+	chroot: ""
+	database: "$2"
+	zonelistfile: "$WORK/nsd/zone.list"
+	xfrdfile: "$WORK/nsd/xfrd.state"
+	xfrdir: "$WORK/nsd"
+	pidfile: "$WORK/nsd/nsd.pid"
+	rrl-ratelimit: 0
+	verbosity: 1
+remote-control:
+	control-enable: no
+zone:
+	name: "$ORIGIN"
+	zonefile: "$ZONE"
+EOF
+}
+nsd_conf "$WORK/nsd/nsd.conf" ""
+nsd_conf "$WORK/nsd/nsd-db.conf" "$WORK/nsd/nsd.db"
+cat >"$WORK/knot/knot.conf" <<EOF
+server:
+    rundir: "$WORK/knot"
+    listen: 127.0.0.1@53
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "$WORK/knot"
+log:
+  - target: stderr
+    any: info
+template:
+  - id: default
+    storage: "$WORK/knot"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: $ORIGIN
+    file: "$ZONE"
+EOF
+
+SPID=
+stop_server() {
+	[[ -n $SPID ]] || return 0
+	kill "$SPID" 2>/dev/null || true
+	local i
+	for i in $(seq 100); do
+		kill -0 "$SPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$SPID" 2>/dev/null || true
+	wait "$SPID" 2>/dev/null || true
+	SPID=
+}
+
+status_kb() { # $1 pid, $2 field: prints kB or NA
+	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print "NA" }' "/proc/$1/status" 2>/dev/null || echo NA
+}
+pss_kb() { # $1 pid: PSS of it and its direct children, kB
+	local p sum=0 v
+	for p in "$1" $(pgrep -P "$1" || true); do
+		v=$(awk '$1 == "Pss:" { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+printf 'round\ttarget\tload_s\trss_kb\thwm_kb\tpss_kb\treload_peak_kb\treload_note\n' >"$WORK/samples"
+measure() { # $1 target, $2 round
+	local t=$1 r=$2 ns addr t0 t1 rss hwm pss peak="NA" note="-" slog=$WORK/$1.r$2.log
+	case $t in
+	tapdns)
+		tap_setup
+		ns=$NS_T addr=198.18.0.2:53
+		t0=$(date +%s%N)
+		ip netns exec "$ns" "$WORK/bin/tapdns" --tap "$TAP" --ip 198.18.0.2/24 \
+			--gateway 198.18.0.1 --zone "$ZONE" >"$slog" 2>&1 &
+		;;
+	nsd | nsd-db)
+		ns=$NS_L addr=127.0.0.1:53
+		local conf=$WORK/nsd/nsd.conf
+		[[ $t == nsd-db ]] && conf=$WORK/nsd/nsd-db.conf
+		t0=$(date +%s%N)
+		ip netns exec "$ns" nsd -d -c "$conf" >"$slog" 2>&1 &
+		;;
+	knot)
+		ns=$NS_L addr=127.0.0.1:53
+		rm -rf "$WORK/knot/timers" "$WORK/knot/journal"
+		t0=$(date +%s%N)
+		ip netns exec "$ns" knotd -c "$WORK/knot/knot.conf" >"$slog" 2>&1 &
+		;;
+	esac
+	SPID=$!
+	PIDS+=("$SPID")
+	if ! t1=$(ip netns exec "$ns" "$WORK/bin/dnswait" -server "$addr" -name "$LAST_NAME" -want "$LAST_ADDR" -timeout "${TIMEOUT}s" 2>>"$slog"); then
+		log "$t: no correct answer within $TIMEOUT s; log: $(tail -n 3 "$slog" | tr '\n' ' ')"
+		printf '%s\t%s\tNA\tNA\tNA\tNA\tNA\tno answer\n' "$r" "$t" >>"$WORK/samples"
+		stop_server
+		return 0
+	fi
+	rss=$(status_kb "$SPID" VmRSS) hwm=$(status_kb "$SPID" VmHWM) pss=$(pss_kb "$SPID")
+	local load
+	load=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	log "$t round $r: answered after $load s, RSS $rss kB, peak $hwm kB, PSS(all procs) $pss kB"
+	if [[ $t == tapdns ]]; then
+		# Steady state first: let the post-load garbage be collected.
+		sleep 2
+		rss=$(status_kb "$SPID" VmRSS)
+		echo 5 >"/proc/$SPID/clear_refs"
+		kill -HUP "$SPID"
+		# No completion signal: sample for max(3 s, 3x load time), capped at 60 s.
+		local w i
+		w=$(awk -v l="$load" 'BEGIN { w = 3 * l; if (w < 3) w = 3; if (w > 60) w = 60; printf "%d", w * 10 }')
+		for i in $(seq "$w"); do
+			kill -0 "$SPID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$SPID" 2>/dev/null; then
+			peak=$(status_kb "$SPID" VmHWM)
+			if ip netns exec "$ns" "$WORK/bin/dnswait" -server "$addr" -name "$LAST_NAME" -want "$LAST_ADDR" -timeout 5s >/dev/null 2>&1; then
+				note="answers after reload"
+			else
+				note="NO ANSWER after reload"
+			fi
+			if ! grep -qi -E 'reload|hup' "$slog"; then
+				note="$note; no reload in its log: SIGHUP may be ignored"
+			fi
+		else
+			note="process exited on SIGHUP: reload not implemented"
+		fi
+		log "$t reload: peak $peak kB vs steady $rss kB ($note)"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$load" "$rss" "$hwm" "$pss" "$peak" "$note" >>"$WORK/samples"
+	stop_server
+}
+
+TARGETS=()
+for t in tapdns nsd nsd-db knot; do
+	has "$ONLY" "$t" || continue
+	[[ $t == tapdns && $TAPDNS_OK == 0 ]] && continue
+	TARGETS+=("$t")
+done
+if has "$ONLY" nsd-db; then
+	# nsd-db measures a start from an existing nsd.db: build it once first.
+	log "nsd-db: building $WORK/nsd/nsd.db with a first start (not timed as nsd-db)"
+	measure nsd-db 0 >/dev/null
+fi
+for r in $(seq "$ROUNDS"); do
+	for t in "${TARGETS[@]}"; do
+		measure "$t" "$r"
+	done
+done
+
+{
+	echo "tapdns zone load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"
+	echo "zone: $NAMES names, $RRS RRs, $(du -m "$ZONE" | cut -f1) MB text; ROUNDS=$ROUNDS"
+	[[ -n $NOTE ]] && echo "note: $NOTE"
+	[[ $TAPDNS_OK == 0 ]] && echo "tapdns: SKIPPED, does not build"
+	echo
+	printf '%-7s %8s %9s %9s %9s %8s %12s  %s\n' target "load s" "RSS MB" "peak MB" "PSS MB" "B/RR" "reload pk MB" "reload"
+	for t in "${TARGETS[@]}"; do
+		# medians over rounds (round 0 is nsd-db's untimed db build)
+		awk -F'\t' -v t="$t" -v rrs="$RRS" '
+			function med(x, m,   i, j, s) {
+				for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { s = x[j]; x[j] = x[j-1]; x[j-1] = s }
+				return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
+			}
+			$2 == t && $1 > 0 && $3 != "NA" { n++; L[n] = $3; R[n] = $4; H[n] = $5; P[n] = $6; K[n] = $7; note = $8 }
+			$2 == t && $1 > 0 && $3 == "NA" { bad = $8 }
+			END {
+				if (n == 0) { printf "%-7s %s\n", t, "FAILED: " bad; exit }
+				rss = med(R, n); pss = med(P, n)
+				pk = (K[1] == "NA") ? "-" : sprintf("%.1f", med(K, n) / 1024)
+				printf "%-7s %8.3f %9.1f %9.1f %9.1f %8.1f %12s  %s\n", t, med(L, n), rss / 1024, med(H, n) / 1024,
+					pss / 1024, pss * 1024 / rrs, pk, (t == "tapdns") ? note : "-"
+			}' "$WORK/samples"
+	done
+	echo
+	echo "B/RR = PSS (all processes) / RRs. NSD: database \"\" (reads the zone text at start);"
+	echo "nsd-db: start from a prebuilt nsd.db (NSD's compiled form), then it still checks the zone file."
+	echo "Goals: load no slower than NSD, <= 110 B/RR, reload peak <= 1.5x steady RSS."
+	awk -F'\t' '
+		$1 > 0 && $3 != "NA" { L[$2] = $3; P[$2] = $6; R[$2] = $4; K[$2] = $7 }
+		END {
+			if (!("tapdns" in L)) { print "  tapdns: no result"; exit }
+			if ("nsd" in L) printf "  load: tapdns %.3f s vs NSD %.3f s: %s\n", L["tapdns"], L["nsd"], (L["tapdns"] <= L["nsd"]) ? "PASS" : "FAIL"
+			printf "  memory: tapdns %.1f B/RR: %s\n", P["tapdns"] * 1024 / rrs, (P["tapdns"] * 1024 / rrs <= 110) ? "PASS" : "FAIL"
+			if (K["tapdns"] != "NA") printf "  reload: peak %.1f MB = %.2fx steady %.1f MB: %s\n", K["tapdns"] / 1024, K["tapdns"] / R["tapdns"], R["tapdns"] / 1024, (K["tapdns"] <= 1.5 * R["tapdns"]) ? "PASS" : "FAIL"
+			else print "  reload: not measured"
+		}' rrs="$RRS" "$WORK/samples"
+} | tee "$RESULT"
+log "table: $RESULT"
