@@ -1,0 +1,221 @@
+package difftest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tapdns/tapdns/internal/labtest"
+)
+
+// tapdnsExtraArgs are passed to tapdns after the network and zone flags.
+var tapdnsExtraArgs []string
+
+// maxReported bounds the failures printed in full; the rest get one line
+// each (all of them go to $DIFFTEST_REPORT when set).
+const maxReported = 40
+
+// outcome is what one case gave.
+type outcome struct {
+	c        qcase
+	views    map[string]view
+	sizes    map[string]int
+	errs     []string
+	expected string // "nsd", "knot", or "" when they agree
+	exc      *exception
+}
+
+// TestDifferential sends every case to NSD, Knot and tapdns and fails on
+// any difference that the exceptions table does not explain.
+//
+// Environment: DIFFTEST_REPORT=FILE writes every failure in full to FILE;
+// DIFFTEST_DUMP=FILE writes every case with each server's answer to FILE;
+// DIFFTEST_REFERENCE_ONLY=1 compares NSD with Knot only (for work on the
+// case list while tapdns does not run; the test then says so and skips
+// the tapdns comparison, it does not pass it).
+func TestDifferential(t *testing.T) {
+	labtest.RequireRoot(t)
+	labtest.RequireTools(t, "nsd", "nsd-checkconf", "knotd", "knotc")
+	refOnly := os.Getenv("DIFFTEST_REFERENCE_ONLY") != ""
+	start := time.Now()
+
+	ns := labtest.NewNS(t, "diff")
+	servers := startServers(t, ns, !refOnly)
+	cases := allCases()
+
+	outcomes := make([]outcome, len(cases))
+	for i, c := range cases {
+		outcomes[i] = run(ns, servers, c)
+	}
+
+	var (
+		passed   int
+		failures []string
+		used     = map[*exception]bool{}
+	)
+	for i := range outcomes {
+		o := &outcomes[i]
+		msg := judge(o, refOnly)
+		if o.exc != nil {
+			used[o.exc] = true
+		}
+		if msg == "" {
+			passed++
+			continue
+		}
+		failures = append(failures, msg)
+	}
+	for i := range exceptions {
+		if !used[&exceptions[i]] {
+			failures = append(failures, fmt.Sprintf("exception %q matched no case where NSD and Knot differ: remove it or fix its patterns", exceptions[i].id))
+		}
+	}
+
+	for i, f := range failures {
+		if i < maxReported {
+			t.Error(f)
+		} else {
+			t.Error(strings.SplitN(f, "\n", 2)[0])
+		}
+	}
+	if p := os.Getenv("DIFFTEST_REPORT"); p != "" {
+		if err := os.WriteFile(p, []byte(strings.Join(failures, "\n\n")+"\n"), 0o644); err != nil {
+			t.Errorf("write report: %v", err)
+		}
+	}
+	if p := os.Getenv("DIFFTEST_DUMP"); p != "" {
+		if err := os.WriteFile(p, []byte(dump(outcomes)), 0o644); err != nil {
+			t.Errorf("write dump: %v", err)
+		}
+	}
+	if refOnly {
+		t.Logf("DIFFTEST_REFERENCE_ONLY is set: tapdns was not started or compared")
+	}
+	// On a line of its own, for people and scripts.
+	fmt.Printf("difftest: %d cases, %d exceptions used, %v\n", len(cases), len(used), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("%d passed, %d failed\n", passed, len(failures))
+}
+
+// run sends one case to every server at once and collects the answers.
+func run(ns *labtest.NS, servers []*server, c qcase) outcome {
+	o := outcome{c: c, views: map[string]view{}, sizes: map[string]int{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := s.addr
+			if c.tr == udp6 || c.tr == tcp6 {
+				addr = s.six
+			}
+			resp, err := exchange(ns, addr, c.tr, c.query)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				o.errs = append(o.errs, fmt.Sprintf("%s: %v", s.name, err))
+				return
+			}
+			o.views[s.name] = viewOf(c.query, resp)
+			o.sizes[s.name] = len(resp)
+		}()
+	}
+	wg.Wait()
+	return o
+}
+
+// judge returns "" when the outcome is explained, else a report.
+func judge(o *outcome, refOnly bool) string {
+	head := fmt.Sprintf("case %s (%s, query %x)", o.c.name, o.c.tr, o.c.query)
+	if len(o.errs) > 0 {
+		return head + ": client errors: " + strings.Join(o.errs, "; ")
+	}
+	nsd, knot := o.views["nsd"], o.views["knot"]
+	o.exc = findException(o.c.name)
+	want := nsd
+	if d := diff(nsd, knot); len(d) > 0 {
+		if o.exc == nil {
+			return fmt.Sprintf("%s: NSD and Knot differ in %s and no exception covers the case\nNSD:\n%sKnot:\n%s",
+				head, strings.Join(d, ", "), nsd, knot)
+		}
+		o.expected = o.exc.follow
+		if o.exc.follow == "knot" {
+			want = knot
+		}
+		want = want.with(o.exc.set)
+	} else {
+		// Only exceptions that explain a real difference count as used.
+		o.exc = nil
+	}
+	if refOnly {
+		return ""
+	}
+	got := o.views["tapdns"]
+	if d := diff(want, got); len(d) > 0 {
+		src := "NSD and Knot agree"
+		if o.exc != nil {
+			src = fmt.Sprintf("following %s per exception %q", o.exc.follow, o.exc.id)
+		}
+		return fmt.Sprintf("%s: tapdns differs in %s (%s)\nwant:\n%sgot (tapdns):\n%s",
+			head, strings.Join(d, ", "), src, want, got)
+	}
+	// The same answer must not be bigger than both references made it:
+	// that would mean missing name compression.
+	if ts, ns, ks := o.sizes["tapdns"], o.sizes["nsd"], o.sizes["knot"]; ts > max(ns, ks) {
+		return fmt.Sprintf("%s: tapdns's response is %d bytes, NSD's %d, Knot's %d (name compression?)", head, ts, ns, ks)
+	}
+	return ""
+}
+
+// findException returns the first exception with a pattern matching the
+// case name.
+func findException(name string) *exception {
+	for i := range exceptions {
+		for _, p := range exceptions[i].cases {
+			if globMatch(p, name) {
+				return &exceptions[i]
+			}
+		}
+	}
+	return nil
+}
+
+// globMatch reports whether name matches pattern, where "*" matches any
+// run of characters ("/" included) and everything else matches itself.
+func globMatch(pattern, name string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	name = name[len(parts[0]):]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(name, p)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(p):]
+	}
+	last := parts[len(parts)-1]
+	return len(name) >= len(last) && strings.HasSuffix(name, last)
+}
+
+// dump formats every outcome with every server's answer.
+func dump(outcomes []outcome) string {
+	var b strings.Builder
+	for _, o := range outcomes {
+		fmt.Fprintf(&b, "case %s (%s, query %x)\n", o.c.name, o.c.tr, o.c.query)
+		for _, name := range []string{"nsd", "knot", "tapdns"} {
+			if v, ok := o.views[name]; ok {
+				fmt.Fprintf(&b, "%s (%d bytes):\n%s", name, o.sizes[name], v)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

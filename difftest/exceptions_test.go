@@ -1,0 +1,167 @@
+package difftest
+
+// exception explains a case where NSD and Knot give different answers, and
+// says which one tapdns gives.
+type exception struct {
+	id string
+	// cases are path.Match patterns over case names.
+	cases []string
+	// follow is "nsd" or "knot": whose answer tapdns must give.
+	follow string
+	// set replaces fields of the followed answer (field name -> value as
+	// printed by view.String), for the few cases where both reference
+	// servers implement something tapdns deliberately does not.
+	set map[string]string
+	// rfc is the governing reference; why explains the choice.
+	rfc, why string
+}
+
+// exceptions is the one table of accepted NSD/Knot differences. Every entry
+// must explain at least one case where they really differ, or the test
+// fails. BEHAVIOUR.md describes the same choices for users.
+var exceptions = []exception{
+	{
+		id:     "additional-for-targets",
+		cases:  []string{"example./MX/*", "mx.example./MX/*", "_sip._tcp.example./SRV/*"},
+		follow: "knot",
+		rfc:    "RFC 1035 §3.3.9 and §4.3.2 step 6, RFC 2782 (additional section processing)",
+		why: "Knot adds the A/AAAA records of MX and SRV targets that are in the same zone, as it does " +
+			"for NS; NSD with minimal-responses (needed so that it, like Knot and tapdns, puts no NS RRset " +
+			"in the authority section of positive answers) adds nothing. tapdns follows Knot: it saves the " +
+			"client a query at no risk (same zone, authoritative data).",
+	},
+	{
+		id:     "any-at-apex",
+		cases:  []string{"example./ANY/*"},
+		follow: "knot",
+		rfc:    "RFC 8482 §4.2 (answer ANY with one RRset of the server's choosing)",
+		why: "Both return one RRset for ANY, over UDP and TCP alike. At the apex NSD picks the SOA, " +
+			"Knot the RRset with the lowest type (A). tapdns picks the lowest type everywhere, like Knot, " +
+			"which is what NSD does at every other name.",
+	},
+	{
+		id: "cname-across-zones",
+		cases: []string{"xzone.example./A/*", "xzone2.example./A/*", "tochild.example./A/*",
+			"back.child.example./A/*", "tonet.child.example./A/*", "alias.example.net./A/*", "back.example.net./A/*"},
+		follow: "nsd",
+		rfc:    "RFC 1034 §4.3.2 step 3a (after a CNAME, restart at step 1, which picks the best zone the server has)",
+		why: "NSD follows a CNAME chain into every zone it serves (into a served child zone, into sibling " +
+			"zones, back and forth); Knot stops at the zone boundary, and for a target below a cut of the " +
+			"same zone (tochild) even adds the referral. tapdns follows NSD: the RFC 1034 algorithm, and the " +
+			"client gets the final answer without another round trip.",
+	},
+	{
+		id:     "xfr-refused",
+		cases:  []string{"example./AXFR/*", "example./IXFR/*"},
+		follow: "nsd",
+		set:    map[string]string{fOPT: "version=0 udp=1232"},
+		rfc:    "RFC 5936 §2.2.1 and §4 (a refused transfer: REFUSED); RFC 8914 EDE is optional",
+		why: "tapdns never transfers zones. NSD answers REFUSED with Extended DNS Error 18 (Prohibited), " +
+			"Knot NOTAUTH. tapdns answers REFUSED like NSD, without the EDE option (it sends no EDNS options).",
+	},
+	{
+		id:     "qtype-0",
+		cases:  []string{"example./None/*"},
+		follow: "nsd",
+		rfc:    "RFC 6895 §3.1 (type 0 is reserved: no RRset of that type can exist)",
+		why: "NSD treats type 0 like any type the name has no data for (NODATA); Knot answers NOTIMP. " +
+			"tapdns follows NSD: no special case, the negative answer is true.",
+	},
+	{
+		id: "formerr-not-silence",
+		cases: []string{"raw/qdcount2*", "raw/qdcount1-missing", "raw/question-truncated", "raw/label-64",
+			"raw/label-type-01", "raw/name-256", "raw/pointer-*", "raw/edns/formerr+edns"},
+		follow: "nsd",
+		rfc:    "RFC 1035 §4.1.1 (FORMERR), RFC 8906 §3.1.3 (answer, do not drop)",
+		why: "For a header that parses but a question that does not (QDCOUNT != 1, a bad or over-long " +
+			"name, compression pointers in the question) NSD answers FORMERR with an empty question " +
+			"section; Knot drops the packet. tapdns follows NSD: a client gets a definite answer " +
+			"instead of a timeout.",
+	},
+	{
+		id: "question-in-errors",
+		cases: []string{"raw/opcode/iquery*", "raw/opcode/status", "raw/opcode/3", "raw/opcode/15",
+			"raw/edns/notimp+edns", "raw/class/hs", "raw/class/none", "raw/class/0", "raw/edns/opt-truncated",
+			"raw/edns/two-opt", "raw/edns/opt-in-answer", "raw/edns/opt-rdlen-short", "raw/ancount1-missing"},
+		follow: "knot",
+		rfc:    "RFC 1035 §4.1.1/§7.3 (a response carries the question it answers); RFC 6891 §7 (OPT in responses to EDNS queries)",
+		why: "When the question parses but the query is refused or malformed further on, Knot keeps the " +
+			"question (and the OPT record) in the error response; NSD sends an empty question section and " +
+			"no OPT. tapdns follows Knot, so a client can match the error to its query.",
+	},
+	{
+		id:     "notify-update-notimp",
+		cases:  []string{"raw/opcode/notify*", "raw/opcode/update"},
+		follow: "knot",
+		set:    map[string]string{fRcode: "NOTIMP"},
+		rfc:    "RFC 1035 §4.1.1 (NOTIMP); RFC 1996 and RFC 2136 are optional",
+		why: "NSD and Knot implement NOTIFY and UPDATE and turn these down by policy (NSD: REFUSED or " +
+			"NXDOMAIN with AA; Knot: NOTAUTH). tapdns implements neither, so it answers NOTIMP, with the " +
+			"question echoed and AA clear as Knot does.",
+	},
+	{
+		id:     "qdcount0-with-edns",
+		cases:  []string{"raw/qdcount0+edns"},
+		follow: "knot",
+		rfc:    "RFC 1035 §4.1.1; RFC 7873 §5.4 allows QDCOUNT 0 only with a COOKIE option",
+		why: "Without EDNS both answer FORMERR; with an OPT record NSD answers NOERROR. tapdns answers " +
+			"FORMERR whatever the additional section holds, like Knot (it does not implement cookies).",
+	},
+	{
+		id:     "trailing-bytes",
+		cases:  []string{"raw/trailing-garbage"},
+		follow: "nsd",
+		rfc:    "RFC 1035 §4.1 (the message is the header and the sections its counts announce)",
+		why: "NSD ignores bytes after the last section the header counts; Knot answers FORMERR. tapdns " +
+			"follows NSD: the query itself is complete and well-formed.",
+	},
+	{
+		id:     "records-in-query",
+		cases:  []string{"raw/ancount1", "raw/nscount1", "raw/arcount1-a-record", "raw/rcode-in-query"},
+		follow: "knot",
+		rfc:    "RFC 1035 §4.1.1 (RCODE is set in responses), §4.1.3 (sections of a query are not interpreted)",
+		why: "A query with well-formed records in its answer, authority or additional section, or with a " +
+			"non-zero RCODE, is answered normally by Knot and with FORMERR by NSD. tapdns follows Knot: " +
+			"nothing in the query is ambiguous, so it answers the question.",
+	},
+	{
+		id:     "opt-owner-not-root",
+		cases:  []string{"raw/edns/opt-owner-not-root"},
+		follow: "nsd",
+		rfc:    "RFC 6891 §6.1.2 (the OPT owner MUST be the root)",
+		why: "Knot accepts an OPT record with another owner; NSD answers FORMERR. tapdns follows NSD: " +
+			"the record is malformed.",
+	},
+	{
+		id:     "class-any",
+		cases:  []string{"raw/class/any"},
+		follow: "nsd",
+		rfc:    "RFC 1035 §3.2.5 and §4.1.1 (QCLASS * matches every class; AA speaks for the whole answer)",
+		why: "Both answer a QCLASS ANY query with the IN data; NSD clears AA, Knot sets it. tapdns follows " +
+			"NSD: a server serving class IN only cannot claim the authoritative answer for every class.",
+	},
+	{
+		id:     "chaos-any",
+		cases:  []string{"raw/chaos/version.bind-any"},
+		follow: "knot",
+		rfc:    "RFC 4892 §2 (version.bind and friends are CH TXT)",
+		why: "NSD answers CH ANY version.bind with the TXT record; Knot refuses it as it refuses every type " +
+			"but TXT. tapdns follows Knot: only the documented type is answered.",
+	},
+	{
+		id:     "badvers-do",
+		cases:  []string{"raw/edns/v1+do"},
+		follow: "knot",
+		rfc:    "RFC 3225 §3 (the DO bit is copied into the response), RFC 6891 §6.1.3 (BADVERS)",
+		why: "For an EDNS version 1 query with DO both answer BADVERS with an OPT of version 0; Knot " +
+			"copies DO, NSD clears it. tapdns copies DO in every response with OPT.",
+	},
+	{
+		id:     "edns-expire",
+		cases:  []string{"raw/edns/opt-expire"},
+		follow: "nsd",
+		rfc:    "RFC 7314 (EDNS EXPIRE is for zone transfer clients; optional)",
+		why: "Knot returns the EXPIRE option with the zone's SOA expire; NSD ignores the option. tapdns " +
+			"follows NSD: it does not transfer zones and sends no EDNS options it was not built for.",
+	},
+}

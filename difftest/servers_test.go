@@ -1,0 +1,200 @@
+package difftest
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tapdns/tapdns/internal/labtest"
+)
+
+// server is one DNS server under test, reachable from inside the namespace.
+type server struct {
+	name string
+	addr netip.AddrPort // IPv4 address
+	six  netip.AddrPort // IPv6 address
+	proc *labtest.Proc
+}
+
+// Addresses inside the test namespace. NSD and Knot listen on loopback, each
+// on its own port; tapdns owns 198.18.0.2 and 2001:2::2 on the TAP.
+var (
+	nsdAddr    = netip.MustParseAddrPort("127.0.0.1:5301")
+	nsdAddr6   = netip.MustParseAddrPort("[::1]:5301")
+	knotAddr   = netip.MustParseAddrPort("127.0.0.1:5302")
+	knotAddr6  = netip.MustParseAddrPort("[::1]:5302")
+	tapdnsAddr = netip.MustParseAddrPort("198.18.0.2:53")
+	tapdnsAdd6 = netip.MustParseAddrPort("[2001:2::2]:53")
+)
+
+// testZone is one zone served by all three servers.
+type testZone struct {
+	origin string // with the trailing dot
+	file   string // base name in testdata/
+}
+
+var testZones = []testZone{
+	{"example.", "example.zone"},
+	{"child.example.", "child.example.zone"},
+	{"example.net.", "example.net.zone"},
+}
+
+// Identity strings returned for CHAOS queries by all three servers.
+const (
+	chaosVersion  = "difftest"
+	chaosIdentity = "difftest.example"
+)
+
+// copyZones copies the test zones into dir and returns dir.
+func copyZones(t *testing.T, dir string) string {
+	t.Helper()
+	for _, z := range testZones {
+		b, err := os.ReadFile(filepath.Join("testdata", z.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, z.file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// nsdConfig returns NSD's configuration: everything in dir, foreground,
+// no rate limiting, no transfers, minimal responses (like Knot and tapdns,
+// no NS RRset in the authority section of positive answers).
+func nsdConfig(dir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `server:
+  ip-address: %s@%d
+  ip-address: %s@%d
+  do-ip4: yes
+  do-ip6: yes
+  server-count: 1
+  username: ""
+  chroot: ""
+  database: ""
+  zonesdir: %q
+  zonelistfile: %q
+  xfrdfile: %q
+  xfrdir: %q
+  pidfile: %q
+  verbosity: 1
+  minimal-responses: yes
+  refuse-any: no
+  hide-version: no
+  hide-identity: no
+  version: %q
+  identity: %q
+  ipv4-edns-size: 1232
+  ipv6-edns-size: 1232
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
+  round-robin: no
+  tcp-count: 50
+remote-control:
+  control-enable: no
+`, nsdAddr.Addr(), nsdAddr.Port(), nsdAddr6.Addr(), nsdAddr6.Port(),
+		dir, filepath.Join(dir, "nsd-zone.list"), filepath.Join(dir, "nsd-xfrd.state"),
+		dir, filepath.Join(dir, "nsd.pid"), chaosVersion, chaosIdentity)
+	for _, z := range testZones {
+		fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n", z.origin, z.file)
+	}
+	return b.String()
+}
+
+// knotConfig returns Knot's configuration: everything in dir, no modules
+// (so no rrl), no zone file or journal writes, no transfers.
+func knotConfig(dir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `server:
+  listen: [ %s@%d, %s@%d ]
+  rundir: %q
+  pidfile: %q
+  user: root:root
+  identity: %q
+  version: %q
+  nsid: ""
+  udp-max-payload: 1232
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+log:
+  - target: stderr
+    any: notice
+database:
+  storage: %q
+template:
+  - id: default
+    storage: %q
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+`, knotAddr.Addr(), knotAddr.Port(), knotAddr6.Addr(), knotAddr6.Port(),
+		dir, filepath.Join(dir, "knot.pid"), chaosIdentity, chaosVersion, dir, dir)
+	for _, z := range testZones {
+		fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.origin, z.file)
+	}
+	return b.String()
+}
+
+// startServers starts NSD, Knot and tapdns inside ns and waits until each
+// answers. The namespace's cleanup stops them by PID and, if the test
+// failed, logs their output.
+func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
+	t.Helper()
+	ns.AddTAP(t, "tap0", "198.18.0.1/24", "2001:2::1/64")
+
+	nsdDir := copyZones(t, t.TempDir())
+	nsdConf := filepath.Join(nsdDir, "nsd.conf")
+	if err := os.WriteFile(nsdConf, []byte(nsdConfig(nsdDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	knotDir := copyZones(t, t.TempDir())
+	knotConf := filepath.Join(knotDir, "knot.conf")
+	if err := os.WriteFile(knotConf, []byte(knotConfig(knotDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tapDir := copyZones(t, t.TempDir())
+
+	// Check the configurations first: a bad one is reported with the
+	// daemon's own words rather than as a timeout.
+	if out, err := ns.Run(t, "nsd-checkconf", nsdConf); err != nil {
+		t.Fatalf("nsd-checkconf: %v\n%s", err, out)
+	}
+	if out, err := ns.Run(t, "knotc", "-c", knotConf, "conf-check"); err != nil {
+		t.Fatalf("knotc conf-check: %v\n%s", err, out)
+	}
+
+	nsd := &server{name: "nsd", addr: nsdAddr, six: nsdAddr6,
+		proc: ns.Start(t, "nsd", "-d", "-c", nsdConf)}
+	knot := &server{name: "knot", addr: knotAddr, six: knotAddr6,
+		proc: ns.Start(t, "knotd", "-c", knotConf)}
+	servers := []*server{nsd, knot}
+	if withTapdns {
+		servers = append(servers, startTapdns(t, ns, tapDir))
+	}
+	for _, s := range servers {
+		s.proc.WaitReady(t, s.addr.String())
+	}
+	return servers
+}
+
+// startTapdns builds tapdns and starts it on tap0 serving the zones in dir.
+func startTapdns(t *testing.T, ns *labtest.NS, dir string) *server {
+	t.Helper()
+	bin := labtest.BuildTapdns(t)
+	args := []string{"--tap", "tap0", "--ip", "198.18.0.2/24", "--gateway", "198.18.0.1", "--ip6", "2001:2::2/64"}
+	for _, z := range testZones {
+		args = append(args, "--zone", filepath.Join(dir, z.file))
+	}
+	args = append(args, tapdnsExtraArgs...)
+
+	return &server{name: "tapdns", addr: tapdnsAddr, six: tapdnsAdd6,
+		proc: ns.StartTapdns(t, bin, args...)}
+}
