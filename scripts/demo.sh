@@ -16,6 +16,12 @@ v6=2001:2::2
 
 die() { echo "demo.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (sudo $0)"
+# sudo usually resets PATH; look for Go where its installer puts it.
+if ! command -v go >/dev/null; then
+	for d in /usr/local/go/bin /usr/lib/go/bin; do
+		if [ -x "$d/go" ]; then PATH=$PATH:$d; break; fi
+	done
+fi
 for tool in go ip dig ping; do
 	command -v "$tool" >/dev/null || die "$tool not found; run scripts/setup.sh (and install Go 1.26+)"
 done
