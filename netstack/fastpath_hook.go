@@ -17,7 +17,7 @@ type fastHook struct {
 }
 
 func newFastHook(s *Stack) *fastHook {
-	c := fastPathConfig{MAC: s.mac, Port: s.cfg.Port}
+	c := fastPathConfig{MAC: s.mac, Port: s.cfg.Port, MTU: s.cfg.MTU}
 	if s.cfg.Addr.IsValid() {
 		c.Addr4 = s.cfg.Addr.Addr().As4()
 		c.Prefix4 = s.cfg.Addr.Masked()

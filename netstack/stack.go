@@ -180,7 +180,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Stack, error) {
 	logger.Info("netstack ready", "tap", cfg.TAP, "created", s.dev.created, "queues", cfg.Queues,
 		"mac", cfg.MAC.String(), "mtu", cfg.MTU, "addr", cfg.Addr, "gateway", cfg.Gateway,
 		"addr6", cfg.Addr6, "gateway6", cfg.Gateway6,
-		"linklocal", netip.AddrFrom16(header.LinkLocalAddr(tcpip.LinkAddress(s.mac[:])).As16()),
+		"linklocal", netip.AddrFrom16(linkLocal(s.mac)),
 		"port", cfg.Port, "fastpath", cfg.FastPath)
 	return s, nil
 }
@@ -443,4 +443,10 @@ func (s *Stack) teardown() error {
 		return s.dev.close()
 	}
 	return nil
+}
+
+// linkLocal returns the IPv6 link-local address derived from mac (modified
+// EUI-64, RFC 4291).
+func linkLocal(mac [6]byte) [16]byte {
+	return header.LinkLocalAddr(tcpip.LinkAddress(mac[:])).As16()
 }

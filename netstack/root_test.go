@@ -1,0 +1,371 @@
+package netstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tapdns/tapdns/internal/labtest"
+	"golang.org/x/sys/unix"
+)
+
+// metaHandler answers "echo:<client>|<udp|tcp>|<query>", so tests see what
+// the stack reported about each message.
+type metaHandler struct{}
+
+func (metaHandler) ServeDNS(dst, query []byte, m Meta) []byte {
+	dst = append(dst, marker...)
+	dst = m.Client.AppendTo(dst)
+	if m.TCP {
+		dst = append(dst, "|tcp|"...)
+	} else {
+		dst = append(dst, "|udp|"...)
+	}
+	return append(dst, query...)
+}
+
+func wantReply(local net.Addr, proto string, q []byte) []byte {
+	var ap netip.AddrPort
+	switch a := local.(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+	return []byte(fmt.Sprintf("%s%s|%s|%s", marker, ap, proto, q))
+}
+
+// labStack starts a Stack inside ns on tap (created by the caller or not)
+// and returns it with a function that stops Run and returns its error.
+func labStack(t *testing.T, ns *labtest.NS, cfg Config) (*Stack, func() error) {
+	t.Helper()
+	var s *Stack
+	if err := ns.Do(func() (err error) {
+		s, err = New(cfg, metaHandler{}, nil)
+		return err
+	}); err != nil {
+		t.Fatalf("New in %s: %v", ns.Name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-runErr:
+			case <-time.After(5 * time.Second):
+				err = errors.New("Run did not return within 5 s of cancel")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() {
+		stop()
+		s.Close()
+	})
+	return s, stop
+}
+
+func labConfig(tap string) Config {
+	return Config{
+		TAP:   tap,
+		Addr:  netip.MustParsePrefix("198.18.0.2/24"),
+		Addr6: netip.MustParsePrefix("2001:2::2/64"),
+	}
+}
+
+func udpExchange(t *testing.T, ns *labtest.NS, addr string, q []byte) {
+	t.Helper()
+	c, err := ns.Dial("udp", addr)
+	if err != nil {
+		t.Fatalf("dial udp %s: %v", addr, err)
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	// The first datagram may wait for neighbour resolution; retry a little.
+	for try := 0; try < 3; try++ {
+		if _, err := c.Write(q); err != nil {
+			t.Fatalf("udp write: %v", err)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			continue
+		}
+		if want := wantReply(c.LocalAddr(), "udp", q); !bytes.Equal(buf[:n], want) {
+			t.Fatalf("udp %s: reply %q, want %q", addr, buf[:n], want)
+		}
+		return
+	}
+	t.Fatalf("udp %s: no reply after 3 tries", addr)
+}
+
+// tcpPipelined sends n queries in one write on one connection and checks the
+// n replies arrive in order.
+func tcpPipelined(t *testing.T, ns *labtest.NS, addr string, n int) {
+	t.Helper()
+	c, err := ns.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial tcp %s: %v", addr, err)
+	}
+	defer c.Close()
+	var out []byte
+	var qs [][]byte
+	for i := 0; i < n; i++ {
+		q := []byte(fmt.Sprintf("tcp-query-%d-%s", i, strings.Repeat("x", i*100)))
+		qs = append(qs, q)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(q)))
+		out = append(out, q...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatalf("tcp write: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i, q := range qs {
+		var hdr [2]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			t.Fatalf("tcp %s: reply %d length: %v", addr, i, err)
+		}
+		got := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("tcp %s: reply %d: %v", addr, i, err)
+		}
+		if want := wantReply(c.LocalAddr(), "tcp", q); !bytes.Equal(got, want) {
+			t.Fatalf("tcp %s: reply %d = %q, want %q", addr, i, got, want)
+		}
+	}
+}
+
+// injectJunk sends frames from the kernel side of tap through an AF_PACKET
+// socket: unicast to a foreign MAC (as a bridge floods them), and frames to
+// our MAC with an EtherType we do not speak. (Runts cannot be injected this
+// way: the kernel refuses frames shorter than an Ethernet header with
+// EINVAL; the fake-TAP test covers them.)
+func injectJunk(t *testing.T, ns *labtest.NS, tap string, ourMAC [6]byte, foreign, otherType int) {
+	t.Helper()
+	var fd, ifindex int
+	if err := ns.Do(func() error {
+		ifc, err := net.InterfaceByName(tap)
+		if err != nil {
+			return err
+		}
+		ifindex = ifc.Index
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		return err
+	}); err != nil {
+		t.Fatalf("packet socket in %s: %v", ns.Name, err)
+	}
+	defer unix.Close(fd)
+	sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
+	send := func(f []byte) {
+		if err := unix.Sendto(fd, f, 0, sa); err != nil {
+			t.Fatalf("inject %d-byte frame: %v", len(f), err)
+		}
+	}
+	f := udp4Frame([6]byte{0x02, 0xde, 0xad, 0xbe, 0xef, 0x01}, ourIP4, 40000, 53, []byte("for another host"))
+	for i := 0; i < foreign; i++ {
+		send(f)
+	}
+	f = udp4Frame(ourMAC, ourIP4, 40000, 53, []byte("local experimental ethertype"))
+	f[12], f[13] = 0x88, 0xb5
+	for i := 0; i < otherType; i++ {
+		send(f)
+	}
+}
+
+func TestLabTAP(t *testing.T) {
+	labtest.RequireRoot(t)
+	labtest.RequireTools(t, "ping")
+	ns := labtest.NewNS(t, "netstack")
+	ns.AddTAP(t, "tap0", "198.18.0.1/24", "2001:2::1/64")
+	s, stop := labStack(t, ns, labConfig("tap0"))
+
+	t.Run("arp", func(t *testing.T) {
+		ns.MustRun(t, "ping", "-c1", "-W2", "198.18.0.2")
+		out := ns.MustRun(t, "ip", "neigh", "show", "198.18.0.2", "dev", "tap0")
+		if mac := net.HardwareAddr(s.mac[:]).String(); !strings.Contains(out, mac) {
+			t.Errorf("ip neigh = %q, want our MAC %s", out, mac)
+		}
+	})
+	t.Run("ping4", func(t *testing.T) { ns.MustRun(t, "ping", "-c1", "-W2", "198.18.0.2") })
+	t.Run("ping6", func(t *testing.T) { ns.MustRun(t, "ping", "-6", "-c1", "-W2", "2001:2::2") })
+	t.Run("ping6 link-local", func(t *testing.T) {
+		ll := netip.AddrFrom16(linkLocal(s.mac))
+		ns.MustRun(t, "ping", "-6", "-c1", "-W2", ll.String()+"%tap0")
+	})
+	t.Run("udp4", func(t *testing.T) { udpExchange(t, ns, "198.18.0.2:53", []byte("q4")) })
+	t.Run("udp6", func(t *testing.T) { udpExchange(t, ns, "[2001:2::2]:53", []byte("q6")) })
+	t.Run("tcp4 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "198.18.0.2:53", 8) })
+	t.Run("tcp6 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "[2001:2::2]:53", 8) })
+	t.Run("junk does not stop the reader", func(t *testing.T) {
+		before := s.Stats()
+		injectJunk(t, ns, "tap0", s.mac, 20, 5)
+		udpExchange(t, ns, "198.18.0.2:53", []byte("after junk"))
+		st := waitStats(s, func(st Stats) bool {
+			return st.DropForeignMAC-before.DropForeignMAC >= 20 && st.DropEtherType-before.DropEtherType >= 5
+		})
+		if got := st.DropForeignMAC - before.DropForeignMAC; got != 20 {
+			t.Errorf("foreign-MAC drops = %d, want 20", got)
+		}
+		if got := st.DropEtherType - before.DropEtherType; got != 5 {
+			t.Errorf("EtherType drops = %d, want 5", got)
+		}
+	})
+	st := s.Stats()
+	t.Logf("stats: %+v", st)
+	if st.UDPQueries == 0 || st.TCPQueries == 0 || st.TCPAccepted == 0 {
+		t.Errorf("stats missing traffic: %+v", st)
+	}
+
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stop and Close took %v, want well under 2 s", d)
+	}
+	if !ns.LinkExists(t, "tap0") {
+		t.Fatalf("pre-existing tap0 was removed by Close")
+	}
+	if out := ns.MustRun(t, "ip", "-d", "link", "show", "tap0"); !strings.Contains(out, "persist on") {
+		t.Errorf("tap0 lost its persist flag: %s", out)
+	}
+	// It can be attached to again.
+	_, stop2 := labStack(t, ns, labConfig("tap0"))
+	if err := stop2(); err != nil {
+		t.Errorf("second Run: %v", err)
+	}
+}
+
+func TestLabCreatedTAPRemoved(t *testing.T) {
+	ns := labtest.NewNS(t, "netstack")
+	if ns.LinkExists(t, "tapnew0") {
+		t.Fatal("tapnew0 exists before the test")
+	}
+	s, stop := labStack(t, ns, labConfig("tapnew0"))
+	if !ns.LinkExists(t, "tapnew0") {
+		t.Fatal("New did not create tapnew0")
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if ns.LinkExists(t, "tapnew0") {
+		t.Errorf("tapnew0, created by New, still exists after Close")
+	}
+}
+
+func TestLabTAPDeletedEndsRun(t *testing.T) {
+	ns := labtest.NewNS(t, "netstack")
+	ns.AddTAP(t, "tapdel0", "198.18.0.1/24", "")
+	var s *Stack
+	if err := ns.Do(func() (err error) { s, err = New(labConfig("tapdel0"), metaHandler{}, nil); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(context.Background()) }()
+	time.Sleep(100 * time.Millisecond)
+	ns.MustRun(t, "ip", "link", "del", "tapdel0")
+	select {
+	case err := <-runErr:
+		if err == nil {
+			t.Fatal("Run = nil after the TAP was deleted, want an error")
+		}
+		t.Logf("Run: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still running 5 s after the TAP was deleted")
+	}
+}
+
+func TestLabAttachErrors(t *testing.T) {
+	ns := labtest.NewNS(t, "netstack")
+	ns.AddTAP(t, "tapbusy0", "", "")
+	_, _ = labStack(t, ns, labConfig("tapbusy0"))
+	err := ns.Do(func() error { _, err := New(labConfig("tapbusy0"), metaHandler{}, nil); return err })
+	if err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("second attach: %v, want a device-busy error", err)
+	}
+	ns.MustRun(t, "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+	err = ns.Do(func() error { _, err := New(labConfig("veth0"), metaHandler{}, nil); return err })
+	if err == nil || !strings.Contains(err.Error(), "not a TAP") {
+		t.Errorf("attach to a veth: %v, want a not-a-TAP error", err)
+	}
+}
+
+// TestLabTCPLimits checks eviction of idle connections at the cap and the
+// idle timeout, with small limits.
+func TestLabTCPLimits(t *testing.T) {
+	ns := labtest.NewNS(t, "netstack")
+	ns.AddTAP(t, "tap0", "198.18.0.1/24", "")
+	var s *Stack
+	if err := ns.Do(func() (err error) { s, err = New(labConfig("tap0"), metaHandler{}, nil); return err }); err != nil {
+		t.Fatal(err)
+	}
+	s.tcp.maxConns = 2
+	s.tcp.idle = 500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done; s.Close() }()
+
+	dial := func() net.Conn {
+		c, err := ns.Dial("tcp", "198.18.0.2:53")
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		return c
+	}
+	c1 := dial()
+	defer c1.Close()
+	time.Sleep(50 * time.Millisecond)
+	c2 := dial()
+	defer c2.Close()
+	// c2 is half-way through a length prefix: busy, not idle.
+	c2.Write([]byte{0})
+	time.Sleep(50 * time.Millisecond)
+	c3 := dial()
+	defer c3.Close()
+	// c1, the idle one, is evicted to admit c3.
+	c1.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c1.Read(make([]byte, 1)); err == nil {
+		t.Errorf("c1 still open after eviction")
+	}
+	// c3 works.
+	c3.Write([]byte{0, 2, 'h', 'i'})
+	c3.SetReadDeadline(time.Now().Add(2 * time.Second))
+	var hdr [2]byte
+	if _, err := io.ReadFull(c3, hdr[:]); err != nil {
+		t.Errorf("c3: %v", err)
+	}
+	// c2's half-written prefix does not hold it beyond the idle time.
+	c2.SetReadDeadline(time.Now().Add(3 * time.Second))
+	start := time.Now()
+	if _, err := c2.Read(make([]byte, 1)); err == nil {
+		t.Errorf("c2 got data, want close")
+	} else if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("c2 closed after %v, want about the idle time", d)
+	}
+	st := waitStats(s, func(st Stats) bool { return st.TCPTimeouts >= 1 })
+	if st.TCPEvicted != 1 || st.TCPTimeouts < 1 {
+		t.Errorf("evicted %d timeouts %d, want 1 and >= 1", st.TCPEvicted, st.TCPTimeouts)
+	}
+}
