@@ -6,7 +6,7 @@
 # Load time: from just before the process is started to the first correct
 # answer (A record of the LAST name in the file, so the whole file has been
 # read), polled every 10 ms by bench/cmd/dnswait.
-# Memory: VmRSS and VmHWM of the server process right after that answer,
+# Memory: VmRSS and VmHWM of the server process SETTLE s after that answer,
 # and PSS summed over the process and its children (NSD forks a server
 # child and xfrd that share the zone copy-on-write; RSS would count it
 # twice). For tapdns also the peak RSS during a reload: VmHWM is reset
@@ -21,6 +21,7 @@
 # Usage (root):  bench/zoneload.sh
 #   NAMES=1000000  ONLY=tapdns,nsd,nsd-db,knot  ROUNDS=1  TIMEOUT=120
 #   ZONE=file (use an existing zonegen file instead of generating one)
+#   SETTLE=2 (seconds between the first answer and the memory reading)
 # Output: the table on stdout and in bench/out/zoneload-<date>.txt.
 set -euo pipefail
 
@@ -30,6 +31,7 @@ ROUNDS=${ROUNDS:-1}
 TIMEOUT=${TIMEOUT:-120}
 ZONE=${ZONE:-}
 NOTE=${NOTE:-}
+SETTLE=${SETTLE:-2}
 
 if [[ $(id -u) != 0 ]]; then
 	echo "bench/zoneload.sh: needs root (network namespaces, TAP)" >&2
@@ -210,14 +212,15 @@ measure() { # $1 target, $2 round
 		stop_server
 		return 0
 	fi
-	rss=$(status_kb "$SPID" VmRSS) hwm=$(status_kb "$SPID" VmHWM) pss=$(pss_kb "$SPID")
 	local load
 	load=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	log "$t round $r: answered after $load s, RSS $rss kB, peak $hwm kB, PSS(all procs) $pss kB"
+	# Memory after SETTLE seconds, for every server alike: a garbage-
+	# collected server (tapdns) may still hold load-time garbage at the
+	# instant of its first answer. VmHWM is the peak including the load.
+	sleep "$SETTLE"
+	rss=$(status_kb "$SPID" VmRSS) hwm=$(status_kb "$SPID" VmHWM) pss=$(pss_kb "$SPID")
+	log "$t round $r: answered after $load s; ${SETTLE}s later RSS $rss kB, peak $hwm kB, PSS(all procs) $pss kB"
 	if [[ $t == tapdns ]]; then
-		# Steady state first: let the post-load garbage be collected.
-		sleep 2
-		rss=$(status_kb "$SPID" VmRSS)
 		echo 5 >"/proc/$SPID/clear_refs"
 		kill -HUP "$SPID"
 		# No completion signal: sample for max(3 s, 3x load time), capped at 60 s.
@@ -290,6 +293,7 @@ done
 			}' "$WORK/samples"
 	done
 	echo
+	echo "Memory read ${SETTLE} s after the first answer; peak = VmHWM (includes the load)."
 	echo "B/RR = PSS (all processes) / RRs. NSD: database \"\" (reads the zone text at start);"
 	echo "nsd-db: start from a prebuilt nsd.db (NSD's compiled form), then it still checks the zone file."
 	echo "Goals: load no slower than NSD, <= 110 B/RR, reload peak <= 1.5x steady RSS."
