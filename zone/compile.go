@@ -81,19 +81,38 @@ func newBuilder(file string) *builder {
 		seed:    maphash.MakeSeed(),
 		pack:    make([]byte, 64<<10+512),
 		table:   make([]uint32, 1024),
+		owner:   make([]byte, 0, 256),
 	}
 }
 
 func (b *builder) setOrigin(wire []byte) { b.origin = wire }
 
+// presize reserves room for a zone file of size bytes, to spare the
+// copying of growing slices. Records take 25 bytes or more in a file;
+// names, counted with the empty non-terminals, about 40.
+func (b *builder) presize(size int64) {
+	if size <= 0 || size > 1<<32 {
+		return
+	}
+	b.recs = make([]rec, 0, size/25)
+	names := int(size / 40)
+	b.nameOff = make([]uint32, 1, names+1)
+	b.names = make([]byte, 0, names*12)
+	t := len(b.table)
+	for t < 2*names {
+		t <<= 1
+	}
+	b.table = make([]uint32, t)
+}
+
 // errAt formats a validation error at a file position.
 func (b *builder) errAt(file uint16, line uint32, format string, args ...any) error {
-	return fmt.Errorf("zone %s: line %d: %s", b.files.files[file], line, fmt.Sprintf(format, args...))
+	return fmt.Errorf("zone %s: line %d: %s", b.files.name(int(file)), line, fmt.Sprintf(format, args...))
 }
 
 // errZone formats a validation error about the zone as a whole.
 func (b *builder) errZone(format string, args ...any) error {
-	return fmt.Errorf("zone %s: %s", b.files.files[0], fmt.Sprintf(format, args...))
+	return fmt.Errorf("zone %s: %s", b.files.name(0), fmt.Sprintf(format, args...))
 }
 
 func (b *builder) nodeName(i uint32) []byte {
@@ -102,40 +121,45 @@ func (b *builder) nodeName(i uint32) []byte {
 
 // intern returns the index of the node named name (canonical wire),
 // creating it when needed.
-func (b *builder) intern(name []byte) uint32 {
-	mask := uint64(len(b.table) - 1)
-	i := maphash.Bytes(b.seed, name) & mask
+func (b *builder) intern(name []byte) (uint32, error) {
+	h := maphash.Bytes(b.seed, name)
+	mask, tag := uint64(len(b.table)-1), slotTag(h)
+	i := h & mask
 	for {
 		s := b.table[i]
 		if s == 0 {
 			break
 		}
-		if bytes.Equal(b.nodeName(s-1), name) {
-			return s - 1
+		if s&^slotIndex == tag && bytes.Equal(b.nodeName(s&slotIndex-1), name) {
+			return s&slotIndex - 1, nil
 		}
 		i = (i + 1) & mask
 	}
 	n := uint32(len(b.nameOff) - 1)
+	if n+1 > slotIndex {
+		return 0, fmt.Errorf("more than %d names", slotIndex-1)
+	}
 	b.names = append(b.names, name...)
 	b.nameOff = append(b.nameOff, uint32(len(b.names)))
-	b.table[i] = n + 1
+	b.table[i] = tag | (n + 1)
 	if 2*int(n+1) > len(b.table) {
 		b.rehash(2 * len(b.table))
 	}
-	return n
+	return n, nil
 }
 
 // lookup returns the index of the node named name, or -1.
 func (b *builder) lookup(name []byte) int {
-	mask := uint64(len(b.table) - 1)
-	i := maphash.Bytes(b.seed, name) & mask
+	h := maphash.Bytes(b.seed, name)
+	mask, tag := uint64(len(b.table)-1), slotTag(h)
+	i := h & mask
 	for {
 		s := b.table[i]
 		if s == 0 {
 			return -1
 		}
-		if bytes.Equal(b.nodeName(s-1), name) {
-			return int(s - 1)
+		if s&^slotIndex == tag && bytes.Equal(b.nodeName(s&slotIndex-1), name) {
+			return int(s&slotIndex - 1)
 		}
 		i = (i + 1) & mask
 	}
@@ -145,11 +169,12 @@ func (b *builder) rehash(size int) {
 	t := make([]uint32, size)
 	mask := uint64(size - 1)
 	for n := uint32(0); n < uint32(len(b.nameOff)-1); n++ {
-		i := maphash.Bytes(b.seed, b.nodeName(n)) & mask
+		h := maphash.Bytes(b.seed, b.nodeName(n))
+		i := h & mask
 		for t[i] != 0 {
 			i = (i + 1) & mask
 		}
-		t[i] = n + 1
+		t[i] = slotTag(h) | (n + 1)
 	}
 	b.table = t
 }
@@ -203,38 +228,45 @@ func (b *builder) add(rr dns.RR, file int, line int) error {
 	if h.Class != dns.ClassINET {
 		return b.errAt(f, l, "class %s not supported (only IN)", dns.Class(h.Class))
 	}
+	owner := h.Name
+
+	var node uint32
+	if len(b.recs) > 0 && owner == b.lastOwner {
+		node = b.lastNode
+	} else {
+		n, err := dns.PackDomainName(owner, b.owner[:cap(b.owner)], 0, nil, false)
+		if err != nil {
+			return b.errAt(f, l, "bad owner name %s: %v", owner, err)
+		}
+		b.owner = b.owner[:n]
+		lower(b.owner)
+		if b.origin != nil && !b.inZone(b.owner) {
+			return b.errAt(f, l, "%s is out of zone %s", owner, nameText(string(b.origin)))
+		}
+		if node, err = b.intern(b.owner); err != nil {
+			return b.errAt(f, l, "zone too large: %v", err)
+		}
+		b.lastOwner, b.lastNode = owner, node
+	}
+
+	// The owner is packed already: let PackRR pack the root instead. The
+	// RR is garbage after this call.
+	h.Name = "."
 	end, err := dns.PackRR(rr, b.pack, 0, nil, false)
+	h.Name = owner
 	if err != nil {
 		return b.errAt(f, l, "cannot encode %s record: %v", dns.Type(h.Rrtype), err)
 	}
 	rdata := b.pack[end-int(h.Rdlength) : end]
 
-	var node uint32
-	if len(b.recs) > 0 && h.Name == b.lastOwner {
-		node = b.lastNode
-	} else {
-		// PackRR wrote the owner first, uncompressed.
-		n := 0
-		for b.pack[n] != 0 {
-			n += 1 + int(b.pack[n])
-		}
-		b.owner = append(b.owner[:0], b.pack[:n+1]...)
-		lower(b.owner)
-		if b.origin != nil && !b.inZone(b.owner) {
-			return b.errAt(f, l, "%s is out of zone %s", h.Name, nameText(string(b.origin)))
-		}
-		node = b.intern(b.owner)
-		b.lastOwner, b.lastNode = h.Name, node
-	}
-
 	if soa, ok := rr.(*dns.SOA); ok {
 		owner := b.nodeName(node)
 		switch {
 		case b.origin != nil && !bytes.Equal(owner, b.origin):
-			return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", h.Name, nameText(string(b.origin)))
+			return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", owner, nameText(string(b.origin)))
 		case b.soa.seen:
 			r := &b.recs[b.soa.rec]
-			return b.errAt(f, l, "more than one SOA record (first at %s line %d)", b.files.files[r.file], r.line)
+			return b.errAt(f, l, "more than one SOA record (first at %s line %d)", b.files.name(int(r.file)), r.line)
 		}
 		if b.origin == nil {
 			b.origin = append([]byte(nil), owner...)
@@ -285,7 +317,11 @@ func (b *builder) finish() (*Zone, error) {
 		up := name[1+int(name[0]):]
 		p := b.lookup(up)
 		if p < 0 {
-			p = int(b.intern(slices.Clone(up)))
+			q, err := b.intern(slices.Clone(up))
+			if err != nil {
+				return nil, b.errZone("too large: %v", err)
+			}
+			p = int(q)
 		}
 		parent = append(parent, uint32(p))
 	}
@@ -478,15 +514,9 @@ func (b *builder) finish() (*Zone, error) {
 		}
 	}
 
-	z.table = make([]uint32, tableSize(nnodes))
-	mask := uint64(len(z.table) - 1)
-	for n := range z.nodes {
-		i := maphash.String(z.seed, z.nodes[n].Name) & mask
-		for z.table[i] != 0 {
-			i = (i + 1) & mask
-		}
-		z.table[i] = uint32(n + 1)
-	}
+	// The build index already maps names to these node indices, at most
+	// half full: it becomes the zone's.
+	z.table = b.table
 	return z, nil
 }
 

@@ -1,7 +1,6 @@
 package zone
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +10,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 )
+
+// defaultTTL is the TTL of records when the file gives none before them
+// (no $TTL, no earlier explicit TTL), as in NSD.
+const defaultTTL = 3600
 
 // LoadFile reads, validates and compiles the zone file at path. The origin
 // is taken from the file ($ORIGIN, or the owner of the SOA record).
@@ -41,6 +45,14 @@ func Parse(r io.Reader, file, origin string) (*Zone, error) {
 		display = "(input)"
 	}
 	b := newBuilder(file)
+	switch r := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		b.presize(int64(r.Len()))
+	case interface{ Stat() (fs.FileInfo, error) }: // os.File
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			b.presize(fi.Size())
+		}
+	}
 
 	// The parser is given an absolute file name so that our include FS
 	// (which miekg hands slash-trimmed paths) can resolve every path as
@@ -65,26 +77,88 @@ func Parse(r io.Reader, file, origin string) (*Zone, error) {
 
 	zp := dns.NewZoneParser(top, origin, abs)
 	zp.SetIncludeAllowed(true)
+	// Records before any TTL get NSD's default rather than an error.
+	zp.SetDefaultTTL(defaultTTL)
 	zp.SetIncludeFS(src)
-	for {
-		src.mark()
-		rr, ok := zp.Next()
-		if !ok {
-			break
+
+	// miekg's parser runs in its own goroutine and hands over records in
+	// batches, so that parsing (most of the work) overlaps packing and
+	// indexing when a second core is free.
+	out := make(chan []parsed, 4)
+	free := make(chan []parsed, 6)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var perr error
+	go func() {
+		defer close(done)
+		defer close(out)
+		batch := make([]parsed, 0, batchLen)
+		for {
+			src.mark()
+			rr, ok := zp.Next()
+			if !ok {
+				break
+			}
+			at := src.last
+			if at == nil {
+				at = top
+			}
+			batch = append(batch, parsed{rr: rr, file: int32(at.file), line: int32(at.start)})
+			if len(batch) == batchLen {
+				select {
+				case out <- batch:
+				case <-stop:
+					return
+				}
+				select {
+				case batch = <-free:
+				default:
+					batch = make([]parsed, 0, batchLen)
+				}
+			}
 		}
-		at := src.last
-		if at == nil {
-			at = top
+		if len(batch) > 0 {
+			select {
+			case out <- batch:
+			case <-stop:
+				return
+			}
 		}
-		if err := b.add(rr, at.file, at.start); err != nil {
-			return nil, err
+		perr = zp.Err()
+	}()
+
+	var aerr error
+	for batch := range out {
+		for i := 0; i < len(batch) && aerr == nil; i++ {
+			p := &batch[i]
+			if aerr = b.add(p.rr, int(p.file), int(p.line)); aerr != nil {
+				close(stop)
+			}
+		}
+		clear(batch) // the RRs are garbage now
+		select {
+		case free <- batch[:0]:
+		default:
 		}
 	}
-	if err := zp.Err(); err != nil {
-		return nil, src.convert(err)
+	<-done
+	if aerr != nil {
+		return nil, aerr
+	}
+	if perr != nil {
+		return nil, src.convert(perr)
 	}
 	return b.finish()
 }
+
+// parsed is a record handed from the parsing goroutine to the compiler.
+type parsed struct {
+	rr   dns.RR
+	file int32
+	line int32
+}
+
+const batchLen = 256
 
 // canonicalName converts a presentation-format name to the canonical wire
 // form used as keys in this package: absolute, uncompressed, ASCII
@@ -124,6 +198,8 @@ func nameText(wire string) string {
 // miekg's parser does not expose the position of a record, so every input
 // is read through a lineReader that notes where the latest entry starts.
 type sources struct {
+	mu sync.Mutex // guards files: the parser adds includes while the compiler reads
+
 	cwd          string
 	relative     bool // the top-level file name was relative: show included ones relative too
 	files        []string
@@ -133,9 +209,11 @@ type sources struct {
 }
 
 func (s *sources) add(parserName, display string, r io.Reader) *lineReader {
+	s.mu.Lock()
 	s.byParserName[parserName] = len(s.files)
-	lr := &lineReader{src: s, file: len(s.files), br: bufio.NewReaderSize(r, 64<<10), line: 1, start: 1}
+	lr := &lineReader{src: s, file: len(s.files), r: r, line: 1, start: 1}
 	s.files = append(s.files, display)
+	s.mu.Unlock()
 	if c, ok := r.(io.Closer); ok {
 		lr.closer = c
 	}
@@ -146,6 +224,13 @@ func (s *sources) add(parserName, display string, r io.Reader) *lineReader {
 // mark starts a new record: the next entry start seen in any input is its
 // first line.
 func (s *sources) mark() { s.last = nil }
+
+// name returns the name of input i for messages.
+func (s *sources) name(i int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.files[i]
+}
 
 func (s *sources) closeAll() {
 	for _, lr := range s.open[1:] { // the caller owns the top-level reader
@@ -187,12 +272,16 @@ func (f *includeFile) Close() error {
 
 // lineReader is the io.ByteReader miekg's lexer reads through. It tracks
 // just enough of the master file syntax (comments, quotes, parentheses)
-// to know the line on which the latest entry started.
+// to know the line on which the latest entry started. It buffers itself:
+// one indirection less than a bufio.Reader underneath.
 type lineReader struct {
 	src    *sources
 	file   int
-	br     *bufio.Reader
+	r      io.Reader
 	closer io.Closer
+	buf    []byte
+	pos    int
+	err    error
 
 	line    int  // line of the next byte
 	start   int  // line where the latest entry started
@@ -202,6 +291,10 @@ type lineReader struct {
 	escape  bool
 	depth   int // open parentheses
 }
+
+// special marks the bytes that can change lineReader's state once an
+// entry has started.
+var special = [256]bool{'\n': true, '"': true, '\\': true, ';': true, '(': true, ')': true}
 
 // Read is never used by the lexer (it prefers ReadByte) but keeps the
 // position right if it were.
@@ -216,10 +309,40 @@ func (r *lineReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (r *lineReader) fill() error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, 64<<10)
+	}
+	for range 100 {
+		n, err := r.r.Read(r.buf[:cap(r.buf)])
+		r.buf, r.pos = r.buf[:n], 0
+		if err != nil {
+			r.err = err
+		}
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.err = io.ErrNoProgress
+	return r.err
+}
+
 func (r *lineReader) ReadByte() (byte, error) {
-	c, err := r.br.ReadByte()
-	if err != nil {
-		return c, err
+	if r.pos >= len(r.buf) {
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := r.buf[r.pos]
+	r.pos++
+	if r.started && !r.comment && !r.quote && !r.escape && !special[c] {
+		return c, nil // the common case
 	}
 	switch {
 	case r.comment:
@@ -283,7 +406,7 @@ func (s *sources) convert(err error) error {
 	if under := errors.Unwrap(pe); under != nil {
 		var pathErr *fs.PathError
 		if errors.As(under, &pathErr) {
-			return fmt.Errorf("zone %s: line %s: $INCLUDE %s: %w", file, line, token, under)
+			return fmt.Errorf("zone %s: line %s: $INCLUDE %s: %w", file, line, token, pathErr)
 		}
 		return fmt.Errorf("zone %s: line %s: %s: %w", file, line, tokenText(token), under)
 	}
@@ -293,6 +416,9 @@ func (s *sources) convert(err error) error {
 // describe rewrites miekg's terse reasons ("bad A A", "bad MX Pref") for
 // people.
 func describe(reason, token string) string {
+	if reason == "not a TTL" {
+		return tokenText(token) + " is neither a TTL, a class nor a record type"
+	}
 	if rest, ok := strings.CutPrefix(reason, "bad "); ok {
 		typ, field, _ := strings.Cut(rest, " ")
 		if _, known := dns.StringToType[typ]; known && field != "" {
