@@ -36,4 +36,3 @@ const slotIndex = 1<<24 - 1
 
 // slotTag is the hash part of a slot.
 func slotTag(h uint64) uint32 { return uint32(h>>56) << 24 }
-
