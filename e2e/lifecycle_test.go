@@ -107,16 +107,16 @@ func TestCreatedTAPRemoved(t *testing.T) {
 
 // TestStartupErrors checks the exit statuses of configurations that must
 // not start: 2 for usage and zone errors (with the file and line of a bad
-// zone on stderr), 1 for a device that cannot be opened. They run inside a
+// zone on stderr), 1 for a device that cannot be attached to. They run inside a
 // namespace all the same, in case one does start.
 func TestStartupErrors(t *testing.T) {
 	requireLab(t)
 	bin := labtest.BuildTapdns(t)
 	ns := labtest.NewNS(t, "e2e")
-	// A device named tap0 that is not a TAP: attaching to it must fail.
-	var dummyErr error
-	if _, err := ns.Run(t, "ip", "link", "add", "notap0", "type", "dummy"); err != nil {
-		dummyErr = err
+	// A TUN device (layer 3): opening it as a TAP fails with EINVAL.
+	var tunErr error
+	if _, err := ns.Run(t, "ip", "tuntap", "add", "dev", "notap0", "mode", "tun"); err != nil {
+		tunErr = err
 	}
 	bad := testdata(t, "bad.zone")
 	tests := []struct {
@@ -124,19 +124,19 @@ func TestStartupErrors(t *testing.T) {
 		args     []string
 		code     int
 		stderr   string // a substring
-		needsDum bool
+		needsTUN bool
 	}{
 		{"bad zone", []string{"--ip", appliance4, "--zone", bad}, 2, "zone " + bad + ": line 6: ", false},
 		{"missing zone", []string{"--ip", appliance4, "--zone", bad + ".missing"}, 2, bad + ".missing", false},
 		{"unknown flag", []string{"--ip", appliance4, "--frobnicate"}, 2, "flag provided but not defined", false},
 		{"bad address", []string{"--ip", "198.18.0.256"}, 2, "not an IPv4 address", false},
 		{"netmask disagrees", []string{"--ip", appliance4 + "/24", "--netmask", "255.255.0.0"}, 2, "disagree", false},
-		{"not a TAP", []string{"--tap", "notap0", "--ip", appliance4}, 1, "", true},
+		{"not a TAP", []string{"--tap", "notap0", "--ip", appliance4}, 1, "notap0", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.needsDum && dummyErr != nil {
-				t.Skipf("cannot make a dummy device: %v", dummyErr)
+			if tc.needsTUN && tunErr != nil {
+				t.Skipf("cannot make a TUN device: %v", tunErr)
 			}
 			p := ns.StartTapdns(t, bin, tc.args...)
 			code, ok := p.Wait(10 * time.Second)
@@ -151,7 +151,7 @@ func TestStartupErrors(t *testing.T) {
 			}
 		})
 	}
-	if !ns.LinkExists(t, "notap0") && dummyErr == nil {
-		t.Error("the dummy device notap0 vanished")
+	if !ns.LinkExists(t, "notap0") && tunErr == nil {
+		t.Error("the TUN device notap0 vanished after tapdns failed to attach to it")
 	}
 }
