@@ -53,6 +53,15 @@ show() {
 	ip netns exec "$ns" "$@"
 }
 
+# show_matching is show with the output filtered by an extended regexp.
+show_matching() {
+	local pattern=$1
+	shift
+	echo
+	echo "\$ $* | grep -E '$pattern'"
+	ip netns exec "$ns" "$@" | grep -E "$pattern"
+}
+
 echo "== building tapdns"
 (cd "$root" && go build -o "$work/tapdns" ./cmd/tapdns)
 
@@ -84,8 +93,8 @@ show dig +norec +tcp "@$v4" tapdns.test MX +noall +answer +additional
 show dig +norec "@$v6" www.tapdns.test AAAA +noall +answer
 show dig +norec "@$v4" tapdns.test TXT +noall +answer
 show dig +norec "@$v4" docs.tapdns.test A +noall +answer
-show dig +norec "@$v4" nosuch.tapdns.test A +noall +comments +authority | grep -E 'status|SOA'
-show dig +norec "@$v4" example.com A +noall +comments | grep -E 'status'
+show_matching 'status|SOA' dig +norec "@$v4" nosuch.tapdns.test A +noall +comments +authority
+show_matching 'status' dig +norec "@$v4" example.com A +noall +comments
 
 echo
 echo "== ICMP echo, answered by the userspace stack"
