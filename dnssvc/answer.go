@@ -21,21 +21,21 @@ type responder struct {
 	tcp  bool
 	qend dnswire.Mark // after the question: where truncation cuts back to
 
-	tc        bool // the answer did not fit: sections cut, TC to be set
-	dropped   bool // optional additional records were left out
-	cacheable bool // an exact positive answer that the cache may keep
-	cacheKey  *zone.RRset
+	tc      bool // the answer did not fit: sections cut, TC to be set
+	dropped bool // optional additional records were left out
 }
 
-// answer fills in the answer to a well-formed QUERY and returns the rcode.
-func (r *responder) answer() int {
+// answer fills in the answer to a well-formed QUERY and returns the rcode
+// and whether it is an exact positive answer that the cache may keep once
+// it is complete.
+func (r *responder) answer() (int, bool) {
 	q := r.q
 	switch q.QClass {
 	case dnswire.ClassIN:
 	case dnswire.ClassCH:
-		return r.chaos()
+		return r.chaos(), false
 	default:
-		return dnswire.RcodeRefused
+		return dnswire.RcodeRefused, false
 	}
 	switch q.QType {
 	case dnswire.TypeAXFR:
@@ -43,29 +43,25 @@ func (r *responder) answer() int {
 		// (RFC 5936 4.2: AXFR is a TCP exchange); over TCP, refuse as
 		// an ACL that allows no one would.
 		if !r.tcp {
-			return dnswire.RcodeNotImp
+			return dnswire.RcodeNotImp, false
 		}
-		return dnswire.RcodeRefused
+		return dnswire.RcodeRefused, false
 	case dnswire.TypeIXFR:
-		return dnswire.RcodeRefused
+		return dnswire.RcodeRefused, false
 	}
 	m := r.st.set.Lookup(q.Name(), q.QType)
 	switch m.Result {
 	case zone.Refused:
-		return dnswire.RcodeRefused
+		return dnswire.RcodeRefused, false
 	case zone.Delegation:
 		r.referral(m.Zone, m.Node) // not authoritative: AA stays clear
-		return dnswire.RcodeSuccess
+		return dnswire.RcodeSuccess, false
 	}
 	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
 	if m.Result == zone.Success && !m.Wildcard && !m.CNAME && m.Answer != nil && q.QType != dnswire.TypeANY {
-		if r.st.cache.get(m.Answer, r.b) {
-			r.s.ctr.cached.Add(1)
-			return dnswire.RcodeSuccess
-		}
-		r.cacheable, r.cacheKey = true, m.Answer
+		return r.resolve(m), true
 	}
-	return r.resolve(m)
+	return r.resolve(m), false
 }
 
 // resolve writes the answer for m, following CNAMEs, and returns the rcode

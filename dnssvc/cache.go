@@ -1,32 +1,34 @@
 package dnssvc
 
 import (
+	"bytes"
+	"hash/maphash"
 	"sync/atomic"
-	"unsafe"
-
-	"github.com/tapdns/tapdns/dnswire"
-	"github.com/tapdns/tapdns/zone"
 )
 
 // cache keeps the encoded answer, authority and additional records of
-// exact positive answers, keyed by the answering RRset, so that the next
-// query for the same name and type is answered by copying bytes.
+// exact positive answers, keyed by canonical query name and type, so that
+// a repeated query costs a parse, a hash probe and a copy: no zone lookup,
+// no encoding.
 //
 // Why this is valid: the question is always at offset 12 and, for one
-// RRset, the question name always has the same labels (only its case
+// name, the question name always has the same labels (only its case
 // varies), so every compression pointer of the generic encoder's output
 // points at the same place in every such response. The sections do not
 // depend on EDNS, DO or the transport (ANY, the only transport-dependent
 // answer, is never cached), and only complete responses (nothing
 // truncated, nothing optional left out) are stored; a cached answer that
 // does not fit under a query's limit falls back to the generic encoder.
+// A cache belongs to one immutable zone set (see state), so entries never
+// go stale. TestCachedEqualsGeneric checks the equality byte for byte.
 //
-// Entries are filled in by Respond after the generic encoder answered a
-// query, without allocating: slots, entries and the byte arena are
-// allocated when the zone set is installed, and claimed with atomics.
-// When they run out, answers simply stay on the generic path.
+// Entries are added by Respond after the generic encoder answered a query,
+// without allocating: slots, entries and the byte arena are allocated when
+// the zone set is installed and claimed with atomics. When they run out,
+// answers simply stay on the generic path.
 type cache struct {
-	slots   []slot
+	seed    maphash.Seed
+	slots   []atomic.Pointer[entry]
 	mask    uint64
 	entries []entry
 	nent    atomic.Int64
@@ -34,14 +36,13 @@ type cache struct {
 	used    atomic.Int64
 }
 
-type slot struct {
-	key atomic.Pointer[zone.RRset]
-	ent atomic.Pointer[entry] // nil until filled (or when space ran out)
-}
-
+// entry is immutable once published in a slot.
 type entry struct {
-	data       []byte
+	hash       uint64
+	qtype      uint16
 	an, ns, ar uint16
+	name       []byte // canonical query name
+	data       []byte // the sections after the question, without OPT
 }
 
 const (
@@ -59,68 +60,75 @@ func newCache(nodes int) *cache {
 		n <<= 1
 	}
 	return &cache{
-		slots:   make([]slot, n),
+		seed:    maphash.MakeSeed(),
+		slots:   make([]atomic.Pointer[entry], n),
 		mask:    uint64(n - 1),
 		entries: make([]entry, n/2),
 		arena:   make([]byte, n/2*avgEntryBytes),
 	}
 }
 
-func (c *cache) index(key *zone.RRset) uint64 {
-	// Fibonacci hashing of the address; Go's heap does not move objects.
-	return uint64(uintptr(unsafe.Pointer(key))) * 0x9E3779B97F4A7C15 >> 32
+func (c *cache) hash(name []byte, qtype uint16) uint64 {
+	return maphash.Bytes(c.seed, name) ^ uint64(qtype)*0x9E3779B97F4A7C15
 }
 
-// get appends the cached sections for key to b and reports true, or
-// reports false (and leaves b alone) when there is no entry or it does not
-// fit under b's limit.
-func (c *cache) get(key *zone.RRset, b *dnswire.Builder) bool {
-	i := c.index(key)
+// get returns the entry for the canonical name and qtype, or nil.
+func (c *cache) get(name []byte, qtype uint16) *entry {
+	h := c.hash(name, qtype)
 	for p := uint64(0); p < cacheProbe; p++ {
-		s := &c.slots[(i+p)&c.mask]
-		switch s.key.Load() {
-		case key:
-			e := s.ent.Load()
-			if e == nil || b.Len()+len(e.data) > b.Limit() {
-				return false
+		e := c.slots[(h+p)&c.mask].Load()
+		if e == nil {
+			return nil
+		}
+		if e.hash == h && e.qtype == qtype && bytes.Equal(e.name, name) {
+			return e
+		}
+	}
+	return nil
+}
+
+// put stores copies of name and data (the sections after the question)
+// unless there is no room. Two racing puts of one key may both succeed;
+// their entries are equal and get returns the first.
+func (c *cache) put(name []byte, qtype uint16, data []byte, an, ns, ar uint16) {
+	h := c.hash(name, qtype)
+	var e *entry
+	for p := uint64(0); p < cacheProbe; p++ {
+		s := &c.slots[(h+p)&c.mask]
+		if old := s.Load(); old != nil {
+			if old.hash == h && old.qtype == qtype && bytes.Equal(old.name, name) {
+				return
 			}
-			b.AppendSections(e.data, e.an, e.ns, e.ar)
-			return true
-		case nil:
-			return false
+			continue
 		}
-	}
-	return false
-}
-
-// put stores a copy of data (the sections after the question) for key,
-// unless key is already present or there is no room.
-func (c *cache) put(key *zone.RRset, data []byte, an, ns, ar uint16) {
-	i := c.index(key)
-	for p := uint64(0); p < cacheProbe; p++ {
-		s := &c.slots[(i+p)&c.mask]
-		k := s.key.Load()
-		if k == nil && s.key.CompareAndSwap(nil, key) {
-			c.fill(s, data, an, ns, ar)
-			return
+		if e == nil {
+			if e = c.alloc(name, data); e == nil {
+				return
+			}
+			e.hash, e.qtype, e.an, e.ns, e.ar = h, qtype, an, ns, ar
 		}
-		if k == key || s.key.Load() == key {
+		if s.CompareAndSwap(nil, e) {
 			return
 		}
 	}
 }
 
-func (c *cache) fill(s *slot, data []byte, an, ns, ar uint16) {
+// alloc claims an entry and arena space holding copies of name and data.
+func (c *cache) alloc(name, data []byte) *entry {
 	n := c.nent.Add(1) - 1
 	if n >= int64(len(c.entries)) {
-		return
+		return nil
 	}
-	end := c.used.Add(int64(len(data)))
+	size := int64(len(name) + len(data))
+	end := c.used.Add(size)
 	if end > int64(len(c.arena)) {
-		return
+		return nil
 	}
-	d := c.arena[end-int64(len(data)) : end : end]
-	copy(d, data)
-	c.entries[n] = entry{data: d, an: an, ns: ns, ar: ar}
-	s.ent.Store(&c.entries[n])
+	b := c.arena[end-size : end : end]
+	copy(b, name)
+	copy(b[len(name):], data)
+	e := &c.entries[n]
+	e.name = b[:len(name):len(name)]
+	e.data = b[len(name):]
+	return e
 }

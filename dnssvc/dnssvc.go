@@ -164,16 +164,58 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 		limit -= dnswire.OPTLen(len(nsid)) // the OPT always fits
 	}
 
-	// RFC 1035 4.1.1: ID, opcode and RD are copied; RFC 4035 3.1.6: so is CD.
-	flags := dnswire.FlagQR | q.Flags&(dnswire.OpcodeMask|dnswire.FlagRD|dnswire.FlagCD)
+	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
+		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
+			s.ctr.cached.Add(1)
+			s.ctr.rcode[dnswire.RcodeSuccess].Add(1)
+			return s.writeCached(dst, &q, e, nsid)
+		}
+	}
+	return s.respond(dst, &q, status, st, req.TCP, limit, nsid)
+}
+
+// cacheableType reports whether answers for qtype may come from the cache
+// (see answer: transfers and ANY never do).
+func cacheableType(t uint16) bool {
+	return t != dnswire.TypeANY && t != dnswire.TypeAXFR && t != dnswire.TypeIXFR
+}
+
+// responseFlags returns the header flags of a response to q before AA, TC
+// and rcode: RFC 1035 4.1.1 copies the opcode and RD, RFC 4035 3.1.6 CD.
+func responseFlags(q *dnswire.Query) uint16 {
+	return dnswire.FlagQR | q.Flags&(dnswire.OpcodeMask|dnswire.FlagRD|dnswire.FlagCD)
+}
+
+// writeCached writes the response for a cache hit: header, the question as
+// received, the cached sections and the OPT.
+func (s *Server) writeCached(dst []byte, q *dnswire.Query, e *entry, nsid []byte) []byte {
+	flags := responseFlags(q) | dnswire.FlagAA
+	ar := e.ar
+	if q.EDNS {
+		ar++
+	}
+	dst = append(dst[:0], byte(q.ID>>8), byte(q.ID), byte(flags>>8), byte(flags), 0, 1,
+		byte(e.an>>8), byte(e.an), byte(e.ns>>8), byte(e.ns), byte(ar>>8), byte(ar))
+	dst = append(dst, q.Question...)
+	dst = append(dst, e.data...)
+	if q.EDNS {
+		dst = dnswire.AppendOPT(dst, uint16(s.udpSize), 0, q.EDNSFlags&dnswire.EDNSFlagDO, nsid)
+	}
+	return dst
+}
+
+// respond is the generic path: every response not copied from the cache.
+func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st *state, tcp bool, limit int, nsid []byte) []byte {
+	flags := responseFlags(q)
 	var b dnswire.Builder
 	b.Start(dst, q.ID, flags, limit)
 	if q.Question != nil {
 		b.Question(q.Question)
 	}
 
-	r := responder{s: s, st: st, b: &b, q: &q, tcp: req.TCP, qend: b.Mark()}
+	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark()}
 	rcode := dnswire.RcodeSuccess
+	cacheable := false
 	switch {
 	case status == dnswire.StatusFormErr:
 		rcode = dnswire.RcodeFormErr
@@ -182,14 +224,14 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 	case q.EDNS && q.Version > 0:
 		rcode = dnswire.RcodeBadVers // RFC 6891 6.1.3: no answer, OPT version 0
 	default:
-		rcode = r.answer()
+		rcode, cacheable = r.answer()
 	}
 	if r.tc {
 		b.SetFlags(b.Flags() | dnswire.FlagTC)
 		s.ctr.truncated.Add(1)
 	}
-	if r.cacheable && !r.tc && !r.dropped {
-		st.cache.put(r.cacheKey, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
+	if cacheable && !r.tc && !r.dropped {
+		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
 			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)))
 	}
 	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.Opcode(flags), rcode&0xF))

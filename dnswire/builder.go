@@ -362,18 +362,26 @@ func OPTLen(nsidLen int) int {
 // ignoring the limit: callers reserve OPTLen octets when they set it. The
 // NSID option is included when nsid is non-empty.
 func (b *Builder) AddOPT(udpSize uint16, extRcode uint8, flags uint16, nsid []byte) {
+	b.buf = AppendOPT(b.buf, udpSize, extRcode, flags, nsid)
+	b.sec = Additional
+	b.counts[Additional]++
+}
+
+// AppendOPT appends an OPT record (RFC 6891) with EDNS version 0 to msg:
+// the payload size, the upper bits of the extended rcode, the flags (DO)
+// and, when nsid is non-empty, an NSID option. Callers count it in ARCOUNT.
+func AppendOPT(msg []byte, udpSize uint16, extRcode uint8, flags uint16, nsid []byte) []byte {
 	rdlen := 0
 	if len(nsid) > 0 {
 		rdlen = optionHdrLen + len(nsid)
 	}
-	b.buf = append(b.buf, 0, byte(TypeOPT>>8), byte(TypeOPT), byte(udpSize>>8), byte(udpSize),
+	msg = append(msg, 0, byte(TypeOPT>>8), byte(TypeOPT), byte(udpSize>>8), byte(udpSize),
 		extRcode, 0, byte(flags>>8), byte(flags), byte(rdlen>>8), byte(rdlen))
 	if len(nsid) > 0 {
-		b.buf = append(b.buf, byte(OptionNSID>>8), byte(OptionNSID), byte(len(nsid)>>8), byte(len(nsid)))
-		b.buf = append(b.buf, nsid...)
+		msg = append(msg, byte(OptionNSID>>8), byte(OptionNSID), byte(len(nsid)>>8), byte(len(nsid)))
+		msg = append(msg, nsid...)
 	}
-	b.sec = Additional
-	b.counts[Additional]++
+	return msg
 }
 
 // AppendSections appends pre-encoded answer, authority and additional

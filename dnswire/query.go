@@ -88,7 +88,11 @@ func (q *Query) DO() bool { return q.EDNS && q.EDNSFlags&EDNSFlagDO != 0 }
 // than OPT in the additional section are skipped too. Bytes after the last
 // counted record are ignored, as NSD does.
 func ParseQuery(msg []byte, q *Query) Status {
-	*q = Query{}
+	// Field by field rather than *q = Query{}: the name buffer is only
+	// read through nameLen and need not be cleared.
+	q.ID, q.Flags, q.QDCount, q.ANCount, q.NSCount, q.ARCount = 0, 0, 0, 0, 0, 0
+	q.Question, q.QType, q.QClass, q.nameLen = nil, 0, 0, 0
+	q.EDNS, q.UDPSize, q.ExtRcode, q.Version, q.EDNSFlags, q.NSID = false, 0, 0, 0, 0, false
 	if len(msg) < HeaderLen {
 		return StatusDrop
 	}

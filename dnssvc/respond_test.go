@@ -1,0 +1,265 @@
+package dnssvc
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+const soaNeg = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 2026112901 7200 3600 1209600 300"
+
+type wantOPT struct {
+	size    uint16
+	do      bool
+	version uint8
+	nsid    string // hex, as miekg prints it; "" for none
+}
+
+type respCase struct {
+	name  string
+	cfg   Config
+	qname string
+	qtype uint16
+	opts  []qopt
+	tcp   bool
+
+	rcode      int
+	aa, tc     bool
+	an, ns, ar []string
+	opt        *wantOPT
+}
+
+func respCases() []respCase {
+	long := strings.Repeat("a", 63) + "." + strings.Repeat("a", 63) + "." + strings.Repeat("a", 63) + "." + strings.Repeat("b", 48) + ".example.com."
+	bigTXT := []string{}
+	for i := 0; i < 12; i++ {
+		bigTXT = append(bigTXT, "big.example.com. 3600 IN TXT \""+strings.Repeat("x"+string(rune('0'+i/10))+string(rune('0'+i%10)), 15)+"\"")
+	}
+	anyApex := []string{
+		"example.com. 3600 IN A 192.0.2.1",
+		"example.com. 3600 IN NS ns1.example.com.",
+		"example.com. 3600 IN NS ns2.example.com.",
+		"example.com. 3600 IN SOA ns1.example.com. hostmaster.example.com. 2026112901 7200 3600 1209600 300",
+		"example.com. 3600 IN MX 10 mail.example.com.",
+		"example.com. 3600 IN MX 20 mail2.example.org.",
+	}
+	subNS := []string{
+		"sub.example.com. 3600 IN NS ns.sub.example.com.",
+		"sub.example.com. 3600 IN NS ns1.example.com.",
+		"sub.example.com. 3600 IN NS ns.elsewhere.net.",
+	}
+	return []respCase{
+		{name: "A exact", qname: "host.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"host.example.com. 600 IN A 192.0.2.80"}},
+		{name: "A mixed-case zone name", qname: "mixed.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"mixed.example.com. 3600 IN A 192.0.2.81"}},
+		{name: "AAAA exact", qname: "host.example.com.", qtype: dns.TypeAAAA, aa: true,
+			an: []string{"host.example.com. 3600 IN AAAA 2001:db8::80"}},
+		{name: "MX apex with additional", qname: "example.com.", qtype: dns.TypeMX, aa: true,
+			an: []string{"example.com. 3600 IN MX 10 mail.example.com.", "example.com. 3600 IN MX 20 mail2.example.org."},
+			ar: []string{"mail.example.com. 3600 IN A 192.0.2.25", "mail.example.com. 3600 IN AAAA 2001:db8::25"}},
+		{name: "NS apex with glue", qname: "example.com.", qtype: dns.TypeNS, aa: true,
+			an: []string{"example.com. 3600 IN NS ns1.example.com.", "example.com. 3600 IN NS ns2.example.com."},
+			ar: []string{"ns1.example.com. 3600 IN A 192.0.2.53", "ns1.example.com. 3600 IN AAAA 2001:db8::53", "ns2.example.com. 3600 IN A 192.0.2.54"}},
+		{name: "SOA apex", qname: "example.com.", qtype: dns.TypeSOA, aa: true,
+			an: []string{"example.com. 3600 IN SOA ns1.example.com. hostmaster.example.com. 2026112901 7200 3600 1209600 300"}},
+		{name: "SRV with additional", qname: "_sip._udp.example.com.", qtype: dns.TypeSRV, aa: true,
+			an: []string{"_sip._udp.example.com. 3600 IN SRV 10 60 5060 sip.example.com."},
+			ar: []string{"sip.example.com. 3600 IN A 192.0.2.60"}},
+		{name: "NAPTR", qname: "naptr.example.com.", qtype: dns.TypeNAPTR, aa: true,
+			an: []string{`naptr.example.com. 3600 IN NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:info@example.com!" .`}},
+		{name: "TXT", qname: "txt.example.com.", qtype: dns.TypeTXT, aa: true,
+			an: []string{`txt.example.com. 3600 IN TXT "hello" "world"`}},
+		{name: "CNAME chain to A", qname: "www.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"www.example.com. 300 IN CNAME alias.example.com.", "alias.example.com. 3600 IN CNAME host.example.com.", "host.example.com. 600 IN A 192.0.2.80"}},
+		{name: "CNAME chain to NODATA", qname: "www.example.com.", qtype: dns.TypeMX, aa: true,
+			an: []string{"www.example.com. 300 IN CNAME alias.example.com.", "alias.example.com. 3600 IN CNAME host.example.com."},
+			ns: []string{soaNeg}},
+		{name: "CNAME to NXDOMAIN", qname: "dangling.example.com.", qtype: dns.TypeA, aa: true, rcode: dns.RcodeNameError,
+			an: []string{"dangling.example.com. 3600 IN CNAME nothere.example.com."},
+			ns: []string{soaNeg}},
+		{name: "CNAME to empty non-terminal", qname: "toempty.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"toempty.example.com. 3600 IN CNAME b.example.com."},
+			ns: []string{soaNeg}},
+		{name: "CNAME loop", qname: "loop1.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"loop1.example.com. 3600 IN CNAME loop2.example.com.", "loop2.example.com. 3600 IN CNAME loop1.example.com."}},
+		{name: "CNAME out of zone not followed", qname: "ext.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"ext.example.com. 3600 IN CNAME www.example.org."}},
+		{name: "CNAME across zones when configured", cfg: Config{CNAMEAcrossZones: true}, qname: "ext.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"ext.example.com. 3600 IN CNAME www.example.org.", "www.example.org. 3600 IN A 198.51.100.80"}},
+		{name: "qtype CNAME not followed", qname: "www.example.com.", qtype: dns.TypeCNAME, aa: true,
+			an: []string{"www.example.com. 300 IN CNAME alias.example.com."}},
+		{name: "NXDOMAIN", qname: "nope.example.com.", qtype: dns.TypeA, aa: true, rcode: dns.RcodeNameError,
+			ns: []string{soaNeg}},
+		{name: "NODATA", qname: "host.example.com.", qtype: dns.TypeMX, aa: true, ns: []string{soaNeg}},
+		{name: "NODATA unknown type", qname: "host.example.com.", qtype: 65280, aa: true, ns: []string{soaNeg}},
+		{name: "empty non-terminal", qname: "b.example.com.", qtype: dns.TypeA, aa: true, ns: []string{soaNeg}},
+		{name: "wildcard A", qname: "foo.wild.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"foo.wild.example.com. 3600 IN A 192.0.2.99"}},
+		{name: "wildcard deeper", qname: "a.b.c.wild.example.com.", qtype: dns.TypeTXT, aa: true,
+			an: []string{`a.b.c.wild.example.com. 3600 IN TXT "wildcard"`}},
+		{name: "wildcard NODATA", qname: "foo.wild.example.com.", qtype: dns.TypeMX, aa: true, ns: []string{soaNeg}},
+		{name: "wildcard CNAME", qname: "x.wc.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"x.wc.example.com. 3600 IN CNAME host.example.com.", "host.example.com. 600 IN A 192.0.2.80"}},
+		{name: "referral", qname: "www.sub.example.com.", qtype: dns.TypeA,
+			ns: subNS,
+			ar: []string{"ns.sub.example.com. 3600 IN A 192.0.2.200", "ns.sub.example.com. 3600 IN AAAA 2001:db8::200",
+				"ns1.example.com. 3600 IN A 192.0.2.53", "ns1.example.com. 3600 IN AAAA 2001:db8::53"}},
+		{name: "referral NS at cut", qname: "sub.example.com.", qtype: dns.TypeNS,
+			ns: subNS,
+			ar: []string{"ns.sub.example.com. 3600 IN A 192.0.2.200", "ns.sub.example.com. 3600 IN AAAA 2001:db8::200",
+				"ns1.example.com. 3600 IN A 192.0.2.53", "ns1.example.com. 3600 IN AAAA 2001:db8::53"}},
+		{name: "DS at cut from parent", qname: "sub.example.com.", qtype: dns.TypeDS, aa: true,
+			an: []string{"sub.example.com. 3600 IN DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE6F3A54E6E02DD0C3A7A2F02A"}},
+		{name: "referral glue must fit: TC", qname: "x.bigglue.example.com.", qtype: dns.TypeA, tc: true},
+		{name: "not our zone", qname: "www.example.net.", qtype: dns.TypeA, rcode: dns.RcodeRefused},
+		{name: "root refused", qname: ".", qtype: dns.TypeNS, rcode: dns.RcodeRefused},
+		{name: "ANY over UDP: one RRset", qname: "example.com.", qtype: dns.TypeANY, aa: true, an: anyApex[:1]},
+		{name: "ANY over TCP: all RRsets", qname: "example.com.", qtype: dns.TypeANY, tcp: true, aa: true, an: anyApex},
+		{name: "ANY at CNAME not followed", qname: "www.example.com.", qtype: dns.TypeANY, aa: true,
+			an: []string{"www.example.com. 300 IN CNAME alias.example.com."}},
+		{name: "big answer truncated at 512", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, tc: true},
+		{name: "big answer fits EDNS", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, an: bigTXT,
+			opts: []qopt{withEDNS(4096, false)}, opt: &wantOPT{size: 1232}},
+		{name: "big answer, client size 512", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, tc: true,
+			opts: []qopt{withEDNS(512, false)}, opt: &wantOPT{size: 1232}},
+		{name: "big answer over TCP", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, an: bigTXT, tcp: true},
+		{name: "long name", qname: long, qtype: dns.TypeMX, aa: true,
+			an: []string{long + " 3600 IN MX 10 " + long},
+			ar: []string{long + " 3600 IN A 192.0.2.77"}},
+		{name: "EDNS DO echoed", qname: "host.example.com.", qtype: dns.TypeA, aa: true,
+			opts: []qopt{withEDNS(4096, true)},
+			an:   []string{"host.example.com. 600 IN A 192.0.2.80"}, opt: &wantOPT{size: 1232, do: true}},
+		{name: "EDNS advertised size", cfg: Config{UDPSize: 4000}, qname: "host.example.com.", qtype: dns.TypeA, aa: true,
+			opts: []qopt{withEDNS(1400, false)},
+			an:   []string{"host.example.com. 600 IN A 192.0.2.80"}, opt: &wantOPT{size: 4000}},
+		{name: "NSID requested and configured", cfg: Config{NSID: "tap1"}, qname: "host.example.com.", qtype: dns.TypeA, aa: true,
+			opts: []qopt{withEDNS(1232, false), withNSID()},
+			an:   []string{"host.example.com. 600 IN A 192.0.2.80"}, opt: &wantOPT{size: 1232, nsid: "74617031"}},
+		{name: "NSID configured, not requested", cfg: Config{NSID: "tap1"}, qname: "host.example.com.", qtype: dns.TypeA, aa: true,
+			opts: []qopt{withEDNS(1232, false)},
+			an:   []string{"host.example.com. 600 IN A 192.0.2.80"}, opt: &wantOPT{size: 1232}},
+		{name: "NSID requested, not configured", qname: "host.example.com.", qtype: dns.TypeA, aa: true,
+			opts: []qopt{withEDNS(1232, false), withNSID()},
+			an:   []string{"host.example.com. 600 IN A 192.0.2.80"}, opt: &wantOPT{size: 1232}},
+		{name: "BADVERS", qname: "host.example.com.", qtype: dns.TypeA, rcode: dns.RcodeBadVers,
+			opts: []qopt{withEDNS(1232, true), withVersion(1)}, opt: &wantOPT{size: 1232, do: true}},
+		{name: "NXDOMAIN with EDNS", qname: "nope.example.com.", qtype: dns.TypeA, aa: true, rcode: dns.RcodeNameError,
+			opts: []qopt{withEDNS(1232, false)}, ns: []string{soaNeg}, opt: &wantOPT{size: 1232}},
+		{name: "CHAOS version.bind", cfg: Config{Chaos: true}, qname: "version.bind.", qtype: dns.TypeTXT, aa: true,
+			opts: []qopt{withClass(dns.ClassCHAOS)}, an: []string{`version.bind. 0 CH TXT "tapdns"`}},
+		{name: "CHAOS id.server configured", cfg: Config{Chaos: true, Identity: "node-7"}, qname: "id.server.", qtype: dns.TypeTXT, aa: true,
+			opts: []qopt{withClass(dns.ClassCHAOS)}, an: []string{`id.server. 0 CH TXT "node-7"`}},
+		{name: "CHAOS disabled", qname: "version.bind.", qtype: dns.TypeTXT, rcode: dns.RcodeRefused,
+			opts: []qopt{withClass(dns.ClassCHAOS)}},
+		{name: "CHAOS other name", cfg: Config{Chaos: true}, qname: "foo.bind.", qtype: dns.TypeTXT, rcode: dns.RcodeRefused,
+			opts: []qopt{withClass(dns.ClassCHAOS)}},
+		{name: "class HS refused", qname: "host.example.com.", qtype: dns.TypeA, rcode: dns.RcodeRefused,
+			opts: []qopt{withClass(dns.ClassHESIOD)}},
+		{name: "class ANY refused", qname: "host.example.com.", qtype: dns.TypeA, rcode: dns.RcodeRefused,
+			opts: []qopt{withClass(dns.ClassANY)}},
+		{name: "AXFR over UDP", qname: "example.com.", qtype: dns.TypeAXFR, rcode: dns.RcodeNotImplemented},
+		{name: "AXFR over TCP", qname: "example.com.", qtype: dns.TypeAXFR, tcp: true, rcode: dns.RcodeRefused},
+		{name: "IXFR", qname: "example.com.", qtype: dns.TypeIXFR, rcode: dns.RcodeRefused},
+		{name: "NOTIFY not implemented", qname: "example.com.", qtype: dns.TypeSOA, rcode: dns.RcodeNotImplemented,
+			opts: []qopt{withOpcode(dns.OpcodeNotify)}},
+		{name: "UPDATE not implemented, OPT echoed", qname: "example.com.", qtype: dns.TypeSOA, rcode: dns.RcodeNotImplemented,
+			opts: []qopt{withOpcode(dns.OpcodeUpdate), withEDNS(1232, false)}, opt: &wantOPT{size: 1232}},
+	}
+}
+
+func TestRespond(t *testing.T) {
+	set := testSet(t)
+	for _, tc := range respCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.cfg, set, nil)
+			q := packQuery(t, tc.qname, tc.qtype, tc.opts...)
+			checkCase(t, s, q, tc)
+			// Once more: the second answer may come from the cache.
+			checkCase(t, s, q, tc)
+		})
+	}
+}
+
+func checkCase(t *testing.T, s *Server, q []byte, tc respCase) {
+	t.Helper()
+	out := s.Respond(make([]byte, 0, 65535), q, Request{TCP: tc.tcp})
+	if len(out) == 0 {
+		t.Fatalf("no response")
+	}
+	if !tc.tcp {
+		limit := 512
+		if tc.opt != nil {
+			limit = 1232
+		}
+		if len(out) > limit {
+			t.Errorf("UDP response of %d bytes, limit %d", len(out), limit)
+		}
+	}
+	var m dns.Msg
+	if err := m.Unpack(out); err != nil {
+		t.Fatalf("unpack response: %v\n% x", err, out)
+	}
+	var qm dns.Msg
+	if err := qm.Unpack(q); err != nil {
+		t.Fatal(err)
+	}
+	if m.Id != qm.Id || !m.Response || m.Opcode != qm.Opcode {
+		t.Errorf("header: id %#x response %v opcode %d, want id %#x, response, opcode %d", m.Id, m.Response, m.Opcode, qm.Id, qm.Opcode)
+	}
+	if m.Rcode != tc.rcode {
+		t.Errorf("rcode = %s, want %s", dns.RcodeToString[m.Rcode], dns.RcodeToString[tc.rcode])
+	}
+	if m.Authoritative != tc.aa || m.Truncated != tc.tc {
+		t.Errorf("AA=%v TC=%v, want AA=%v TC=%v", m.Authoritative, m.Truncated, tc.aa, tc.tc)
+	}
+	if m.RecursionAvailable || m.Zero || m.AuthenticatedData {
+		t.Errorf("RA/Z/AD set: %v %v %v", m.RecursionAvailable, m.Zero, m.AuthenticatedData)
+	}
+	if m.RecursionDesired != qm.RecursionDesired || m.CheckingDisabled != qm.CheckingDisabled {
+		t.Errorf("RD/CD = %v/%v, want copied %v/%v", m.RecursionDesired, m.CheckingDisabled, qm.RecursionDesired, qm.CheckingDisabled)
+	}
+	if len(m.Question) != 1 || m.Question[0] != qm.Question[0] {
+		t.Errorf("question = %v, want %v", m.Question, qm.Question)
+	}
+	for _, sec := range []struct {
+		name      string
+		got, want []string
+	}{
+		{"answer", rrStrings(m.Answer), norm(tc.an)},
+		{"authority", rrStrings(m.Ns), norm(tc.ns)},
+		{"additional", rrStrings(m.Extra), norm(tc.ar)},
+	} {
+		if !slices.Equal(sec.got, sec.want) {
+			t.Errorf("%s:\n got %q\nwant %q", sec.name, sec.got, sec.want)
+		}
+	}
+	opt := m.IsEdns0()
+	switch {
+	case tc.opt == nil && opt != nil:
+		t.Errorf("unexpected OPT %v", opt)
+	case tc.opt != nil && opt == nil:
+		t.Errorf("no OPT, want one")
+	case tc.opt != nil:
+		var nsid string
+		for _, o := range opt.Option {
+			if n, ok := o.(*dns.EDNS0_NSID); ok {
+				nsid = n.Nsid
+			} else {
+				t.Errorf("unexpected EDNS option %v", o)
+			}
+		}
+		got := wantOPT{size: opt.UDPSize(), do: opt.Do(), version: opt.Version(), nsid: nsid}
+		if got != *tc.opt {
+			t.Errorf("OPT = %+v, want %+v", got, *tc.opt)
+		}
+		if opt.Hdr.Ttl&0x7FFF != 0 {
+			t.Errorf("OPT Z flags = %#x, want 0", opt.Hdr.Ttl&0x7FFF)
+		}
+	}
+	if tc.tc && len(m.Answer)+len(m.Ns)+len(rrStrings(m.Extra)) != 0 {
+		t.Errorf("truncated response carries records")
+	}
+}
