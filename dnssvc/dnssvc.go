@@ -140,7 +140,6 @@ func (s *Server) Zones() *zone.Set { return s.state.Load().set }
 // and at least the UDP limit for UDP so that this never happens). query and
 // dst must not overlap.
 func (s *Server) Respond(dst, query []byte, req Request) []byte {
-	s.ctr.queries.Add(1)
 	var q dnswire.Query
 	status := dnswire.ParseQuery(query, &q)
 	if status == dnswire.StatusDrop {
@@ -167,7 +166,6 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
 		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
 			s.ctr.cached.Add(1)
-			s.ctr.rcode[dnswire.RcodeSuccess].Add(1)
 			return s.writeCached(dst, &q, e, nsid)
 		}
 	}

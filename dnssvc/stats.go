@@ -4,10 +4,9 @@ import "sync/atomic"
 
 // counters are the Server's statistics, updated with atomics.
 type counters struct {
-	queries   atomic.Uint64
 	dropped   atomic.Uint64
 	truncated atomic.Uint64
-	cached    atomic.Uint64
+	cached    atomic.Uint64     // NOERROR answers from the cache, not in rcode[0]
 	rcode     [17]atomic.Uint64 // 0..15 and BADVERS (16); larger ones count as 16
 }
 
@@ -34,14 +33,19 @@ type Stats struct {
 // so a snapshot taken under load may be off by the queries in flight.
 func (s *Server) Stats() Stats {
 	var st Stats
-	st.Queries = s.ctr.queries.Load()
+	// One counter per response on the hot path: Queries and Responses
+	// are sums, and cached answers count as NOERROR here.
 	st.Dropped = s.ctr.dropped.Load()
+	st.Cached = s.ctr.cached.Load()
 	for i := range st.Rcode {
 		st.Rcode[i] = s.ctr.rcode[i].Load()
-		st.Responses += st.Rcode[i]
 	}
+	st.Rcode[0] += st.Cached
+	for _, n := range st.Rcode {
+		st.Responses += n
+	}
+	st.Queries = st.Responses + st.Dropped
 	st.FormErr = st.Rcode[1]
 	st.Truncated = s.ctr.truncated.Load()
-	st.Cached = s.ctr.cached.Load()
 	return st
 }

@@ -168,17 +168,22 @@ func NameLen(b []byte) int {
 // start of src into dst and returns its length, or -1 if src does not start
 // with a valid name. dst must hold MaxNameLen bytes.
 func CanonicalName(dst *[MaxNameLen]byte, src []byte) int {
-	n := NameLen(src)
-	if n < 0 {
-		return -1
-	}
-	for i := 0; i < n; {
+	i := 0
+	for {
+		if i >= len(src) || i >= MaxNameLen {
+			return -1
+		}
 		l := int(src[i])
 		dst[i] = byte(l)
+		if l == 0 {
+			return i + 1
+		}
+		if l > MaxLabelLen || i+1+l >= len(src) || i+1+l >= MaxNameLen {
+			return -1
+		}
 		for j := i + 1; j <= i+l; j++ {
 			dst[j] = lower(src[j])
 		}
 		i += 1 + l
 	}
-	return n
 }
