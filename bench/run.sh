@@ -297,7 +297,7 @@ for t in fast gvisor refl-go refl-c nsd knot knot-xdp; do
 done
 
 printf 'round\ttarget\ttool\trps\tpct\tlat_us\toffered\n' >"$SAMPLES"
-declare -A BROKEN=()
+declare -A BROKEN=() RCODES=()
 for r in $(seq "$ROUNDS"); do
 	for t in "${TARGETS[@]}"; do
 		[[ -n ${BROKEN[$t]:-} ]] && continue
@@ -314,6 +314,7 @@ for r in $(seq "$ROUNDS"); do
 			read -r rps pct sent < <(run_kxdpgun "$WORK/$t.r$r.kxdpgun.log")
 			printf '%s\t%s\tkxdpgun\t%s\t%s\tNA\t%s\n' "$r" "$t" "$rps" "$pct" "$sent" >>"$SAMPLES"
 			log "round $r $t kxdpgun: $rps replies/s, $pct% answered, $sent queries/s sent"
+			RCODES[$t]=$(awk '/^responded / { sub(":", "", $2); printf "%s%s=%s", sep, $2, $3; sep = " " }' "$WORK/$t.r$r.kxdpgun.log")
 			if [[ $rps == NA ]]; then
 				log "  kxdpgun output: $(tr '\n' ' ' <"$WORK/$t.r$r.kxdpgun.log" | cut -c1-400)"
 			fi
@@ -373,6 +374,11 @@ done
 		awk -F'\t' '{ printf "%-9s %-8s SKIPPED: %s\n", $2, "-", $6 }' "$SAMPLES.skip"
 		rm -f "$SAMPLES.skip"
 	fi
+	echo
+	echo "reply rcodes seen by kxdpgun (last round; reflectors echo the query, so NOERROR):"
+	for t in "${TARGETS[@]}"; do
+		[[ -n ${RCODES[$t]:-} ]] && printf '  %-9s %s\n' "$t" "${RCODES[$t]}"
+	done
 	echo
 	echo "ratios of median replies/s (kxdpgun; dnsperf in parentheses, capped by dnsperf itself):"
 	med() { awk -F'\t' -v t="$1" -v o="$2" '$1 == t && $2 == o { print $3 }' "$WORK/medians"; }
