@@ -189,6 +189,7 @@ var errFDClosed = errors.New("tap file closed")
 // call deliver; the endpoint owns no goroutines.
 type linkEndpoint struct {
 	mac    [6]byte
+	addr   tcpip.LinkAddress // mac as gVisor's type, converted once
 	mtu    atomic.Uint32 // IP MTU
 	queues []*queue
 
@@ -202,7 +203,7 @@ type dispatcherRef struct{ d stack.NetworkDispatcher }
 var _ stack.LinkEndpoint = (*linkEndpoint)(nil)
 
 func newLinkEndpoint(mac [6]byte, mtu uint32, queues []*queue) *linkEndpoint {
-	e := &linkEndpoint{mac: mac, queues: queues}
+	e := &linkEndpoint{mac: mac, addr: tcpip.LinkAddress(mac[:]), queues: queues}
 	e.mtu.Store(mtu)
 	return e
 }
@@ -243,9 +244,7 @@ func (e *linkEndpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
 func (e *linkEndpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
 
 // LinkAddress implements stack.LinkEndpoint.
-func (e *linkEndpoint) LinkAddress() tcpip.LinkAddress {
-	return tcpip.LinkAddress(e.mac[:])
-}
+func (e *linkEndpoint) LinkAddress() tcpip.LinkAddress { return e.addr }
 
 // SetLinkAddress implements stack.LinkEndpoint. The MAC is fixed at New: the
 // receive filter and the fast path hold copies of it.

@@ -170,7 +170,7 @@ func (echoHandler) ServeDNS(dst, query []byte, m Meta) []byte {
 
 // wire is the far end of a fake TAP.
 type wire struct {
-	t  *testing.T
+	t  testing.TB
 	fd int
 }
 
@@ -251,7 +251,7 @@ func newFakeStack(t testing.TB, cfg Config, h Handler) (*Stack, *wire) {
 		}
 		unix.Close(fds[1])
 	})
-	return s, &wire{t: t.(*testing.T), fd: fds[1]}
+	return s, &wire{t: t, fd: fds[1]}
 }
 
 func fakeConfig() Config {

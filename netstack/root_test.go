@@ -208,6 +208,10 @@ func TestLabTAP(t *testing.T) {
 	})
 	t.Run("udp4", func(t *testing.T) { udpExchange(t, ns, "198.18.0.2:53", []byte("q4")) })
 	t.Run("udp6", func(t *testing.T) { udpExchange(t, ns, "[2001:2::2]:53", []byte("q6")) })
+	t.Run("udp6 link-local", func(t *testing.T) {
+		ll := netip.AddrFrom16(linkLocal(s.mac)).WithZone("tap0")
+		udpExchange(t, ns, netip.AddrPortFrom(ll, 53).String(), []byte("qll"))
+	})
 	t.Run("tcp4 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "198.18.0.2:53", 8) })
 	t.Run("tcp6 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "[2001:2::2]:53", 8) })
 	t.Run("junk does not stop the reader", func(t *testing.T) {
