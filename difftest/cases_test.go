@@ -148,6 +148,7 @@ var nameTypes = []struct {
 	{"ns.sub.example.", qtypes(dns.TypeA), stdVariants},
 	{"other.example.", qtypes(dns.TypeA, dns.TypeDS), stdVariants},
 	{"noglue.example.", qtypes(dns.TypeA), stdVariants},
+	{"www.bigdeleg.example.", qtypes(dns.TypeA), sizeVariants},
 	// Parent and child both served.
 	{"child.example.", qtypes(dns.TypeSOA, dns.TypeNS, dns.TypeDS, dns.TypeA, dns.TypeDNSKEY), stdVariants},
 	{"www.child.example.", qtypes(dns.TypeA, dns.TypeAAAA, dns.TypeMX), stdVariants},
