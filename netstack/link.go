@@ -190,7 +190,7 @@ var errFDClosed = errors.New("tap file closed")
 type linkEndpoint struct {
 	mac    [6]byte
 	addr   tcpip.LinkAddress // mac as gVisor's type, converted once
-	mtu    atomic.Uint32 // IP MTU
+	mtu    atomic.Uint32     // IP MTU
 	queues []*queue
 
 	disp    atomic.Pointer[dispatcherRef]
