@@ -240,6 +240,9 @@ func (b *builder) add(rr dns.RR, file int, line int) error {
 		}
 		b.owner = b.owner[:n]
 		lower(b.owner)
+		if _, soa := rr.(*dns.SOA); soa && b.origin != nil && !bytes.Equal(b.owner, b.origin) {
+			return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", owner, nameText(string(b.origin)))
+		}
 		if b.origin != nil && !b.inZone(b.owner) {
 			return b.errAt(f, l, "%s is out of zone %s", owner, nameText(string(b.origin)))
 		}
@@ -260,16 +263,16 @@ func (b *builder) add(rr dns.RR, file int, line int) error {
 	rdata := b.pack[end-int(h.Rdlength) : end]
 
 	if soa, ok := rr.(*dns.SOA); ok {
-		owner := b.nodeName(node)
+		apex := b.nodeName(node)
 		switch {
-		case b.origin != nil && !bytes.Equal(owner, b.origin):
+		case b.origin != nil && !bytes.Equal(apex, b.origin):
 			return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", owner, nameText(string(b.origin)))
 		case b.soa.seen:
 			r := &b.recs[b.soa.rec]
 			return b.errAt(f, l, "more than one SOA record (first at %s line %d)", b.files.name(int(r.file)), r.line)
 		}
 		if b.origin == nil {
-			b.origin = append([]byte(nil), owner...)
+			b.origin = append([]byte(nil), apex...)
 		}
 		b.soa.seen = true
 		b.soa.rec = len(b.recs)
