@@ -3,6 +3,29 @@
 // payloads (UDP datagrams and RFC 7766 length-framed TCP messages) to a
 // Handler and sends back what it returns. It is the only package that
 // imports gVisor and water, and it knows nothing of DNS beyond the port.
+//
+// Frames are read by our own loop, one goroutine per TAP queue, on
+// non-blocking fds driven by Go's poller. Each frame is classified first:
+// runts, unicast frames for other MACs (bridges flood those) and EtherTypes
+// other than IPv4, IPv6 and ARP are counted and dropped, so nothing odd can
+// stall the reader. With Config.FastPath, plain UDP queries to our address
+// and port are answered right there (see fastpath.go); every other frame is
+// handed to gVisor, which does ARP, NDP, ICMP echo, IPv4, IPv6, UDP and TCP.
+//
+// Decisions worth knowing:
+//   - The kernel side of the TAP is never configured or brought up by us:
+//     that is the lab's (or operator's) job, and bringing it up would also
+//     give it addresses. A down link is reported with a warning.
+//   - An existing TAP keeps its persist flag and stays after we exit; one
+//     we create is not persistent and disappears with our last fd.
+//   - IPv6 addresses are used at once (no DAD) and router advertisements
+//     are ignored: the appliance's addressing is static. The link-local
+//     address is derived from the MAC (modified EUI-64).
+//   - The default MAC is stable per TAP name (see DefaultMAC).
+//   - TCP follows RFC 7766: pipelined queries are answered in order on one
+//     goroutine per connection; connections idle (or stuck inside a message)
+//     for 10 s are closed; at 256 connections the longest-idle one is closed
+//     to admit a new one, and a new one is refused if none is idle.
 package netstack
 
 import (

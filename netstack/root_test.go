@@ -373,3 +373,61 @@ func TestLabTCPLimits(t *testing.T) {
 		t.Errorf("evicted %d timeouts %d, want 1 and >= 1", st.TCPEvicted, st.TCPTimeouts)
 	}
 }
+
+func TestLabFastPath(t *testing.T) {
+	ns := labtest.NewNS(t, "netstack")
+	ns.AddTAP(t, "tap0", "198.18.0.1/24", "2001:2::1/64")
+	cfg := labConfig("tap0")
+	cfg.FastPath = true
+	s, stop := labStack(t, ns, cfg)
+	ns.MustRun(t, "ping", "-c1", "-W2", "198.18.0.2")
+	udpExchange(t, ns, "198.18.0.2:53", []byte("fast4"))
+	udpExchange(t, ns, "[2001:2::2]:53", []byte("fast6"))
+	tcpPipelined(t, ns, "198.18.0.2:53", 3)
+	st := waitStats(s, func(st Stats) bool { return st.FastAnswered >= 2 })
+	if st.FastAnswered < 2 {
+		t.Errorf("fast path answered %d UDP queries, want >= 2 (stats %+v)", st.FastAnswered, st)
+	}
+	if st.TCPReplies != 3 {
+		t.Errorf("TCP replies = %d, want 3", st.TCPReplies)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestLabMultiQueue(t *testing.T) {
+	ns := labtest.NewNS(t, "netstack")
+	// An existing multi-queue device, as `ip tuntap add ... multi_queue`
+	// makes it; the namespace's deletion removes it.
+	ns.MustRun(t, "ip", "tuntap", "add", "dev", "tapmq0", "mode", "tap", "multi_queue")
+	ns.MustRun(t, "ip", "addr", "add", "198.18.0.1/24", "dev", "tapmq0")
+	ns.MustRun(t, "ip", "link", "set", "tapmq0", "up")
+	cfg := labConfig("tapmq0")
+	cfg.Addr6 = netip.Prefix{}
+	cfg.Queues = 3
+	s, stop := labStack(t, ns, cfg)
+	if got := len(s.link.queues); got != 3 {
+		t.Fatalf("%d queues, want 3", got)
+	}
+	ns.MustRun(t, "ping", "-c1", "-W2", "198.18.0.2")
+	for i := 0; i < 4; i++ {
+		udpExchange(t, ns, "198.18.0.2:53", []byte(fmt.Sprintf("mq%d", i)))
+	}
+	tcpPipelined(t, ns, "198.18.0.2:53", 3)
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if !ns.LinkExists(t, "tapmq0") {
+		t.Errorf("pre-existing multi-queue tapmq0 removed by Close")
+	}
+
+	// A single-queue attach to a multi-queue device is refused clearly.
+	err := ns.Do(func() error { _, err := New(labConfig("tapmq0"), metaHandler{}, nil); return err })
+	if err == nil || !strings.Contains(err.Error(), "multi-queue") {
+		t.Errorf("single-queue attach to tapmq0: %v, want a multi-queue mismatch error", err)
+	}
+}

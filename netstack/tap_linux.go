@@ -51,6 +51,10 @@ func linkState(name string) (exists, up bool, err error) {
 // An existing device keeps its persist flag set (water would clear it, making
 // a device made with `ip tuntap add` vanish when we exit); a device we create
 // is not persistent and the kernel removes it when our last fd closes.
+//
+// water leaks its /dev/net/tun fd when the attach ioctl fails (it does not
+// close it on that path); New fails then anyway, so at most one unattached
+// fd per failed New is lost.
 func openTAP(name string, queues int) (*tapDevice, error) {
 	exists, _, err := linkState(name)
 	if err != nil {

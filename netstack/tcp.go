@@ -26,10 +26,6 @@ const (
 	tcpIOBuffer = 4096
 )
 
-// replyBufs holds reply buffers (length prefix + largest message) for TCP
-// connections while they answer, so idle connections hold none.
-var replyBufs = sync.Pool{New: func() any { b := make([]byte, 2+tcpMaxMsg); return &b }}
-
 // tcpServer serves RFC 7766 DNS over TCP: one goroutine per listener and per
 // connection, all owned and waited for by the server.
 type tcpServer struct {
@@ -37,6 +33,10 @@ type tcpServer struct {
 	lns      []*gonet.TCPListener
 	idle     time.Duration
 	maxConns int
+
+	// replyBufs holds reply buffers (length prefix + largest message) that
+	// connections borrow while they answer, so idle ones hold none.
+	replyBufs sync.Pool
 
 	mu      sync.Mutex
 	conns   map[*tcpConn]struct{}
@@ -55,6 +55,7 @@ type tcpConn struct {
 
 func newTCPServer(s *Stack) (*tcpServer, error) {
 	t := &tcpServer{s: s, idle: defaultTCPIdle, maxConns: defaultTCPMaxConns, conns: make(map[*tcpConn]struct{})}
+	t.replyBufs.New = func() any { b := make([]byte, 2+tcpMaxMsg); return &b }
 	if s.cfg.Addr.IsValid() {
 		ln, err := t.listen(ipv4.ProtocolNumber, tcpipAddr(s.cfg.Addr.Addr()))
 		if err != nil {
@@ -251,8 +252,8 @@ func (t *tcpServer) serve(tc *tcpConn) {
 // the connection must close.
 func (t *tcpServer) answer(bw *bufio.Writer, query []byte, meta Meta) bool {
 	svc := &t.s.svc
-	bp := replyBufs.Get().(*[]byte)
-	defer replyBufs.Put(bp)
+	bp := t.replyBufs.Get().(*[]byte)
+	defer t.replyBufs.Put(bp)
 	buf := *bp
 	reply := t.s.h.ServeDNS(buf[2:2], query, meta)
 	if len(reply) == 0 {
