@@ -11,9 +11,6 @@ import (
 	"github.com/tapdns/tapdns/internal/labtest"
 )
 
-// tapdnsExtraArgs are passed to tapdns after the network and zone flags.
-var tapdnsExtraArgs []string
-
 // maxReported bounds the failures printed in full; the rest get one line
 // each (all of them go to $DIFFTEST_REPORT when set).
 const maxReported = 40

@@ -1,9 +1,11 @@
 package difftest
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,8 +195,39 @@ func startTapdns(t *testing.T, ns *labtest.NS, dir string) *server {
 	for _, z := range testZones {
 		args = append(args, "--zone", filepath.Join(dir, z.file))
 	}
-	args = append(args, tapdnsExtraArgs...)
+	args = append(args, chaosArgs(t, bin)...)
 
 	return &server{name: "tapdns", addr: tapdnsAddr, six: tapdnsAdd6,
 		proc: ns.StartTapdns(t, bin, args...)}
+}
+
+// chaosArgs returns the flags that make tapdns answer CHAOS identity
+// queries with the same strings as NSD and Knot, if this build of tapdns
+// has them (--chaos, --chaos-version, --chaos-identity); none otherwise, and
+// the CHAOS cases then show the difference.
+func chaosArgs(t *testing.T, bin string) []string {
+	t.Helper()
+	var out bytes.Buffer
+	c := exec.Command(bin, "--help")
+	c.Stdout, c.Stderr = &out, &out
+	_ = c.Run() // --help exits non-zero with some flag packages
+	help := out.String()
+	var args, missing []string
+	for _, f := range []struct{ flag, value string }{
+		{"chaos", ""}, {"chaos-version", chaosVersion}, {"chaos-identity", chaosIdentity},
+	} {
+		if !strings.Contains(help, "-"+f.flag+" ") && !strings.Contains(help, "-"+f.flag+"\n") {
+			missing = append(missing, "--"+f.flag)
+			continue
+		}
+		if f.value == "" {
+			args = append(args, "--"+f.flag)
+		} else {
+			args = append(args, "--"+f.flag, f.value)
+		}
+	}
+	if len(missing) > 0 {
+		t.Logf("tapdns has no %s flag: its CHAOS answers will differ", strings.Join(missing, ", "))
+	}
+	return args
 }
