@@ -6,8 +6,8 @@
 # Load time: from just before the process is started to the first correct
 # answer (A record of the LAST name in the file, so the whole file has been
 # read), polled every 10 ms by bench/cmd/dnswait.
-# Memory: VmRSS and VmHWM of the server process SETTLE s after that answer,
-# and PSS summed over the process and its children (NSD forks a server
+# Memory: VmRSS and VmHWM SETTLE s after that answer (the largest over the
+# server process and its children), and PSS summed over them (NSD forks a server
 # child and xfrd that share the zone copy-on-write; RSS would count it
 # twice). For tapdns also the peak RSS during a reload: VmHWM is reset
 # (/proc/PID/clear_refs "5") and SIGHUP is sent.
@@ -170,6 +170,14 @@ stop_server() {
 status_kb() { # $1 pid, $2 field: prints kB or NA
 	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print "NA" }' "/proc/$1/status" 2>/dev/null || echo NA
 }
+max_kb() { # $1 pid, $2 field: the largest value over it and its children
+	local p m=0 v
+	for p in "$1" $(pgrep -P "$1" || true); do
+		v=$(status_kb "$p" "$2")
+		[[ $v != NA && $v -gt $m ]] && m=$v
+	done
+	echo "$m"
+}
 pss_kb() { # $1 pid: PSS of it and its direct children, kB
 	local p sum=0 v
 	for p in "$1" $(pgrep -P "$1" || true); do
@@ -218,7 +226,7 @@ measure() { # $1 target, $2 round
 	# collected server (tapdns) may still hold load-time garbage at the
 	# instant of its first answer. VmHWM is the peak including the load.
 	sleep "$SETTLE"
-	rss=$(status_kb "$SPID" VmRSS) hwm=$(status_kb "$SPID" VmHWM) pss=$(pss_kb "$SPID")
+	rss=$(max_kb "$SPID" VmRSS) hwm=$(max_kb "$SPID" VmHWM) pss=$(pss_kb "$SPID")
 	log "$t round $r: answered after $load s; ${SETTLE}s later RSS $rss kB, peak $hwm kB, PSS(all procs) $pss kB"
 	if [[ $t == tapdns ]]; then
 		echo 5 >"/proc/$SPID/clear_refs"
@@ -293,9 +301,10 @@ done
 			}' "$WORK/samples"
 	done
 	echo
-	echo "Memory read ${SETTLE} s after the first answer; peak = VmHWM (includes the load)."
+	echo "Memory read ${SETTLE} s after the first answer. RSS and peak (VmHWM, includes the load):"
+	echo "the largest single process (NSD: its forked server child)."
 	echo "B/RR = PSS (all processes) / RRs. NSD: database \"\" (reads the zone text at start);"
-	echo "nsd-db: start from a prebuilt nsd.db (NSD's compiled form), then it still checks the zone file."
+	echo "nsd-db: start from a prebuilt nsd.db (NSD's compiled form; its PSS includes the mmapped db file)."
 	echo "Goals: load no slower than NSD, <= 110 B/RR, reload peak <= 1.5x steady RSS."
 	awk -F'\t' '
 		$1 > 0 && $3 != "NA" { L[$2] = $3; P[$2] = $6; R[$2] = $4; K[$2] = $7 }
