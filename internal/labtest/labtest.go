@@ -207,13 +207,21 @@ func (ns *NS) LinkExists(t testing.TB, name string) bool {
 }
 
 // Start starts args inside the namespace with standard output and error
-// captured. Cleanup stops it (SIGTERM, then SIGKILL after 2 s) and, if the
-// test failed, logs what it wrote.
+// captured. Cleanup stops it (SIGTERM, then SIGKILL after 2 s), fails the
+// test if it reported a data race and, if the test failed, logs what it
+// wrote. Unless GORACE is set, a race-enabled binary runs with
+// GORACE="atexit_sleep_ms=0 halt_on_error=1".
 func (ns *NS) Start(t testing.TB, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{ns: ns, name: filepath.Base(args[0]), done: make(chan struct{})}
 	p.cmd = ns.Cmd(args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if os.Getenv("GORACE") == "" {
+		// For binaries built with -race (see BuildTapdns): stop at the first
+		// race rather than at exit, and do not sleep a second before
+		// exiting, which would break shutdown-time checks.
+		p.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s in %s: %v", strings.Join(args, " "), ns.Name, err)
 	}
@@ -284,6 +292,9 @@ func (p *Proc) stop(t testing.TB) {
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
+	}
+	if strings.Contains(p.Stderr(), "WARNING: DATA RACE") {
+		t.Errorf("%s (pid %d) reported a data race", p.name, p.PID())
 	}
 	if t.Failed() {
 		t.Logf("%s (pid %d) exited: %v\nstdout:\n%s\nstderr:\n%s", p.name, p.PID(), p.err, p.Stdout(), p.Stderr())
