@@ -271,9 +271,13 @@ run_kxdpgun() { # $1: log file
 	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" kxdpgun \
 		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$WORK/queries.txt" \
 		-I "$GEN_IF" -l "$GEN_LOCAL" -R "$DSTMAC" "$DST" >"$1" 2>&1 || true
-	awk '/^total queries:/ { gsub(/[()%]/, " "); sent = $4 }
-	     /^total replies:/ { gsub(/[()%]/, " "); rps = $4; pct = $6 }
-	     END { if (rps == "") print "NA NA NA"; else print rps, pct, (sent == "" ? "NA" : sent) }' "$1"
+	awk '/^total queries:/ { gsub(/[()%]/, " "); nq = $3; sent = $4 }
+	     /^total replies:/ { gsub(/[()%]/, " "); nr = $3; rps = $4; pct = $6 }
+	     END {
+		if (rps == "") { print "NA NA NA"; exit }
+		if (nq > 0) pct = sprintf("%.1f", 100 * nr / nq) # kxdpgun rounds to whole percent
+		print rps, pct, (sent == "" ? "NA" : sent)
+	     }' "$1"
 }
 
 # run_dnsperf prints "qps pct latency_us".
