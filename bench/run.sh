@@ -80,6 +80,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "# $*" >&2; }
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 has() { [[ ",$1," == *",$2,"* ]]; }
 
 # ---------------------------------------------------------------- build
@@ -340,7 +341,10 @@ done
 {
 	echo "tapdns packet benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
-	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"
+	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+	if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+		echo "WARNING: the machine was busy when this run started: treat the numbers as noise."
+	fi
 	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	echo

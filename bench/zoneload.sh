@@ -62,6 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 log() { echo "# $*" >&2; }
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 has() { [[ ",$1," == *",$2,"* ]]; }
 
 mkdir -p "$WORK/bin"
@@ -277,7 +278,10 @@ done
 {
 	echo "tapdns zone load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
-	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"
+	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+	if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+		echo "WARNING: the machine was busy when this run started: treat the numbers as noise."
+	fi
 	echo "zone: $NAMES names, $RRS RRs, $(du -m "$ZONE" | cut -f1) MB text; ROUNDS=$ROUNDS"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	[[ $TAPDNS_OK == 0 ]] && echo "tapdns: SKIPPED, does not build"
