@@ -445,3 +445,29 @@ func TestFakeTAPPeerGoneEndsRun(t *testing.T) {
 		t.Fatalf("Run still running 3 s after the device went away")
 	}
 }
+
+func FuzzClassify(f *testing.F) {
+	mac := [6]byte{0x02, 1, 2, 3, 4, 5}
+	f.Add(udp4Frame(mac, ourIP4, 1, 53, []byte("x")))
+	f.Add(arpRequest(ourIP4))
+	f.Add([]byte{0xff, 0xff})
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		et, why := classify(frame, &mac)
+		switch why {
+		case keep:
+			if len(frame) < 14 {
+				t.Fatalf("kept a %d-byte frame", len(frame))
+			}
+			if et != 0x0800 && et != 0x86dd && et != 0x0806 {
+				t.Fatalf("kept EtherType %#04x", et)
+			}
+			if frame[0]&1 == 0 && !bytes.Equal(frame[:6], mac[:]) {
+				t.Fatalf("kept unicast to %x", frame[:6])
+			}
+		case dropRunt:
+			if len(frame) >= 14 {
+				t.Fatalf("%d-byte frame called a runt", len(frame))
+			}
+		}
+	})
+}

@@ -94,7 +94,7 @@ func udpExchange(t *testing.T, ns *labtest.NS, addr string, q []byte) {
 		t.Fatalf("dial udp %s: %v", addr, err)
 	}
 	defer c.Close()
-	buf := make([]byte, 2048)
+	buf := make([]byte, 65536)
 	// The first datagram may wait for neighbour resolution; retry a little.
 	for try := 0; try < 3; try++ {
 		if _, err := c.Write(q); err != nil {
@@ -212,6 +212,13 @@ func TestLabTAP(t *testing.T) {
 		ll := netip.AddrFrom16(linkLocal(s.mac)).WithZone("tap0")
 		udpExchange(t, ns, netip.AddrPortFrom(ll, 53).String(), []byte("qll"))
 	})
+	t.Run("udp4 fragmented both ways", func(t *testing.T) {
+		udpExchange(t, ns, "198.18.0.2:53", bytes.Repeat([]byte("f"), 4000))
+	})
+	t.Run("udp6 fragmented both ways", func(t *testing.T) {
+		udpExchange(t, ns, "[2001:2::2]:53", bytes.Repeat([]byte("g"), 4000))
+	})
+	t.Run("tcp4 large", func(t *testing.T) { tcpPipelined(t, ns, "198.18.0.2:53", 60) })
 	t.Run("tcp4 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "198.18.0.2:53", 8) })
 	t.Run("tcp6 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "[2001:2::2]:53", 8) })
 	t.Run("junk does not stop the reader", func(t *testing.T) {
