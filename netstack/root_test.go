@@ -386,7 +386,23 @@ func TestLabFastPath(t *testing.T) {
 	ns.AddTAP(t, "tap0", "198.18.0.1/24", "2001:2::1/64")
 	cfg := labConfig("tap0")
 	cfg.FastPath = true
+	cfg.Gateway = netip.MustParseAddr("198.18.0.1")
+	cfg.Gateway6 = netip.MustParseAddr("2001:2::1")
 	s, stop := labStack(t, ns, cfg)
+	// Run resolves the gateways at once; the fast path needs their MACs
+	// for off-link clients.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		m4, m6, ok4, ok6 := s.gw.get()
+		if ok4 && ok6 {
+			t.Logf("gateway MACs: %x %x", m4, m6)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateways not resolved after 3 s: v4 %v v6 %v", ok4, ok6)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	ns.MustRun(t, "ping", "-c1", "-W2", "198.18.0.2")
 	udpExchange(t, ns, "198.18.0.2:53", []byte("fast4"))
 	udpExchange(t, ns, "[2001:2::2]:53", []byte("fast6"))
