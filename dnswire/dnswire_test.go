@@ -1,0 +1,207 @@
+package dnswire
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+func pack(tb testing.TB, m *dns.Msg) []byte {
+	tb.Helper()
+	b, err := m.Pack()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func TestParseQuery(t *testing.T) {
+	q := new(dns.Msg)
+	q.Id = 7
+	q.RecursionDesired = true
+	q.CheckingDisabled = true
+	q.Question = []dns.Question{{Name: "WwW.Example.COM.", Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}}
+	q.SetEdns0(300, true)
+	q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID},
+		&dns.EDNS0_LOCAL{Code: 65001, Data: []byte{1, 2, 3}})
+	msg := pack(t, q)
+
+	var got Query
+	if st := ParseQuery(msg, &got); st != StatusOK {
+		t.Fatalf("ParseQuery = %v, want OK", st)
+	}
+	if got.ID != 7 || got.Flags&FlagRD == 0 || got.Flags&FlagCD == 0 || got.Opcode() != OpcodeQuery {
+		t.Errorf("header: %+v", got)
+	}
+	if want := []byte("\x03www\x07example\x03com\x00"); !bytes.Equal(got.Name(), want) {
+		t.Errorf("Name = %q, want %q", got.Name(), want)
+	}
+	if want := msg[12 : 12+17+4]; !bytes.Equal(got.Question, want) {
+		t.Errorf("Question = % x, want % x (original case)", got.Question, want)
+	}
+	if got.QType != dns.TypeAAAA || got.QClass != dns.ClassINET {
+		t.Errorf("qtype/qclass = %d/%d", got.QType, got.QClass)
+	}
+	if !got.EDNS || got.UDPSize != 512 || !got.DO() || !got.NSID || got.Version != 0 {
+		t.Errorf("EDNS = %v size %d DO %v NSID %v version %d; want true 512 (raised from 300) true true 0",
+			got.EDNS, got.UDPSize, got.DO(), got.NSID, got.Version)
+	}
+}
+
+func TestParseQueryStatus(t *testing.T) {
+	hdr := func(flags, qd, an, ns, ar uint16) []byte {
+		return []byte{0, 1, byte(flags >> 8), byte(flags), 0, byte(qd), 0, byte(an), 0, byte(ns), 0, byte(ar)}
+	}
+	question := []byte("\x01a\x00\x00\x01\x00\x01")
+	opt := []byte{0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 0}
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	max := strings.Repeat("\x3f"+strings.Repeat("x", 63), 3) + "\x3d" + strings.Repeat("y", 61) + "\x00" // 255 octets
+	tests := []struct {
+		name     string
+		msg      []byte
+		want     Status
+		question bool
+		edns     bool
+	}{
+		{"short", hdr(0, 1, 0, 0, 0)[:11], StatusDrop, false, false},
+		{"response", cat(hdr(FlagQR, 1, 0, 0, 0), question), StatusDrop, false, false},
+		{"ok", cat(hdr(0, 1, 0, 0, 0), question), StatusOK, true, false},
+		{"ok with OPT", cat(hdr(0, 1, 0, 0, 1), question, opt), StatusOK, true, true},
+		{"name of 255 octets", cat(hdr(0, 1, 0, 0, 0), []byte(max), question[3:]), StatusOK, true, false},
+		{"name of 256 octets", cat(hdr(0, 1, 0, 0, 0), []byte("\x01z"+max), question[3:]), StatusFormErr, false, false},
+		{"label of 64", cat(hdr(0, 1, 0, 0, 0), []byte("\x40"+strings.Repeat("x", 64)+"\x00"), question[3:]), StatusFormErr, false, false},
+		{"no question", hdr(0, 0, 0, 0, 0), StatusFormErr, false, false},
+		{"no question, OPT", cat(hdr(0, 0, 0, 0, 1), opt), StatusFormErr, false, true},
+		{"two questions", cat(hdr(0, 2, 0, 0, 0), question, question), StatusFormErr, false, false},
+		{"pointer", cat(hdr(0, 1, 0, 0, 0), []byte{0xc0, 12, 0, 1, 0, 1}), StatusFormErr, false, false},
+		{"OPT in answer", cat(hdr(0, 1, 1, 0, 0), question, opt), StatusFormErr, true, false},
+		{"two OPTs", cat(hdr(0, 1, 0, 0, 2), question, opt, opt), StatusFormErr, true, true},
+		{"missing record", cat(hdr(0, 1, 0, 0, 1), question), StatusFormErr, true, false},
+		{"notify", cat(hdr(OpcodeNotify<<11, 1, 0, 0, 1), question, opt), StatusNotImp, true, true},
+		{"notify, no question", hdr(OpcodeNotify<<11, 0, 0, 0, 0), StatusNotImp, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var q Query
+			if got := ParseQuery(tc.msg, &q); got != tc.want {
+				t.Errorf("status = %v, want %v", got, tc.want)
+			}
+			if tc.want == StatusDrop {
+				return
+			}
+			if (q.Question != nil) != tc.question || q.EDNS != tc.edns {
+				t.Errorf("question parsed %v, EDNS %v; want %v, %v", q.Question != nil, q.EDNS, tc.question, tc.edns)
+			}
+		})
+	}
+}
+
+func TestParseQueryAllocs(t *testing.T) {
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.com.", dns.TypeA)
+	q.SetEdns0(1232, true)
+	msg := pack(t, q)
+	var pq Query
+	if n := testing.AllocsPerRun(100, func() { ParseQuery(msg, &pq) }); n != 0 {
+		t.Errorf("ParseQuery: %v allocations, want 0", n)
+	}
+}
+
+func TestBuilderCompression(t *testing.T) {
+	question := []byte("\x03WWW\x07example\x03com\x00\x00\x01\x00\x01")
+	var b Builder
+	b.Start(make([]byte, 0, 512), 1, FlagQR|FlagAA, 512)
+	b.Question(question)
+	ns := []byte("\x03ns1\x07example\x03com\x00")
+	srv := []byte("\x00\x01\x00\x02\x00\x03\x03sip\x07example\x03com\x00")
+	soa := append([]byte("\x03ns1\x07example\x03com\x00\x04host\x07example\x03com\x00"), make([]byte, 20)...)
+	ok := b.AddRRAt(Answer, 12, TypeA, ClassIN, 60, []byte{1, 2, 3, 4}) &&
+		b.AddRR(Authority, []byte("\x07example\x03com\x00"), TypeNS, ClassIN, 60, ns) &&
+		b.AddRR(Authority, []byte("\x07example\x03com\x00"), TypeSOA, ClassIN, 60, soa) &&
+		b.AddRR(Additional, []byte("\x04_sip\x07example\x03com\x00"), TypeSRV, ClassIN, 60, srv) &&
+		b.AddRR(Additional, []byte("\x03NS1\x07example\x03com\x00"), TypeA, ClassIN, 60, []byte{5, 6, 7, 8})
+	if !ok {
+		t.Fatal("AddRR failed")
+	}
+	msg := b.Finish()
+	var m dns.Msg
+	if err := m.Unpack(msg); err != nil {
+		t.Fatalf("unpack: %v", err)
+	}
+	want := []string{
+		"WWW.example.com.\t60\tIN\tA\t1.2.3.4",
+		"example.com.\t60\tIN\tNS\tns1.example.com.",
+		"example.com.\t60\tIN\tSOA\tns1.example.com. host.example.com. 0 0 0 0 0",
+		"_sip.example.com.\t60\tIN\tSRV\t1 2 3 sip.example.com.",
+		"ns1.example.com.\t60\tIN\tA\t5.6.7.8",
+	}
+	var got []string
+	for _, rr := range append(append(m.Answer, m.Ns...), m.Extra...) {
+		got = append(got, rr.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The SRV target must be written as stored (RFC 3597 section 4).
+	if !bytes.Contains(msg, srv) {
+		t.Errorf("SRV rdata was compressed")
+	}
+	// Compression must make the message smaller than miekg without it.
+	m.Compress = false
+	plain, _ := m.Pack()
+	if len(msg) >= len(plain) {
+		t.Errorf("compressed length %d, uncompressed %d", len(msg), len(plain))
+	}
+	// The same message compressed by miekg is no smaller than ours.
+	m.Compress = true
+	theirs, _ := m.Pack()
+	if len(msg) > len(theirs) {
+		t.Errorf("our message is %d octets, miekg's %d", len(msg), len(theirs))
+	}
+}
+
+func TestBuilderLimit(t *testing.T) {
+	var b Builder
+	b.Start(make([]byte, 0, 64), 1, FlagQR, 40)
+	b.Question([]byte("\x01a\x00\x00\x01\x00\x01"))
+	m := b.Mark()
+	if !b.AddRRAt(Answer, 12, TypeA, ClassIN, 1, []byte{1, 2, 3, 4}) {
+		t.Fatal("first record must fit in 40 octets")
+	}
+	if b.AddRRAt(Answer, 12, TypeA, ClassIN, 1, []byte{1, 2, 3, 5}) {
+		t.Fatal("second record must not fit")
+	}
+	if b.Len() != 19+16 || b.Count(Answer) != 1 {
+		t.Errorf("after refused record: len %d count %d, want 35, 1", b.Len(), b.Count(Answer))
+	}
+	b.Rollback(m)
+	if b.Len() != 19 || b.Count(Answer) != 0 {
+		t.Errorf("after rollback: len %d count %d", b.Len(), b.Count(Answer))
+	}
+	if b.AddRR(Question, []byte{0}, TypeA, ClassIN, 1, nil) {
+		t.Error("record added to the question section")
+	}
+	if b.AddRR(Answer, []byte{1, 'a'}, TypeA, ClassIN, 1, nil) {
+		t.Error("record with invalid owner added")
+	}
+}
+
+func TestBuilderAllocs(t *testing.T) {
+	dst := make([]byte, 0, 512)
+	q := []byte("\x03www\x07example\x03com\x00\x00\x0f\x00\x01")
+	mx := []byte("\x00\x0a\x04mail\x07example\x03com\x00")
+	n := testing.AllocsPerRun(100, func() {
+		var b Builder
+		b.Start(dst, 1, FlagQR, 512)
+		b.Question(q)
+		b.AddRRAt(Answer, 12, TypeMX, ClassIN, 60, mx)
+		b.AddRR(Additional, []byte("\x04mail\x07example\x03com\x00"), TypeA, ClassIN, 60, []byte{1, 2, 3, 4})
+		b.AddOPT(1232, 0, EDNSFlagDO, []byte("nsid"))
+		b.Finish()
+	})
+	if n != 0 {
+		t.Errorf("Builder: %v allocations, want 0", n)
+	}
+}
