@@ -20,6 +20,7 @@ type outcome struct {
 	c        qcase
 	views    map[string]view
 	sizes    map[string]int
+	raw      map[string][]byte
 	errs     []string
 	expected string // "nsd", "knot", or "" when they agree
 	exc      *exception
@@ -98,7 +99,7 @@ func TestDifferential(t *testing.T) {
 
 // run sends one case to every server at once and collects the answers.
 func run(ns *labtest.NS, servers []*server, c qcase) outcome {
-	o := outcome{c: c, views: map[string]view{}, sizes: map[string]int{}}
+	o := outcome{c: c, views: map[string]view{}, sizes: map[string]int{}, raw: map[string][]byte{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, s := range servers {
@@ -118,6 +119,7 @@ func run(ns *labtest.NS, servers []*server, c qcase) outcome {
 			}
 			o.views[s.name] = viewOf(c.query, resp)
 			o.sizes[s.name] = len(resp)
+			o.raw[s.name] = resp
 		}()
 	}
 	wg.Wait()
@@ -209,7 +211,7 @@ func dump(outcomes []outcome) string {
 		fmt.Fprintf(&b, "case %s (%s, query %x)\n", o.c.name, o.c.tr, o.c.query)
 		for _, name := range []string{"nsd", "knot", "tapdns"} {
 			if v, ok := o.views[name]; ok {
-				fmt.Fprintf(&b, "%s (%d bytes):\n%s", name, o.sizes[name], v)
+				fmt.Fprintf(&b, "%s (%d bytes):\n%s\traw: %x\n", name, o.sizes[name], v, o.raw[name])
 			}
 		}
 		b.WriteString("\n")

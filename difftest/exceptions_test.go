@@ -24,7 +24,7 @@ var exceptions = []exception{
 		id:     "additional-for-targets",
 		cases:  []string{"example./MX/*", "mx.example./MX/*", "_sip._tcp.example./SRV/*"},
 		follow: "knot",
-		rfc:    "RFC 1035 §3.3.9 and §4.3.2 step 6, RFC 2782 (additional section processing)",
+		rfc:    "RFC 1034 §4.3.2 step 6, RFC 1035 §3.3.9, RFC 2782 (additional section processing)",
 		why: "Knot adds the A/AAAA records of MX and SRV targets that are in the same zone, as it does " +
 			"for NS; NSD with minimal-responses (needed so that it, like Knot and tapdns, puts no NS RRset " +
 			"in the authority section of positive answers) adds nothing. tapdns follows Knot: it saves the " +
@@ -45,7 +45,7 @@ var exceptions = []exception{
 		id:     "any-at-apex",
 		cases:  []string{"example./ANY/*"},
 		follow: "knot",
-		rfc:    "RFC 8482 §4.2 (answer ANY with one RRset of the server's choosing)",
+		rfc:    "RFC 8482 §4.1 (answer ANY with a subset: one RRset of the server's choosing)",
 		why: "Both return one RRset for ANY, over UDP and TCP alike. At the apex NSD picks the SOA, " +
 			"Knot the RRset with the lowest type (A). tapdns picks the lowest type everywhere, like Knot, " +
 			"which is what NSD does at every other name.",
@@ -85,7 +85,7 @@ var exceptions = []exception{
 		cases: []string{"raw/qdcount2*", "raw/qdcount1-missing", "raw/question-truncated", "raw/label-64",
 			"raw/label-type-01", "raw/name-256", "raw/pointer-*", "raw/edns/formerr+edns"},
 		follow: "nsd",
-		rfc:    "RFC 1035 §4.1.1 (FORMERR), RFC 8906 §3.1.3 (answer, do not drop)",
+		rfc:    "RFC 1035 §4.1.1 (FORMERR), RFC 8906 §3 (answer, do not drop)",
 		why: "For a header that parses but a question that does not (QDCOUNT != 1, a bad or over-long " +
 			"name, compression pointers in the question) NSD answers FORMERR with an empty question " +
 			"section; Knot drops the packet. tapdns follows NSD: a client gets a definite answer " +
@@ -97,7 +97,7 @@ var exceptions = []exception{
 			"raw/edns/notimp+edns", "raw/class/hs", "raw/class/none", "raw/class/0", "raw/edns/opt-truncated",
 			"raw/edns/two-opt", "raw/edns/opt-in-answer", "raw/edns/opt-rdlen-short", "raw/ancount1-missing"},
 		follow: "knot",
-		rfc:    "RFC 1035 §4.1.1/§7.3 (a response carries the question it answers); RFC 6891 §7 (OPT in responses to EDNS queries)",
+		rfc:    "RFC 1035 §4.1.1-4.1.2 (a response carries the question it answers); RFC 6891 §7 (OPT in responses to EDNS queries)",
 		why: "When the question parses but the query is refused or malformed further on, Knot keeps the " +
 			"question (and the OPT record) in the error response; NSD sends an empty question section and " +
 			"no OPT. tapdns follows Knot, so a client can match the error to its query.",
@@ -159,7 +159,7 @@ var exceptions = []exception{
 		id:     "chaos-any",
 		cases:  []string{"raw/chaos/version.bind-any"},
 		follow: "knot",
-		rfc:    "RFC 4892 §2 (version.bind and friends are CH TXT)",
+		rfc:    "RFC 4892 (version.bind and friends are CH TXT)",
 		why: "NSD answers CH ANY version.bind with the TXT record; Knot refuses it as it refuses every type " +
 			"but TXT. tapdns follows Knot: only the documented type is answered.",
 	},
