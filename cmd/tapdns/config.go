@@ -11,12 +11,14 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/netstack"
 )
 
 // config is everything the command line decides.
 type config struct {
 	net       netstack.Config
+	svc       dnssvc.Config
 	zones     []string // zone files in command-line order; none: the embedded zone
 	logLevel  slog.Level
 	logFormat string // "text" or "json"
@@ -80,6 +82,11 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		fastpath  = fs.Bool("fastpath", true, "answer plain UDP queries at the link layer, bypassing the gVisor stack")
 		logLevel  = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 		logFormat = fs.String("log-format", "text", "log `format`: text or json")
+		udpSize   = fs.Int("udp-size", 1232, "EDNS UDP payload `size` advertised, and the largest UDP response sent (512-4096)")
+		nsid      = fs.String("nsid", "", "`string` returned in the EDNS NSID option to clients that ask (RFC 5001); none when empty")
+		chaos     = fs.Bool("chaos", false, "answer CHAOS TXT queries for version.bind, version.server, hostname.bind and id.server")
+		chaosVer  = fs.String("chaos-version", dnssvc.DefaultVersion, "`string` answered for version.bind and version.server with --chaos")
+		chaosID   = fs.String("chaos-identity", dnssvc.DefaultIdentity, "`string` answered for hostname.bind and id.server with --chaos")
 	)
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -147,6 +154,19 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	if *logFormat != "text" && *logFormat != "json" {
 		return config{}, usagef("--log-format %q: want text or json", *logFormat)
 	}
+	// 512 is the DNS minimum (RFC 1035); 4096 the largest size in common use
+	// (RFC 6891 section 6.2.5).
+	if *udpSize < 512 || *udpSize > 4096 {
+		return config{}, usagef("--udp-size %d: must be between 512 and 4096", *udpSize)
+	}
+	if len(*nsid) > 128 {
+		return config{}, usagef("--nsid: longer than 128 bytes")
+	}
+	// Each CHAOS answer is one TXT character-string.
+	if len(*chaosVer) > 255 || len(*chaosID) > 255 {
+		return config{}, usagef("--chaos-version and --chaos-identity: at most 255 bytes each")
+	}
+	c.svc = dnssvc.Config{UDPSize: *udpSize, NSID: *nsid, Chaos: *chaos, Version: *chaosVer, Identity: *chaosID}
 	return c, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/netstack"
 )
 
@@ -90,6 +91,16 @@ func TestParseConfigOther(t *testing.T) {
 	if c.logLevel.String() != "WARN" || c.logFormat != "text" {
 		t.Errorf("log = %v %s, want WARN text", c.logLevel, c.logFormat)
 	}
+	if want := (dnssvc.Config{UDPSize: 1232, Version: "tapdns", Identity: "tapdns"}); c.svc != want {
+		t.Errorf("default svc = %+v, want %+v", c.svc, want)
+	}
+	c, err = parseConfig([]string{"--ip", "198.18.0.2", "--udp-size", "4096", "--nsid", "ns-a", "--chaos", "--chaos-version", "v1", "--chaos-identity", "id1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (dnssvc.Config{UDPSize: 4096, NSID: "ns-a", Chaos: true, Version: "v1", Identity: "id1"}); c.svc != want {
+		t.Errorf("svc = %+v, want %+v", c.svc, want)
+	}
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -145,6 +156,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"log level offset", []string{"--ip", "198.18.0.2", "--log-level", "info+2"}, "--log-level"},
 		{"log format", []string{"--ip", "198.18.0.2", "--log-format", "xml"}, "--log-format"},
 		{"empty zone", []string{"--ip", "198.18.0.2", "--zone", ""}, "empty file name"},
+		{"udp size small", []string{"--ip", "198.18.0.2", "--udp-size", "511"}, "--udp-size"},
+		{"udp size big", []string{"--ip", "198.18.0.2", "--udp-size", "4097"}, "--udp-size"},
+		{"nsid long", []string{"--ip", "198.18.0.2", "--nsid", strings.Repeat("x", 129)}, "--nsid"},
+		{"chaos version long", []string{"--ip", "198.18.0.2", "--chaos-version", strings.Repeat("x", 256)}, "at most 255"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,7 +184,7 @@ func TestParseConfigHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("parseConfig(--help) error = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-tap", "-ip", "-netmask", "-gateway", "-ip6", "-gateway6", "-mac", "-mtu", "-zone", "-port", "-queues", "-fastpath", "-log-level", "-log-format"} {
+	for _, f := range []string{"-tap", "-ip", "-netmask", "-gateway", "-ip6", "-gateway6", "-mac", "-mtu", "-zone", "-port", "-queues", "-fastpath", "-log-level", "-log-format", "-udp-size", "-nsid", "-chaos", "-chaos-version", "-chaos-identity"} {
 		if !strings.Contains(stderr.String(), "  "+f+" ") && !strings.Contains(stderr.String(), "  "+f+"\n") {
 			t.Errorf("usage text does not list %s:\n%s", f, stderr.String())
 		}

@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
-	svc := dnssvc.New(dnssvc.Config{}, set, log.With("pkg", "dnssvc"))
+	svc := dnssvc.New(cfg.svc, set, log.With("pkg", "dnssvc"))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -144,7 +144,8 @@ func newLogger(w io.Writer, cfg config) *slog.Logger {
 // logStartup writes the one line that says what is being served where.
 func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 	n := cfg.net
-	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU}
+	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
+		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos}
 	if n.MAC != nil {
 		attrs = append(attrs, "mac", n.MAC.String())
 	}
