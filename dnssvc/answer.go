@@ -21,7 +21,7 @@ type responder struct {
 	tcp  bool
 	qend dnswire.Mark // after the question: where truncation cuts back to
 
-	tc      bool // the answer did not fit: sections cut, TC to be set
+	tc      bool // the answer did not fit: TC to be set
 	dropped bool // optional additional records were left out
 }
 
@@ -31,7 +31,9 @@ type responder struct {
 func (r *responder) answer() (int, bool) {
 	q := r.q
 	switch q.QClass {
-	case dnswire.ClassIN:
+	case dnswire.ClassIN, dnswire.ClassANY:
+		// QCLASS * is answered from the IN data, like NSD and Knot
+		// DNS, but without AA (as NSD): we do not hold every class.
 	case dnswire.ClassCH:
 		return r.chaos(), false
 	default:
@@ -56,6 +58,9 @@ func (r *responder) answer() (int, bool) {
 	case zone.Delegation:
 		r.referral(m.Zone, m.Node) // not authoritative: AA stays clear
 		return dnswire.RcodeSuccess, false
+	}
+	if q.QClass != dnswire.ClassIN {
+		return r.resolve(m), false
 	}
 	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
 	if m.Result == zone.Success && !m.Wildcard && !m.CNAME && m.Answer != nil && q.QType != dnswire.TypeANY {
@@ -119,16 +124,12 @@ func (r *responder) resolve(m zone.Match) int {
 	}
 }
 
-// any answers qtype ANY at node n (RFC 8482): over UDP the node's first
-// RRset by type only, over TCP all of them.
+// any answers qtype ANY at node n with one RRset, the node's first by
+// type (RFC 8482 4.2), over UDP and TCP alike. Knot DNS answers the same
+// (NSD also answers one RRset, but prefers the SOA at an apex).
 func (r *responder) any(owner []byte, n *zone.Node) int {
-	for i := range n.RRsets {
-		if !r.addRRset(dnswire.Answer, owner, &n.RRsets[i]) {
-			return r.truncate(dnswire.RcodeSuccess)
-		}
-		if !r.tcp {
-			break
-		}
+	if len(n.RRsets) > 0 && !r.addRRset(dnswire.Answer, owner, &n.RRsets[0]) {
+		return r.truncate(dnswire.RcodeSuccess)
 	}
 	return dnswire.RcodeSuccess
 }
@@ -148,8 +149,9 @@ func (r *responder) negative(z *zone.Zone, rcode int) int {
 
 // referral adds the cut's NS RRset to the authority section and the glue
 // addresses to the additional section. Glue for targets below the cut is
-// required (RFC 9471): if it does not fit, the response is truncated.
-// Other addresses of targets in the zone (sibling glue) are optional.
+// required (RFC 9471): if it does not fit, TC is set and the glue left out
+// (the NS RRset stays, as Knot DNS does). Other addresses of targets in the
+// zone (sibling glue) are optional.
 func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	ns := cut.RRset(dnswire.TypeNS)
 	if ns == nil {
@@ -161,6 +163,7 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	}
 	var canon [dnswire.MaxNameLen]byte
 	cutName := bytesOf(cut.Name)
+	afterNS := r.b.Mark()
 	for pass := 0; pass < 2; pass++ {
 		required := pass == 0
 		for rd := range records(ns) {
@@ -174,7 +177,8 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 			}
 			if !r.addAddrs(rd, node) {
 				if required {
-					r.truncate(0)
+					r.b.Rollback(afterNS)
+					r.tc = true
 				} else {
 					r.dropped = true
 				}
@@ -287,7 +291,7 @@ func (r *responder) chaos() int {
 	default:
 		return dnswire.RcodeRefused
 	}
-	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
+	// Not AA: NSD and Knot DNS both answer these without it.
 	if !r.b.AddRRAt(dnswire.Answer, questionOff, dnswire.TypeTXT, dnswire.ClassCH, 0, txt) {
 		return r.truncate(dnswire.RcodeSuccess)
 	}

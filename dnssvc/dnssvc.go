@@ -179,9 +179,11 @@ func cacheableType(t uint16) bool {
 }
 
 // responseFlags returns the header flags of a response to q before AA, TC
-// and rcode: RFC 1035 4.1.1 copies the opcode and RD, RFC 4035 3.1.6 CD.
+// and rcode: RFC 1035 4.1.1 copies the opcode and RD. CD is cleared, as
+// RFC 4035 3.1.6 recommends for authoritative responses (NSD and Knot DNS
+// both clear it).
 func responseFlags(q *dnswire.Query) uint16 {
-	return dnswire.FlagQR | q.Flags&(dnswire.OpcodeMask|dnswire.FlagRD|dnswire.FlagCD)
+	return dnswire.FlagQR | q.Flags&(dnswire.OpcodeMask|dnswire.FlagRD)
 }
 
 // writeCached writes the response for a cache hit: header, the question as

@@ -105,7 +105,7 @@ func reference(q *dns.Msg, msg []byte, tcp bool) int {
 		return dns.RcodeBadVers
 	}
 	qn := q.Question[0]
-	if qn.Qclass != dns.ClassINET {
+	if qn.Qclass != dns.ClassINET && qn.Qclass != dns.ClassANY {
 		return dns.RcodeRefused
 	}
 	switch qn.Qtype {

@@ -77,7 +77,7 @@ func TestParseQueryStatus(t *testing.T) {
 		{"two questions", cat(hdr(0, 2, 0, 0, 0), question, question), StatusFormErr, false, false},
 		{"pointer", cat(hdr(0, 1, 0, 0, 0), []byte{0xc0, 12, 0, 1, 0, 1}), StatusFormErr, false, false},
 		{"OPT in answer", cat(hdr(0, 1, 1, 0, 0), question, opt), StatusFormErr, true, false},
-		{"two OPTs", cat(hdr(0, 1, 0, 0, 2), question, opt, opt), StatusFormErr, true, true},
+		{"two OPTs", cat(hdr(0, 1, 0, 0, 2), question, opt, opt), StatusFormErr, true, false},
 		{"missing record", cat(hdr(0, 1, 0, 0, 1), question), StatusFormErr, true, false},
 		{"notify", cat(hdr(OpcodeNotify<<11, 1, 0, 0, 1), question, opt), StatusNotImp, true, true},
 		{"notify, no question", hdr(OpcodeNotify<<11, 0, 0, 0, 0), StatusNotImp, false, false},

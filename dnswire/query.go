@@ -12,11 +12,12 @@ const (
 	StatusDrop
 	// StatusFormErr: the message is malformed. Query.Question is non-nil
 	// when the question itself parsed and may be echoed; Query.EDNS is set
-	// when a valid OPT was seen before the error.
+	// only when the other sections, OPT included, were well-formed (the
+	// error was in the header counts or the question).
 	StatusFormErr
 	// StatusNotImp: the opcode is not QUERY. The rest of the message was
 	// parsed as far as it goes, to echo the question (Query.Question may be
-	// nil) and the OPT (Query.EDNS).
+	// nil) and the OPT (Query.EDNS, as for StatusFormErr).
 	StatusNotImp
 )
 
@@ -127,12 +128,27 @@ func ParseQuery(msg []byte, q *Query) Status {
 		q.Question = msg[off : off+n+4 : off+n+4]
 		off += n + 4
 	}
+	if !parseSections(msg, off, q) {
+		// Like Knot DNS, no OPT in the response when the sections are
+		// malformed: the OPT we saw may not be the client's only one.
+		q.EDNS = false
+		return bad
+	}
+	if bad == StatusNotImp || q.QDCount != 1 {
+		return bad
+	}
+	return StatusOK
+}
+
+// parseSections checks the answer, authority and additional sections that
+// start at off and fills in q's EDNS fields from the OPT record.
+func parseSections(msg []byte, off int, q *Query) bool {
 	// RFC 6891 6.1.1: OPT only in the additional section.
 	for i := 0; i < int(q.ANCount)+int(q.NSCount); i++ {
 		var typ uint16
 		off, typ = skipRR(msg, off)
 		if off < 0 || typ == TypeOPT {
-			return bad
+			return false
 		}
 	}
 	for i := 0; i < int(q.ARCount); i++ {
@@ -140,20 +156,17 @@ func ParseQuery(msg []byte, q *Query) Status {
 		var typ uint16
 		off, typ = skipRR(msg, off)
 		if off < 0 {
-			return bad
+			return false
 		}
 		if typ != TypeOPT {
 			continue
 		}
 		if q.EDNS || !parseOPT(msg[start:off], q) {
 			// A second OPT, or one not owned by the root (RFC 6891 6.1.1).
-			return bad
+			return false
 		}
 	}
-	if bad == StatusNotImp || q.QDCount != 1 {
-		return bad
-	}
-	return StatusOK
+	return true
 }
 
 // skipRR returns the offset after the resource record at off and its type,
