@@ -302,7 +302,7 @@ for t in fast gvisor refl-go refl-c nsd knot knot-xdp; do
 done
 
 printf 'round\ttarget\ttool\trps\tpct\tlat_us\toffered\n' >"$SAMPLES"
-declare -A BROKEN=() RCODES=()
+declare -A BROKEN=() RCODES=() AFFINITY=()
 for r in $(seq "$ROUNDS"); do
 	for t in "${TARGETS[@]}"; do
 		[[ -n ${BROKEN[$t]:-} ]] && continue
@@ -314,6 +314,10 @@ for r in $(seq "$ROUNDS"); do
 			log "$t: ${BROKEN[$t]}"
 			stop_target
 			continue
+		fi
+		if [[ $t == knot* && $r == 1 ]]; then
+			# knotd pins UDP worker n to CPU n itself, whatever taskset said.
+			AFFINITY[$t]=$(for task in /proc/"$SPID"/task/*; do taskset -p "${task##*/}" 2>/dev/null | awk '{ print $NF }'; done | sort | uniq -c | awk '{ printf "%s%dx mask %s", sep, $1, $2; sep = ", " }')
 		fi
 		if has "$TOOLS" kxdpgun; then
 			read -r rps pct sent < <(run_kxdpgun "$WORK/$t.r$r.kxdpgun.log")
@@ -386,6 +390,9 @@ done
 	echo "reply rcodes seen by kxdpgun (last round; reflectors echo the query, so NOERROR):"
 	for t in "${TARGETS[@]}"; do
 		[[ -n ${RCODES[$t]:-} ]] && printf '  %-9s %s\n' "$t" "${RCODES[$t]}"
+	done
+	for t in "${!AFFINITY[@]}"; do
+		echo "$t threads' CPU masks (server taskset -c $SRV_CPU): ${AFFINITY[$t]}"
 	done
 	echo
 	echo "ratios of median replies/s (kxdpgun; dnsperf in parentheses, capped by dnsperf itself):"
