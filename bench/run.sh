@@ -245,7 +245,7 @@ stop_target() { # kill the server we started, wait for it
 	SPID=
 }
 
-# wait_ready: until the target answers a query (bounded: 15 s), which also
+# wait_ready: until the target answers the apex SOA (bounded: 15 s), which also
 # resolves the neighbour entry. Sets DSTMAC. Reflectors answer any query
 # with the query itself plus QR, so "a reply" is the test, not the data.
 wait_ready() { # $1: target
@@ -254,7 +254,7 @@ wait_ready() { # $1: target
 		if ! kill -0 "$SPID" 2>/dev/null; then
 			return 1
 		fi
-		out=$(ip netns exec "$GEN_NS" kdig @"$DST" +time=1 +retry=0 "h1.$ZONE_ORIGIN" A 2>/dev/null || true)
+		out=$(ip netns exec "$GEN_NS" kdig @"$DST" +time=1 +retry=0 "$ZONE_ORIGIN" SOA 2>/dev/null || true)
 		if [[ $out == *"->>HEADER<<-"* && $out == *"status: NOERROR"* ]]; then
 			DSTMAC=$(ip -n "$GEN_NS" neigh show "$DST" dev "$GEN_IF" | awk '{for(i=1;i<NF;i++) if($i=="lladdr") print $(i+1)}')
 			[[ -n $DSTMAC ]] && return 0
