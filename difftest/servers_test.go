@@ -32,6 +32,32 @@ var (
 	tapdnsAdd6 = netip.MustParseAddrPort("[2001:2::2]:53")
 )
 
+// tapdnsNames are the two tapdns instances: "tapdns" with its defaults (the
+// link-layer fast path answers plain UDP queries) and "tapdns-stack" with
+// --fastpath=false (everything through gVisor). Both must give the expected
+// answer.
+var tapdnsNames = []string{"tapdns", "tapdns-stack"}
+
+// tapdnsNet is the addressing of one tapdns instance and its TAP.
+type tapdnsNet struct {
+	name, tap        string
+	kernel4, kernel6 string // kernel side of the TAP, with prefix
+	ip4, gw4, ip6    string // tapdns flags
+	addr, addr6      netip.AddrPort
+	extra            []string
+}
+
+var tapdnsNets = []tapdnsNet{
+	{name: "tapdns", tap: "tap0", kernel4: "198.18.0.1/24", kernel6: "2001:2::1/64",
+		ip4: "198.18.0.2/24", gw4: "198.18.0.1", ip6: "2001:2::2/64",
+		addr: tapdnsAddr, addr6: tapdnsAdd6},
+	{name: "tapdns-stack", tap: "tap1", kernel4: "198.19.0.1/24", kernel6: "2001:2:1::1/64",
+		ip4: "198.19.0.2/24", gw4: "198.19.0.1", ip6: "2001:2:1::2/64",
+		addr:  netip.MustParseAddrPort("198.19.0.2:53"),
+		addr6: netip.MustParseAddrPort("[2001:2:1::2]:53"),
+		extra: []string{"--fastpath=false"}},
+}
+
 // testZone is one zone served by all three servers.
 type testZone struct {
 	origin string // with the trailing dot
@@ -150,7 +176,8 @@ zone:
 // failed, logs their output.
 func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 	t.Helper()
-	ns.AddTAP(t, "tap0", "198.18.0.1/24", "2001:2::1/64")
+	// NSD and Knot listen on loopback (127.0.0.1 and ::1).
+	ns.MustRun(t, "ip", "link", "set", "lo", "up")
 
 	nsdDir := copyZones(t, t.TempDir())
 	nsdConf := filepath.Join(nsdDir, "nsd.conf")
@@ -179,7 +206,11 @@ func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 		proc: ns.Start(t, "knotd", "-c", knotConf)}
 	servers := []*server{nsd, knot}
 	if withTapdns {
-		servers = append(servers, startTapdns(t, ns, tapDir))
+		bin := labtest.BuildTapdns(t)
+		chaos := chaosArgs(t, bin)
+		for _, n := range tapdnsNets {
+			servers = append(servers, startTapdns(t, ns, bin, n, tapDir, chaos))
+		}
 	}
 	for _, s := range servers {
 		s.proc.WaitReady(t, s.addr.String())
@@ -187,18 +218,16 @@ func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 	return servers
 }
 
-// startTapdns builds tapdns and starts it on tap0 serving the zones in dir.
-func startTapdns(t *testing.T, ns *labtest.NS, dir string) *server {
+// startTapdns starts bin on a new TAP as n says, serving the zones in dir.
+func startTapdns(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string, extra []string) *server {
 	t.Helper()
-	bin := labtest.BuildTapdns(t)
-	args := []string{"--tap", "tap0", "--ip", "198.18.0.2/24", "--gateway", "198.18.0.1", "--ip6", "2001:2::2/64"}
+	ns.AddTAP(t, n.tap, n.kernel4, n.kernel6)
+	args := []string{"--tap", n.tap, "--ip", n.ip4, "--gateway", n.gw4, "--ip6", n.ip6}
 	for _, z := range testZones {
 		args = append(args, "--zone", filepath.Join(dir, z.file))
 	}
-	args = append(args, chaosArgs(t, bin)...)
-
-	return &server{name: "tapdns", addr: tapdnsAddr, six: tapdnsAdd6,
-		proc: ns.StartTapdns(t, bin, args...)}
+	args = append(append(args, n.extra...), extra...)
+	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: ns.StartTapdns(t, bin, args...)}
 }
 
 // chaosArgs returns the flags that make tapdns answer CHAOS identity
