@@ -91,8 +91,8 @@ func New(cfg Config, zones *zone.Set, logger *slog.Logger) *Server {
 	}
 	if cfg.NSID != "" {
 		s.nsid = []byte(cfg.NSID)
-		if len(s.nsid) > 512 {
-			s.nsid = s.nsid[:512] // keep the OPT small enough for any limit
+		if len(s.nsid) > 128 {
+			s.nsid = s.nsid[:128] // keep the OPT small beside a 512-octet limit
 		}
 	}
 	v, id := cfg.Version, cfg.Identity
