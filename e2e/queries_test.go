@@ -129,7 +129,9 @@ func ping(t *testing.T, ns *labtest.NS) {
 	}
 	for _, addr := range []string{appliance4, appliance6} {
 		t.Run("ping "+addr, func(t *testing.T) {
-			out, err := ns.Run(t, "ping", "-c", "3", "-i", "0.2", "-W", "2", addr)
+			// -w: wait up to 5 s for all 3 replies (without it, ping gives up
+			// on a late reply after about twice the largest RTT so far).
+			out, err := ns.Run(t, "ping", "-c", "3", "-i", "0.2", "-w", "5", addr)
 			if err != nil {
 				t.Fatalf("ping %s: %v\n%s", addr, err, out)
 			}

@@ -98,8 +98,8 @@ show_matching 'status' dig +norec "@$v4" example.com A +noall +comments
 
 echo
 echo "== ICMP echo, answered by the userspace stack"
-show ping -c 3 -i 0.2 -W 1 "$v4"
-show ping -c 3 -i 0.2 -W 1 "$v6"
+show ping -c 3 -i 0.2 -w 5 "$v4"
+show ping -c 3 -i 0.2 -w 5 "$v6"
 
 echo
 echo "== stopping tapdns (SIGTERM)"
