@@ -62,15 +62,15 @@ TAP_LOCAL=198.18.0.1 TAP_IP=198.18.0.2
 VETH_LOCAL=198.18.1.1 VETH_IP=198.18.1.2
 ZONE_ORIGIN=bench.test.
 
-PIDS=()
+# SPID is the one server running now (started by us, not yet waited for,
+# so its PID cannot have been reused); stop functions clear it.
+SPID=
 cleanup() {
 	set +e
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
+	if [[ -n $SPID ]]; then
+		kill "$SPID" 2>/dev/null
+		wait "$SPID" 2>/dev/null
+	fi
 	for ns in "$NS_T" "$NS_G" "$NS_S"; do
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -190,13 +190,11 @@ target_side() {
 	esac
 }
 
-SPID=
 start_bg() { # $1: log file, rest: command
 	local logf=$1
 	shift
 	"$@" >"$logf" 2>&1 &
 	SPID=$!
-	PIDS+=("$SPID")
 }
 
 start_target() { # $1: target, $2: log file

@@ -50,11 +50,15 @@ ID=tzl$$
 NS_T=${ID}t NS_L=${ID}l
 TAP=tz$$
 
-PIDS=()
+# SPID is the one server running now (started by us, not yet waited for,
+# so its PID cannot have been reused); stop_server clears it.
+SPID=
 cleanup() {
 	set +e
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	if [[ -n $SPID ]]; then
+		kill "$SPID" 2>/dev/null
+		wait "$SPID" 2>/dev/null
+	fi
 	ip netns del "$NS_T" 2>/dev/null
 	ip netns del "$NS_L" 2>/dev/null
 	rm -rf "$WORK"
@@ -154,7 +158,6 @@ zone:
     file: "$ZONE"
 EOF
 
-SPID=
 stop_server() {
 	[[ -n $SPID ]] || return 0
 	kill "$SPID" 2>/dev/null || true
@@ -214,7 +217,6 @@ measure() { # $1 target, $2 round
 		;;
 	esac
 	SPID=$!
-	PIDS+=("$SPID")
 	if ! t1=$(ip netns exec "$ns" "$WORK/bin/dnswait" -server "$addr" -name "$LAST_NAME" -want "$LAST_ADDR" -timeout "${TIMEOUT}s" 2>>"$slog"); then
 		log "$t: no correct answer within $TIMEOUT s; log: $(tail -n 3 "$slog" | tr '\n' ' ')"
 		printf '%s\t%s\tNA\tNA\tNA\tNA\tNA\tno answer\n' "$r" "$t" >>"$WORK/samples"
