@@ -420,6 +420,8 @@ func rawCases() []qcase {
 		{name: "edns/size0", qd: 1, ar: 1, body: cat(question("longtxt.example.", dns.TypeTXT, dns.ClassINET), optRR(0, 0, 0, 0, nil))},
 		{name: "edns/size100", qd: 1, ar: 1, body: cat(question("longtxt.example.", dns.TypeTXT, dns.ClassINET), optRR(100, 0, 0, 0, nil))},
 		{name: "edns/size511", qd: 1, ar: 1, body: cat(question("longtxt.example.", dns.TypeTXT, dns.ClassINET), optRR(511, 0, 0, 0, nil))},
+		{name: "edns/size0-mx", qd: 1, ar: 1, body: cat(question("mx.example.", dns.TypeMX, dns.ClassINET), optRR(0, 0, 0, 0, nil))},
+		{name: "edns/size100-mx", qd: 1, ar: 1, body: cat(question("mx.example.", dns.TypeMX, dns.ClassINET), optRR(100, 0, 0, 0, nil))},
 		{name: "edns/size1100", qd: 1, ar: 1, body: cat(question("longtxt.example.", dns.TypeTXT, dns.ClassINET), optRR(1100, 0, 0, 0, nil))},
 		{name: "edns/size65535", qd: 1, ar: 1, body: cat(question("huge.example.", dns.TypeTXT, dns.ClassINET), optRR(65535, 0, 0, 0, nil))},
 		{name: "edns/ext-rcode-in-query", qd: 1, ar: 1, body: cat(aq, optRR(1232, 1, 0, 0, nil))},
