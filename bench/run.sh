@@ -263,6 +263,27 @@ wait_ready() { # $1: target
 }
 
 # ------------------------------------------------------------ measuring
+# tree: $1 and all its descendants (NSD's first process becomes xfrd; its
+# child is "main", whose child serves).
+tree() {
+	local c
+	echo "$1"
+	for c in $(pgrep -P "$1" || true); do tree "$c"; done
+}
+# cpu_ticks: user+system CPU time (clock ticks) of the server and its
+# direct children (NSD serves from a forked child). On a shared machine the
+# server's CPU time during a run makes replies per CPU-second comparable
+# when replies/s is not.
+cpu_ticks() {
+	local p sum=0 v
+	for p in $(tree "$SPID"); do
+		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || true)
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
 # run_kxdpgun prints "rps pct offered" from its summary:
 #   total queries:     N (P pps)
 #   total replies:     N (P pps) (X%)
@@ -275,7 +296,7 @@ run_kxdpgun() { # $1: log file
 	     END {
 		if (rps == "") { print "NA NA NA"; exit }
 		if (nq > 0) pct = sprintf("%.1f", 100 * nr / nq) # kxdpgun rounds to whole percent
-		print rps, pct, (sent == "" ? "NA" : sent)
+		print rps, pct, (sent == "" ? "NA" : sent), nr
 	     }' "$1"
 }
 
@@ -299,7 +320,7 @@ for t in fast gvisor refl-go refl-c nsd knot knot-xdp; do
 	TARGETS+=("$t")
 done
 
-printf 'round\ttarget\ttool\trps\tpct\tlat_us\toffered\n' >"$SAMPLES"
+printf 'round\ttarget\ttool\trps\tpct\tlat_us\toffered\tsrv_cpu_pct\treplies_per_cpu_s\n' >"$SAMPLES"
 declare -A BROKEN=() RCODES=() AFFINITY=()
 for r in $(seq "$ROUNDS"); do
 	for t in "${TARGETS[@]}"; do
@@ -318,17 +339,25 @@ for r in $(seq "$ROUNDS"); do
 			AFFINITY[$t]=$(for task in /proc/"$SPID"/task/*; do taskset -p "${task##*/}" 2>/dev/null | awk '{ print $NF }'; done | sort | uniq -c | awk '{ printf "%s%dx mask %s", sep, $1, $2; sep = ", " }')
 		fi
 		if has "$TOOLS" kxdpgun; then
-			read -r rps pct sent < <(run_kxdpgun "$WORK/$t.r$r.kxdpgun.log")
-			printf '%s\t%s\tkxdpgun\t%s\t%s\tNA\t%s\n' "$r" "$t" "$rps" "$pct" "$sent" >>"$SAMPLES"
-			log "round $r $t kxdpgun: $rps replies/s, $pct% answered, $sent queries/s sent"
+			c0=$(cpu_ticks)
+			read -r rps pct sent nr < <(run_kxdpgun "$WORK/$t.r$r.kxdpgun.log")
+			c1=$(cpu_ticks)
+			read -r cpu rpc < <(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v d="$DURATION" -v nr="${nr:-0}" \
+				'BEGIN { s = c / hz; if (s > 0) printf "%.0f %.0f\n", 100 * s / d, nr / s; else print "NA NA" }')
+			printf '%s\t%s\tkxdpgun\t%s\t%s\tNA\t%s\t%s\t%s\n' "$r" "$t" "$rps" "$pct" "$sent" "$cpu" "$rpc" >>"$SAMPLES"
+			log "round $r $t kxdpgun: $rps replies/s, $pct% answered, $sent queries/s sent, server CPU $cpu%, $rpc replies/CPU-s"
 			RCODES[$t]=$(awk '/^responded / { sub(":", "", $2); printf "%s%s=%s", sep, $2, $3; sep = " " }' "$WORK/$t.r$r.kxdpgun.log")
 			if [[ $rps == NA ]]; then
 				log "  kxdpgun output: $(tr '\n' ' ' <"$WORK/$t.r$r.kxdpgun.log" | cut -c1-400)"
 			fi
 		fi
 		if has "$TOOLS" dnsperf; then
+			c0=$(cpu_ticks)
 			read -r qps pct lat < <(run_dnsperf "$WORK/$t.r$r.dnsperf.log")
-			printf '%s\t%s\tdnsperf\t%s\t%s\t%s\tNA\n' "$r" "$t" "$qps" "$pct" "$lat" >>"$SAMPLES"
+			c1=$(cpu_ticks)
+			read -r cpu rpc < <(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v d="$DURATION" -v q="$qps" \
+				'BEGIN { s = c / hz; if (s > 0 && q != "NA") printf "%.0f %.0f\n", 100 * s / d, q * d / s; else print "NA NA" }')
+			printf '%s\t%s\tdnsperf\t%s\t%s\t%s\tNA\t%s\t%s\n' "$r" "$t" "$qps" "$pct" "$lat" "$cpu" "$rpc" >>"$SAMPLES"
 			log "round $r $t dnsperf: $qps qps, $pct% answered, avg latency $lat us"
 		fi
 		stop_target
@@ -350,7 +379,7 @@ done
 	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	echo
-	printf '%-9s %-8s %11s %17s %9s %9s %9s %3s\n' target tool "median r/s" "min-max r/s" answered "lat (us)" offered n
+	printf '%-9s %-8s %11s %17s %9s %9s %9s %5s %9s %3s\n' target tool "median r/s" "min-max r/s" answered "lat (us)" offered "cpu%" "r/cpu-s" n
 	# One line per target and tool: median, min-max of replies/s, median
 	# answered %, median dnsperf latency, median kxdpgun send rate.
 	awk -F'\t' '
@@ -358,18 +387,20 @@ done
 			for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
 			return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
 		}
-		NR > 1 && $4 != "NA" { k = $2 "\t" $3; n[k]++; v[k, n[k]] = $4; p[k, n[k]] = $5; l[k, n[k]] = $6; o[k, n[k]] = $7 }
+		NR > 1 && $4 != "NA" { k = $2 "\t" $3; n[k]++; v[k, n[k]] = $4; p[k, n[k]] = $5; l[k, n[k]] = $6; o[k, n[k]] = $7; u[k, n[k]] = $8; e[k, n[k]] = $9 }
 		END {
 			for (k in n) {
 				m = n[k]
-				for (i = 1; i <= m; i++) { a[i] = v[k, i] + 0; b[i] = p[k, i] + 0; c[i] = l[k, i] + 0; d[i] = o[k, i] + 0 }
+				for (i = 1; i <= m; i++) { a[i] = v[k, i] + 0; b[i] = p[k, i] + 0; c[i] = l[k, i] + 0; d[i] = o[k, i] + 0; f[i] = u[k, i] + 0; g[i] = e[k, i] + 0 }
 				med = median(a, m)
 				split(k, kk, "\t")
 				lat = (l[k, 1] == "NA") ? "-" : sprintf("%.0f", median(c, m))
 				off = (o[k, 1] == "NA") ? "-" : sprintf("%.0f", median(d, m))
-				printf "%s\t%s\t%-9s %-8s %11.0f %17s %8.1f%% %9s %9s %3d\n", kk[1], kk[2], kk[1], kk[2], med,
-					sprintf("%.0f-%.0f", a[1], a[m]), median(b, m), lat, off, m
-				print kk[1] "\t" kk[2] "\t" med > "/dev/stderr"
+				cpu = (u[k, 1] == "NA" || u[k, 1] == "") ? "-" : sprintf("%.0f", median(f, m))
+				eff = (e[k, 1] == "NA" || e[k, 1] == "") ? "-" : sprintf("%.0f", median(g, m))
+				printf "%s\t%s\t%-9s %-8s %11.0f %17s %8.1f%% %9s %9s %5s %9s %3d\n", kk[1], kk[2], kk[1], kk[2], med,
+					sprintf("%.0f-%.0f", a[1], a[m]), median(b, m), lat, off, cpu, eff, m
+				print kk[1] "\t" kk[2] "\t" med "\t" eff > "/dev/stderr"
 			}
 		}' "$SAMPLES" 2>"$WORK/medians" >"$WORK/table"
 	for t in "${TARGETS[@]}"; do
@@ -395,6 +426,7 @@ done
 	echo
 	echo "ratios of median replies/s (kxdpgun; dnsperf in parentheses, capped by dnsperf itself):"
 	med() { awk -F'\t' -v t="$1" -v o="$2" '$1 == t && $2 == o { print $3 }' "$WORK/medians"; }
+	eff() { awk -F'\t' -v t="$1" '$1 == t && $2 == "kxdpgun" && $4 != "-" { print $4 }' "$WORK/medians"; }
 	ratio() { # $1 label, $2 numerator target, $3 denominator target
 		local out="" tool a b
 		for tool in kxdpgun dnsperf; do
@@ -405,6 +437,10 @@ done
 				[[ $tool == kxdpgun ]] && out+="n/a" || out+=" (n/a)"
 			fi
 		done
+		a=$(eff "$2") b=$(eff "$3")
+		if [[ -n $a && -n $b ]] && awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
+			out+=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "   per server CPU-s: %.2f", a / b }')
+		fi
 		printf '  %-28s %s\n' "$1" "$out"
 	}
 	ratio "fast path / Go reflector" fast refl-go

@@ -7,7 +7,7 @@
 # answer (A record of the LAST name in the file, so the whole file has been
 # read), polled every 10 ms by bench/cmd/dnswait.
 # Memory: VmRSS and VmHWM SETTLE s after that answer (the largest over the
-# server process and its children), and PSS summed over them (NSD forks a server
+# server process and its descendants), and PSS summed over them (NSD forks a server
 # child and xfrd that share the zone copy-on-write; RSS would count it
 # twice). For tapdns also the peak RSS during a reload: VmHWM is reset
 # (/proc/PID/clear_refs "5") and SIGHUP is sent.
@@ -174,17 +174,24 @@ stop_server() {
 status_kb() { # $1 pid, $2 field: prints kB or NA
 	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print "NA" }' "/proc/$1/status" 2>/dev/null || echo NA
 }
-max_kb() { # $1 pid, $2 field: the largest value over it and its children
+# tree: $1 and all its descendants (NSD's first process becomes xfrd; its
+# child is "main", whose child serves).
+tree() {
+	local c
+	echo "$1"
+	for c in $(pgrep -P "$1" || true); do tree "$c"; done
+}
+max_kb() { # $1 pid, $2 field: the largest value over it and its descendants
 	local p m=0 v
-	for p in "$1" $(pgrep -P "$1" || true); do
+	for p in $(tree "$1"); do
 		v=$(status_kb "$p" "$2")
 		[[ $v != NA && $v -gt $m ]] && m=$v
 	done
 	echo "$m"
 }
-pss_kb() { # $1 pid: PSS of it and its direct children, kB
+pss_kb() { # $1 pid: PSS of it and its descendants, kB
 	local p sum=0 v
-	for p in "$1" $(pgrep -P "$1" || true); do
+	for p in $(tree "$1"); do
 		v=$(awk '$1 == "Pss:" { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true)
 		sum=$((sum + ${v:-0}))
 	done
