@@ -97,6 +97,16 @@ var nameTypes = []struct {
 	{"hinfo.example.", qtypes(dns.TypeHINFO), stdVariants},
 	{"mixedcase.example.", qtypes(dns.TypeA, dns.TypeTXT), stdVariants},
 	{"MIXEDCASE.example.", qtypes(dns.TypeA), stdVariants},
+	// Non-ASCII bytes and escaped dots in labels (RFC 4343: only A-Z fold).
+	{`caf\233.example.`, qtypes(dns.TypeA), stdVariants},
+	{`CAF\233.example.`, qtypes(dns.TypeA), stdVariants},
+	{`caf\201.example.`, qtypes(dns.TypeA), stdVariants},
+	{`a\.b.example.`, qtypes(dns.TypeA), stdVariants},
+	{`A\.B.example.`, qtypes(dns.TypeA), stdVariants},
+	{"a.b.example.", qtypes(dns.TypeA), stdVariants},
+	// Zone-file oddities.
+	{"ttlmix.example.", qtypes(dns.TypeA), stdVariants},
+	{"dup.example.", qtypes(dns.TypeA), stdVariants},
 	// Sizes and truncation.
 	{"longtxt.example.", qtypes(dns.TypeTXT), sizeVariants},
 	{"huge.example.", qtypes(dns.TypeTXT), sizeVariants},
@@ -121,7 +131,7 @@ var nameTypes = []struct {
 	{"foo.wild.example.", qtypes(dns.TypeA, dns.TypeTXT, dns.TypeMX, dns.TypeANY), stdVariants},
 	{"Foo.WILD.example.", qtypes(dns.TypeA), stdVariants},
 	{"a.b.wild.example.", qtypes(dns.TypeA), stdVariants},
-	{"*.wild.example.", qtypes(dns.TypeA), stdVariants},
+	{"*.wild.example.", qtypes(dns.TypeA, dns.TypeMX), stdVariants},
 	{"host.wild.example.", qtypes(dns.TypeA, dns.TypeTXT), stdVariants},
 	{"wild.example.", qtypes(dns.TypeA), stdVariants},
 	{"ent.wild.example.", qtypes(dns.TypeA), stdVariants},

@@ -42,6 +42,17 @@ var exceptions = []exception{
 			"like Knot, but no glue: with TC set the client retries over TCP and gets all of it.",
 	},
 	{
+		id:     "rrset-ttl",
+		cases:  []string{"ttlmix.example./A/*"},
+		follow: "knot",
+		set:    map[string]string{fAnswer: "ttlmix.example. 100 IN A 198.18.1.100\nttlmix.example. 100 IN A 198.18.1.101"},
+		rfc:    "RFC 2181 §5.2 (all RRs of an RRset have the same TTL)",
+		why: "The zone gives the two A records of ttlmix TTLs 100 and 200. NSD serves each record with " +
+			"its own TTL (an RRset with two TTLs); Knot gives the whole RRset one TTL, the last one (200). " +
+			"tapdns gives the RRset one TTL like Knot, the first record's (100), as BIND does and as " +
+			"zone/zone.go documents.",
+	},
+	{
 		id:     "any-at-apex",
 		cases:  []string{"example./ANY/*"},
 		follow: "knot",
