@@ -48,7 +48,7 @@ func buildTapdns() (string, error) {
 	}
 	bin := filepath.Join(dir, "tapdns")
 	args := []string{"build", "-o", bin}
-	if raceEnabled {
+	if Race {
 		args = append(args, "-race")
 	}
 	args = append(args, "./cmd/tapdns")

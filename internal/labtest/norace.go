@@ -2,4 +2,4 @@
 
 package labtest
 
-const raceEnabled = false
+const Race = false
