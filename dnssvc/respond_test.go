@@ -2,6 +2,7 @@ package dnssvc
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,6 +37,10 @@ func respCases() []respCase {
 	bigTXT := []string{}
 	for i := 0; i < 12; i++ {
 		bigTXT = append(bigTXT, "big.example.com. 3600 IN TXT \""+strings.Repeat("x"+string(rune('0'+i/10))+string(rune('0'+i%10)), 15)+"\"")
+	}
+	var manyA []string
+	for i := 0; i < 30; i++ {
+		manyA = append(manyA, "many.example.com. 3600 IN A 192.0.2."+strconv.Itoa(100+i))
 	}
 	anyApex := []string{
 		"example.com. 3600 IN A 192.0.2.1",
@@ -128,6 +133,11 @@ func respCases() []respCase {
 			opts: []qopt{withEDNS(4096, false)}, opt: &wantOPT{size: 1232}},
 		{name: "big answer, client size 512", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, tc: true,
 			opts: []qopt{withEDNS(512, false)}, opt: &wantOPT{size: 1232}},
+		{name: "optional additional dropped without TC", qname: "mxbig.example.com.", qtype: dns.TypeMX, aa: true,
+			an: []string{"mxbig.example.com. 3600 IN MX 10 many.example.com."}},
+		{name: "optional additional kept with EDNS", qname: "mxbig.example.com.", qtype: dns.TypeMX, aa: true,
+			opts: []qopt{withEDNS(1232, false)}, opt: &wantOPT{size: 1232},
+			an: []string{"mxbig.example.com. 3600 IN MX 10 many.example.com."}, ar: manyA},
 		{name: "big answer over TCP", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, an: bigTXT, tcp: true},
 		{name: "long name", qname: long, qtype: dns.TypeMX, aa: true,
 			an: []string{long + " 3600 IN MX 10 " + long},

@@ -140,9 +140,10 @@ func (b *Builder) addRR(sec int, owner []byte, ownerOff int, typ, class uint16, 
 	if sec < b.sec || sec < Answer || sec > Additional || len(rdata) > 0xFFFF {
 		return false
 	}
-	// Cheap upper bound first; compute the compressed size only when that
-	// bound does not fit, so that we never append past the limit (which
-	// could grow the caller's buffer).
+	// Cheap upper bound first; compute the exact compressed size only when
+	// that bound does not fit, so that we never append past the limit
+	// (which could grow the caller's buffer) and never refuse a record
+	// that fits.
 	upper := len(owner) + 2 + 10 + len(rdata)
 	if len(b.buf)+upper > b.limit && len(b.buf)+b.estimate(owner, typ, rdata) > b.limit {
 		return false
@@ -170,18 +171,20 @@ func (b *Builder) addRR(sec int, owner []byte, ownerOff int, typ, class uint16, 
 	return true
 }
 
-// estimate returns the record's size with names compressed against the
-// table as it is now (a close upper bound of what addRR writes).
+// estimate returns the exact size addRR writes for the record, as long as
+// the compression table has room: names are compressed against the table
+// and against the names written before them in the same record.
 func (b *Builder) estimate(owner []byte, typ uint16, rdata []byte) int {
 	n := 2 + 10
 	if owner != nil {
-		n = b.compressedLen(owner) + 10
+		n = b.compressedLen(owner, nil, nil) + 10
 	}
 	if !CompressibleRdata(typ) {
 		return n + len(rdata)
 	}
 	fixed, names := rdataLayout(typ)
 	rest := rdata
+	var prev []byte
 	total := 0
 	for i := 0; i < names; i++ {
 		if len(rest) < fixed[i] {
@@ -193,10 +196,23 @@ func (b *Builder) estimate(owner []byte, typ uint16, rdata []byte) int {
 		if l < 0 {
 			return n + len(rdata)
 		}
-		total += b.compressedLen(rest[:l])
+		total += b.compressedLen(rest[:l], owner, prev)
+		prev = rest[:l]
 		rest = rest[l:]
 	}
+	if !rdataTailOK(typ, rest) {
+		return n + len(rdata) // written as stored
+	}
 	return n + total + len(rest)
+}
+
+// rdataTailOK reports whether rest, what follows the names of a
+// compressible type's rdata, has the expected length.
+func rdataTailOK(typ uint16, rest []byte) bool {
+	if typ == TypeSOA {
+		return len(rest) == 20
+	}
+	return len(rest) == 0
 }
 
 // rdataLayout describes the compressible types: the number of names and
@@ -229,17 +245,9 @@ func (b *Builder) writeRdataNames(typ uint16, rdata []byte) bool {
 		b.writeName(rest[:l])
 		rest = rest[l:]
 	}
-	switch typ {
-	case TypeSOA:
-		if len(rest) != 20 {
-			b.buf, b.ncomp = b.buf[:start], ncomp
-			return false
-		}
-	default:
-		if len(rest) != 0 {
-			b.buf, b.ncomp = b.buf[:start], ncomp
-			return false
-		}
+	if !rdataTailOK(typ, rest) {
+		b.buf, b.ncomp = b.buf[:start], ncomp
+		return false
 	}
 	b.buf = append(b.buf, rest...)
 	return true
@@ -265,16 +273,37 @@ func (b *Builder) writeName(name []byte) {
 	b.registerPrefix(start, name, len(name)-1)
 }
 
-// compressedLen returns how long writeName would make name now.
-func (b *Builder) compressedLen(name []byte) int {
+// compressedLen returns how long writeName would make name after the
+// names a and b (either may be nil) were written.
+func (b *Builder) compressedLen(name, a, c []byte) int {
 	i := 0
 	for name[i] != 0 {
-		if _, ok := b.find(name[i:]); ok {
+		s := name[i:]
+		if _, ok := b.find(s); ok || hasSuffix(a, s) || hasSuffix(c, s) {
 			return i + 2
 		}
 		i += 1 + int(name[i])
 	}
 	return len(name)
+}
+
+// hasSuffix reports whether the uncompressed name s is a label-aligned
+// suffix of the uncompressed name n, ignoring ASCII case.
+func hasSuffix(n, s []byte) bool {
+	for i := 0; i < len(n) && len(n)-i >= len(s); i += 1 + int(n[i]) {
+		if len(n)-i == len(s) {
+			for j := range s {
+				if lower(n[i+j]) != lower(s[j]) {
+					return false
+				}
+			}
+			return true
+		}
+		if n[i] == 0 {
+			break
+		}
+	}
+	return false
 }
 
 // registerPrefix registers the labels of name before end, written at start.

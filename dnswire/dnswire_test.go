@@ -188,6 +188,29 @@ func TestBuilderLimit(t *testing.T) {
 	}
 }
 
+// TestBuilderExactFit checks that a record that fits only thanks to
+// compression against its own owner name is accepted at the exact limit.
+func TestBuilderExactFit(t *testing.T) {
+	owner := []byte("\x01a\x01b\x00")
+	rdata := []byte("\x01c\x01a\x01b\x00")
+	const hdrQ = 12 + 5 // header and the question "\x00" + type + class
+	const rec = 5 + 10 + 4
+	for _, tc := range []struct {
+		limit int
+		want  bool
+	}{{hdrQ + rec, true}, {hdrQ + rec - 1, false}} {
+		var b Builder
+		b.Start(make([]byte, 0, 64), 1, FlagQR, tc.limit)
+		b.Question([]byte{0, 0, 1, 0, 1})
+		if got := b.AddRR(Answer, owner, TypeCNAME, ClassIN, 1, rdata); got != tc.want {
+			t.Errorf("limit %d: AddRR = %v, want %v (len %d)", tc.limit, got, tc.want, b.Len())
+		}
+		if tc.want && b.Len() != tc.limit {
+			t.Errorf("limit %d: message is %d octets", tc.limit, b.Len())
+		}
+	}
+}
+
 func TestBuilderAllocs(t *testing.T) {
 	dst := make([]byte, 0, 512)
 	q := []byte("\x03www\x07example\x03com\x00\x00\x0f\x00\x01")

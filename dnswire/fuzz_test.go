@@ -2,6 +2,7 @@ package dnswire
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,9 +135,16 @@ func FuzzBuilder(f *testing.F) {
 			n++
 		}
 		add := func(sec int, owner []byte, typ uint16, rdata []byte) {
+			before, est := b.Len(), -1
+			if NameLen(owner) == len(owner) {
+				est = b.estimate(owner, typ, rdata)
+			}
 			ok := b.AddRR(sec, owner, typ, ClassIN, 300, rdata)
 			if valid := NameLen(owner) == len(owner); ok != valid {
 				t.Fatalf("AddRR(%q) = %v, name valid %v", owner, ok, valid)
+			}
+			if ok && b.Len()-before != est {
+				t.Fatalf("estimate %d, wrote %d octets", est, b.Len()-before)
 			}
 			if ok {
 				refRR(owner, typ, rdata)
@@ -154,6 +162,11 @@ func FuzzBuilder(f *testing.F) {
 			t.Fatalf("counts %d+%d, want %d records", u16(msg[6:]), u16(msg[10:]), n)
 		}
 		var want, got dns.Msg
+		if slices.ContainsFunc(rdata, func(c byte) bool { return c >= 0xC0 }) {
+			// Compression pointers in stored rdata would point elsewhere
+			// in each message; zone data never holds them.
+			return
+		}
 		if want.Unpack(ref) != nil {
 			return // rdata that miekg rejects for this type
 		}
