@@ -95,14 +95,20 @@ func stopWithin(t *testing.T, p *labtest.Proc, sig syscall.Signal) {
 }
 
 // TestCreatedTAPRemoved checks that a TAP tapdns had to create works and is
-// removed when tapdns exits.
+// removed when tapdns exits. It also exercises the flags the other labs
+// leave at their defaults: --netmask, --mac, --port and --queues (a TAP
+// tapdns creates with two queues is multi-queue).
 func TestCreatedTAPRemoved(t *testing.T) {
 	requireLab(t)
 	bin := labtest.BuildTapdns(t)
 	ns := labtest.NewNS(t, "e2e")
 	ns.MustRun(t, "ip", "link", "set", "lo", "up")
-	const tap = "tdns7"
-	p := ns.StartTapdns(t, bin, "--tap", tap, "--ip", appliance4+"/24")
+	const (
+		tap = "tdns7"
+		mac = "02:00:00:00:00:02"
+	)
+	p := ns.StartTapdns(t, bin, "--tap", tap, "--ip", appliance4, "--netmask", "255.255.255.0",
+		"--mac", mac, "--port", "5353", "--queues", "2")
 	deadline := time.Now().Add(10 * time.Second)
 	for !ns.LinkExists(t, tap) {
 		select {
@@ -117,7 +123,21 @@ func TestCreatedTAPRemoved(t *testing.T) {
 	}
 	ns.MustRun(t, "ip", "addr", "add", kernel4, "dev", tap)
 	ns.MustRun(t, "ip", "link", "set", tap, "up")
-	p.WaitReady(t, appliance4)
+	p.WaitReady(t, appliance4+":5353")
+
+	if out := ns.MustRun(t, "ip", "-d", "link", "show", "dev", tap); !strings.Contains(out, "multi_queue numqueues 2") {
+		t.Errorf("with --queues 2, %s is not a 2-queue TAP:\n%s", tap, out)
+	}
+	for _, tcp := range []string{"+notcp", "+tcp"} {
+		r := dig(t, ns, appliance4, "-p", "5353", tcp, "www.tapdns.test", "A")
+		if want := []string{"www.tapdns.test. 3600 IN A 198.18.0.80"}; !sameRecords(r.Answer, want) {
+			t.Errorf("dig -p 5353 %s: answer %q, want %q", tcp, r.Answer, want)
+		}
+	}
+	if out := ns.MustRun(t, "ip", "neigh", "show", appliance4, "dev", tap); !strings.Contains(out, "lladdr "+mac) {
+		t.Errorf("kernel's neighbour entry for %s = %q, want lladdr %s (--mac)", appliance4, out, mac)
+	}
+
 	stopWithin(t, p, syscall.SIGTERM)
 	if ns.LinkExists(t, tap) {
 		t.Errorf("%s, created by tapdns, still exists after it exited", tap)
