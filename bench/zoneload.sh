@@ -315,7 +315,7 @@ done
 	done
 	echo
 	echo "Memory read ${SETTLE} s after the first answer. RSS and peak (VmHWM, includes the load):"
-	echo "the largest single process (NSD: its forked server child)."
+	echo "the largest single process (NSD: its serving grandchild)."
 	echo "B/RR = PSS (all processes) / RRs. NSD: database \"\" (reads the zone text at start);"
 	echo "nsd-db: start from a prebuilt nsd.db (NSD's compiled form; its PSS includes the mmapped db file)."
 	echo "Goals: load no slower than NSD, <= 110 B/RR, reload peak <= 1.5x steady RSS."
