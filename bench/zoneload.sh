@@ -316,6 +316,8 @@ done
 	echo
 	echo "Memory read ${SETTLE} s after the first answer. RSS and peak (VmHWM, includes the load):"
 	echo "the largest single process (NSD: its serving grandchild)."
+	awk -F'\t' '$1 == "0" && $2 == "nsd-db" && $3 != "NA" {
+		printf "nsd.db build (NSD zone compile: first start with a database, untimed above): %s s to the first answer\n", $3 }' "$WORK/samples"
 	echo "B/RR = PSS (all processes) / RRs. NSD: database \"\" (reads the zone text at start);"
 	echo "nsd-db: start from a prebuilt nsd.db (NSD's compiled form; its PSS includes the mmapped db file)."
 	echo "Goals: load no slower than NSD, <= 110 B/RR, reload peak <= 1.5x steady RSS."
