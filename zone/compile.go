@@ -24,7 +24,8 @@ import (
 // of allocations per zone, whatever its size.
 
 const (
-	maxChunk   = 1 << 20
+	chunkBits  = 20
+	maxChunk   = 1 << chunkBits
 	firstChunk = 4 << 10
 )
 
@@ -33,8 +34,7 @@ type rec struct {
 	node  uint32 // index of the owner node
 	ttl   uint32
 	line  uint32
-	off   uint32 // of the length-prefixed rdata in chunks[chunk]
-	chunk uint16
+	off   uint32 // of the length-prefixed rdata: chunk<<chunkBits | offset in chunk
 	typ   uint16
 	file  uint16
 }
@@ -55,6 +55,8 @@ type builder struct {
 	nameOff []uint32
 	table   []uint32
 	seed    maphash.Seed
+
+	parent []uint32 // parent node of each node, or noParent
 
 	recs   []rec
 	chunks [][]byte
@@ -98,11 +100,7 @@ func (b *builder) presize(size int64) {
 	names := int(size / 40)
 	b.nameOff = make([]uint32, 1, names+1)
 	b.names = make([]byte, 0, names*12)
-	t := len(b.table)
-	for t < 2*names {
-		t <<= 1
-	}
-	b.table = make([]uint32, t)
+	b.table = make([]uint32, max(len(b.table), 2*names))
 }
 
 // errAt formats a validation error at a file position.
@@ -120,40 +118,45 @@ func (b *builder) nodeName(i uint32) []byte {
 }
 
 // intern returns the index of the node named name (canonical wire),
-// creating it when needed.
-func (b *builder) intern(name []byte) (uint32, error) {
+// creating it when needed, and whether it did.
+func (b *builder) intern(name []byte) (uint32, bool, error) {
 	h := maphash.Bytes(b.seed, name)
-	mask, tag := uint64(len(b.table)-1), slotTag(h)
-	i := h & mask
+	tag := slotTag(h)
+	i := slotStart(h, len(b.table))
 	for {
 		s := b.table[i]
 		if s == 0 {
 			break
 		}
 		if s&^slotIndex == tag && bytes.Equal(b.nodeName(s&slotIndex-1), name) {
-			return s&slotIndex - 1, nil
+			return s&slotIndex - 1, false, nil
 		}
-		i = (i + 1) & mask
+		if i++; i == len(b.table) {
+			i = 0
+		}
 	}
 	n := uint32(len(b.nameOff) - 1)
 	if n+1 > slotIndex {
-		return 0, fmt.Errorf("more than %d names", slotIndex-1)
+		return 0, false, fmt.Errorf("more than %d names", slotIndex-1)
 	}
 	b.names = append(b.names, name...)
 	b.nameOff = append(b.nameOff, uint32(len(b.names)))
+	b.parent = append(b.parent, noParent)
 	b.table[i] = tag | (n + 1)
-	if 2*int(n+1) > len(b.table) {
+	if 10*int(n+1) > 7*len(b.table) {
 		b.rehash(2 * len(b.table))
 	}
-	return n, nil
+	return n, true, nil
 }
+
+// noParent marks a node whose parent is not known yet.
+const noParent = ^uint32(0)
 
 // lookup returns the index of the node named name, or -1.
 func (b *builder) lookup(name []byte) int {
 	h := maphash.Bytes(b.seed, name)
-	mask, tag := uint64(len(b.table)-1), slotTag(h)
-	i := h & mask
-	for {
+	tag := slotTag(h)
+	for i := slotStart(h, len(b.table)); ; {
 		s := b.table[i]
 		if s == 0 {
 			return -1
@@ -161,26 +164,54 @@ func (b *builder) lookup(name []byte) int {
 		if s&^slotIndex == tag && bytes.Equal(b.nodeName(s&slotIndex-1), name) {
 			return int(s&slotIndex - 1)
 		}
-		i = (i + 1) & mask
+		if i++; i == len(b.table) {
+			i = 0
+		}
 	}
 }
 
 func (b *builder) rehash(size int) {
 	t := make([]uint32, size)
-	mask := uint64(size - 1)
 	for n := uint32(0); n < uint32(len(b.nameOff)-1); n++ {
 		h := maphash.Bytes(b.seed, b.nodeName(n))
-		i := h & mask
+		i := slotStart(h, size)
 		for t[i] != 0 {
-			i = (i + 1) & mask
+			if i++; i == size {
+				i = 0
+			}
 		}
 		t[i] = slotTag(h) | (n + 1)
 	}
 	b.table = t
 }
 
+// ancestors creates the missing nodes between node n and the apex (empty
+// non-terminals, unless records come later) and records parents.
+func (b *builder) ancestors(n uint32) error {
+	for b.parent[n] == noParent {
+		name := b.nodeName(n)
+		if len(name) <= len(b.origin) {
+			b.parent[n] = n // the apex is its own parent
+			return nil
+		}
+		// intern may grow b.names; up then still points into the old,
+		// unchanged array.
+		up := name[1+int(name[0]):]
+		p, created, err := b.intern(up)
+		if err != nil {
+			return err
+		}
+		b.parent[n] = p
+		if !created {
+			return nil
+		}
+		n = p
+	}
+	return nil
+}
+
 // store appends length-prefixed rdata to the chunk arena.
-func (b *builder) store(rdata []byte) (chunk uint16, off uint32, err error) {
+func (b *builder) store(rdata []byte) (off uint32, err error) {
 	need := 2 + len(rdata)
 	if len(b.chunks) == 0 || cap(b.chunks[len(b.chunks)-1])-len(b.chunks[len(b.chunks)-1]) < need {
 		size := firstChunk
@@ -188,23 +219,23 @@ func (b *builder) store(rdata []byte) (chunk uint16, off uint32, err error) {
 			size = min(2*cap(b.chunks[len(b.chunks)-1]), maxChunk)
 		}
 		size = max(size, need)
-		if len(b.chunks) >= 1<<16-1 {
-			return 0, 0, fmt.Errorf("zone data too large")
+		if len(b.chunks) >= 1<<(32-chunkBits) {
+			return 0, fmt.Errorf("more than 4 GiB of record data")
 		}
 		b.chunks = append(b.chunks, make([]byte, 0, size))
 	}
 	c := &b.chunks[len(b.chunks)-1]
-	off = uint32(len(*c))
+	off = uint32(len(b.chunks)-1)<<chunkBits | uint32(len(*c))
 	*c = append(*c, byte(len(rdata)>>8), byte(len(rdata)))
 	*c = append(*c, rdata...)
-	return uint16(len(b.chunks) - 1), off, nil
+	return off, nil
 }
 
 // rdata returns the stored rdata of r without its length prefix.
 func (b *builder) rdata(r *rec) []byte {
-	c := b.chunks[r.chunk]
-	n := int(c[r.off])<<8 | int(c[r.off+1])
-	return c[r.off+2 : int(r.off)+2+n]
+	c, o := b.chunks[r.off>>chunkBits], int(r.off&(maxChunk-1))
+	n := int(c[o])<<8 | int(c[o+1])
+	return c[o+2 : o+2+n]
 }
 
 // inZone reports whether name is at or below the origin.
@@ -246,8 +277,14 @@ func (b *builder) add(rr dns.RR, file int, line int) error {
 		if b.origin != nil && !b.inZone(b.owner) {
 			return b.errAt(f, l, "%s is out of zone %s", owner, nameText(string(b.origin)))
 		}
-		if node, err = b.intern(b.owner); err != nil {
+		var created bool
+		if node, created, err = b.intern(b.owner); err != nil {
 			return b.errAt(f, l, "zone too large: %v", err)
+		}
+		if created && b.origin != nil {
+			if err := b.ancestors(node); err != nil {
+				return b.errAt(f, l, "zone too large: %v", err)
+			}
 		}
 		b.lastOwner, b.lastNode = owner, node
 	}
@@ -279,11 +316,11 @@ func (b *builder) add(rr dns.RR, file int, line int) error {
 		b.soa.serial, b.soa.ttl, b.soa.minTTL = soa.Serial, h.Ttl, soa.Minttl
 	}
 
-	chunk, off, err := b.store(rdata)
+	off, err := b.store(rdata)
 	if err != nil {
 		return b.errAt(f, l, "%v", err)
 	}
-	b.recs = append(b.recs, rec{node: node, ttl: h.Ttl, line: l, off: off, chunk: chunk, typ: h.Rrtype, file: f})
+	b.recs = append(b.recs, rec{node: node, ttl: h.Ttl, line: l, off: off, typ: h.Rrtype, file: f})
 	return nil
 }
 
@@ -309,25 +346,14 @@ func (b *builder) finish() (*Zone, error) {
 	apex := uint32(b.lookup(b.origin))
 
 	// Empty non-terminals: every name between an owner and the apex
-	// exists. New nodes are appended, and so processed too.
-	parent := make([]uint32, 0, len(b.nameOff)-1)
+	// exists. add has created them for owners it saw once the origin was
+	// known; new nodes are appended, and so processed too.
 	for n := uint32(0); n < uint32(len(b.nameOff)-1); n++ {
-		if n == apex {
-			parent = append(parent, n)
-			continue
+		if err := b.ancestors(n); err != nil {
+			return nil, b.errZone("too large: %v", err)
 		}
-		name := b.nodeName(n)
-		up := name[1+int(name[0]):]
-		p := b.lookup(up)
-		if p < 0 {
-			q, err := b.intern(slices.Clone(up))
-			if err != nil {
-				return nil, b.errZone("too large: %v", err)
-			}
-			p = int(q)
-		}
-		parent = append(parent, uint32(p))
 	}
+	parent := b.parent
 	nnodes := len(b.nameOff) - 1
 
 	// Group records by node (counting sort, stable), then by type.
@@ -397,7 +423,7 @@ func (b *builder) finish() (*Zone, error) {
 			next := r0.off
 			for _, x := range group {
 				r := &b.recs[x]
-				if r.chunk != r0.chunk || r.off != next {
+				if r.off != next || r.off>>chunkBits != r0.off>>chunkBits {
 					contiguous = false
 					break
 				}
@@ -431,8 +457,10 @@ func (b *builder) finish() (*Zone, error) {
 				}
 			}
 			if contiguous && !dups {
-				c := b.chunks[r0.chunk]
-				rs.Rdata = c[r0.off:next:next]
+				// The last record ends inside the chunk, so next-1 is in it.
+				c := b.chunks[r0.off>>chunkBits]
+				from, to := r0.off&(maxChunk-1), (next-1)&(maxChunk-1)+1
+				rs.Rdata = c[from:to:to]
 				rs.Count = uint16(len(group))
 				if len(group) > 0xffff {
 					return nil, b.errAt(r0.file, r0.line, "more than 65535 %s records at %s", dns.Type(r0.typ), nameText(node.Name))
@@ -517,9 +545,12 @@ func (b *builder) finish() (*Zone, error) {
 		}
 	}
 
-	// The build index already maps names to these node indices, at most
-	// half full: it becomes the zone's.
-	z.table = b.table
+	if 10*nnodes >= 4*len(b.table) {
+		z.table = b.table // dense enough: keep it
+	} else {
+		b.table = nil
+		z.buildTable()
+	}
 	return z, nil
 }
 

@@ -6,10 +6,10 @@ import "hash/maphash"
 // slot holds 1 + the index of a node in Zone.nodes in its low 24 bits, and
 // the top 8 bits of the name's hash above them, so that most probes of
 // other names are rejected without touching the node; 0 is empty. The
-// table has a power-of-two size and is at most half full, so a miss (which
-// every NXDOMAIN lookup has) ends after a couple of probes. Compared with
-// a map[string]*Node it costs 4 to 8 bytes per name instead of about 40,
-// and it needs no per-name key allocation.
+// table is at most 70% full and maps a hash to a slot by multiplication
+// (no power-of-two size), so it costs under 6 bytes per name, against
+// about 40 for a map[string]*Node, and needs no per-name key allocation.
+// Probes are sequential 4-byte slots, mostly in one cache line.
 
 // find returns the index of the node named name, or -1.
 func (z *Zone) find(name []byte) int {
@@ -17,9 +17,8 @@ func (z *Zone) find(name []byte) int {
 		return -1
 	}
 	h := maphash.Bytes(z.seed, name)
-	mask, tag := uint64(len(z.table)-1), slotTag(h)
-	i := h & mask
-	for {
+	tag := slotTag(h)
+	for i := slotStart(h, len(z.table)); ; {
 		s := z.table[i]
 		if s == 0 {
 			return -1
@@ -27,7 +26,29 @@ func (z *Zone) find(name []byte) int {
 		if s&^slotIndex == tag && z.nodes[s&slotIndex-1].Name == string(name) {
 			return int(s&slotIndex - 1)
 		}
-		i = (i + 1) & mask
+		if i++; i == len(z.table) {
+			i = 0
+		}
+	}
+}
+
+// slotStart maps a hash to the first slot to probe in a table of size n.
+func slotStart(h uint64, n int) int {
+	return int(uint64(uint32(h)) * uint64(n) >> 32)
+}
+
+// buildTable returns the final index of the zone's nodes.
+func (z *Zone) buildTable() {
+	z.table = make([]uint32, len(z.nodes)*10/7+8)
+	for n := range z.nodes {
+		h := maphash.String(z.seed, z.nodes[n].Name)
+		i := slotStart(h, len(z.table))
+		for z.table[i] != 0 {
+			if i++; i == len(z.table) {
+				i = 0
+			}
+		}
+		z.table[i] = slotTag(h) | uint32(n+1)
 	}
 }
 

@@ -60,9 +60,11 @@ func (r Result) String() string {
 // with exact duplicates removed.
 type RRset struct {
 	Type  uint16
-	TTL   uint32 // RFC 2181 5.2: one TTL per RRset; the first record's TTL wins.
 	Count uint16 // number of records in Rdata
+	TTL   uint32 // RFC 2181 5.2: one TTL per RRset; the first record's TTL wins.
 	Rdata []byte
+	// The field order packs the struct into 32 bytes: a zone has about one
+	// RRset per record.
 }
 
 // Records calls f for each record's data in order, stopping early when f
