@@ -31,12 +31,12 @@ const (
 
 // rec is one record as read, before grouping.
 type rec struct {
-	node  uint32 // index of the owner node
-	ttl   uint32
-	line  uint32
-	off   uint32 // of the length-prefixed rdata: chunk<<chunkBits | offset in chunk
-	typ   uint16
-	file  uint16
+	node uint32 // index of the owner node
+	ttl  uint32
+	line uint32
+	off  uint32 // of the length-prefixed rdata: chunk<<chunkBits | offset in chunk
+	typ  uint16
+	file uint16
 }
 
 // node flags (Zone.flags).
