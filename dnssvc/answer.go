@@ -73,7 +73,7 @@ func (r *responder) answer() (int, bool) {
 // of the last step (RFC 6604).
 func (r *responder) resolve(m zone.Match) int {
 	var target [dnswire.MaxNameLen]byte // canonical CNAME target
-	var owner []byte                    // nil: the question name
+	var owner []byte                    // nil: the question name (questionOff)
 	var seen [maxCNAMEHops]*zone.RRset
 	first := m.Zone
 	for hop := 0; ; hop++ {
@@ -93,7 +93,7 @@ func (r *responder) resolve(m zone.Match) int {
 		if m.Answer == nil { // ANY
 			return r.any(owner, m.Node)
 		}
-		if !r.addRRset(dnswire.Answer, owner, m.Answer) {
+		if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, m.Answer); !ok {
 			return r.truncate(dnswire.RcodeSuccess)
 		}
 		if !m.CNAME {
@@ -128,7 +128,10 @@ func (r *responder) resolve(m zone.Match) int {
 // type (RFC 8482 4.2), over UDP and TCP alike. Knot DNS answers the same
 // (NSD also answers one RRset, but prefers the SOA at an apex).
 func (r *responder) any(owner []byte, n *zone.Node) int {
-	if len(n.RRsets) > 0 && !r.addRRset(dnswire.Answer, owner, &n.RRsets[0]) {
+	if len(n.RRsets) == 0 {
+		return dnswire.RcodeSuccess
+	}
+	if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, &n.RRsets[0]); !ok {
 		return r.truncate(dnswire.RcodeSuccess)
 	}
 	return dnswire.RcodeSuccess
@@ -157,7 +160,7 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	if ns == nil {
 		return
 	}
-	if !r.addRRset(dnswire.Authority, bytesOf(cut.Name), ns) {
+	if _, ok := r.addRRset(dnswire.Authority, bytesOf(cut.Name), 0, ns); !ok {
 		r.truncate(0)
 		return
 	}
@@ -240,32 +243,50 @@ func (r *responder) additional(z *zone.Zone, rs *zone.RRset) {
 // section; all or nothing.
 func (r *responder) addAddrs(name []byte, node *zone.Node) bool {
 	m := r.b.Mark()
+	owner, at := name, 0
 	for _, t := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
-		if rs := node.RRset(t); rs != nil && !r.addRRset(dnswire.Additional, name, rs) {
+		rs := node.RRset(t)
+		if rs == nil {
+			continue
+		}
+		off, ok := r.addRRset(dnswire.Additional, owner, at, rs)
+		if !ok {
 			r.b.Rollback(m)
 			return false
+		}
+		if off != 0 {
+			owner, at = nil, off
 		}
 	}
 	return true
 }
 
-// addRRset adds all records of rs, owned by owner (nil: the question
-// name), to section sec; all or nothing.
-func (r *responder) addRRset(sec int, owner []byte, rs *zone.RRset) bool {
+// addRRset adds all records of rs to section sec, owned by the name owner
+// or, when owner is nil, by the name at offset at in the message; all or
+// nothing. The owner is compressed once: later records point at the first
+// one's. It returns the offset that more records of this owner may point
+// at (0 for none).
+func (r *responder) addRRset(sec int, owner []byte, at int, rs *zone.RRset) (int, bool) {
 	m := r.b.Mark()
 	for rd := range records(rs) {
 		var ok bool
 		if owner == nil {
-			ok = r.b.AddRRAt(sec, questionOff, rs.Type, dnswire.ClassIN, rs.TTL, rd)
+			ok = r.b.AddRRAt(sec, at, rs.Type, dnswire.ClassIN, rs.TTL, rd)
 		} else {
 			ok = r.b.AddRR(sec, owner, rs.Type, dnswire.ClassIN, rs.TTL, rd)
 		}
 		if !ok {
 			r.b.Rollback(m)
-			return false
+			return 0, false
+		}
+		if off := r.b.LastOwner(); off != 0 {
+			owner, at = nil, off
 		}
 	}
-	return true
+	if owner != nil {
+		return 0, true
+	}
+	return at, true
 }
 
 // truncate cuts the response back to the question (the OPT is added

@@ -25,7 +25,7 @@ type Config struct {
 	// (the DNS Flag Day 2020 value, also NSD's and Knot's default).
 	UDPSize int
 	// NSID, when non-empty, is returned in the EDNS NSID option (RFC 5001) to
-	// clients that ask for it.
+	// clients that ask for it. Only its first 128 octets are used.
 	NSID string
 	// Chaos enables answers to CHAOS-class TXT queries for version.bind,
 	// version.server, hostname.bind and id.server; otherwise they are refused.

@@ -30,6 +30,7 @@ type compEntry struct {
 type Builder struct {
 	buf    []byte
 	limit  int
+	owner  int // where the last record's owner name can be pointed at
 	counts [4]uint16
 	sec    int
 	ncomp  int
@@ -53,6 +54,7 @@ func (b *Builder) Start(dst []byte, id, flags uint16, limit int) {
 	b.counts = [4]uint16{}
 	b.sec = Question
 	b.ncomp = 0
+	b.owner = 0
 }
 
 // Flags returns the header flags written so far.
@@ -149,10 +151,11 @@ func (b *Builder) addRR(sec int, owner []byte, ownerOff int, typ, class uint16, 
 		return false
 	}
 	m := b.Mark()
+	ownerAt := ownerOff
 	if owner == nil {
 		b.buf = append(b.buf, 0xC0|byte(ownerOff>>8), byte(ownerOff))
 	} else {
-		b.writeName(owner)
+		ownerAt = b.writeName(owner)
 	}
 	b.buf = append(b.buf, byte(typ>>8), byte(typ), byte(class>>8), byte(class),
 		byte(ttl>>24), byte(ttl>>16), byte(ttl>>8), byte(ttl), 0, 0)
@@ -168,7 +171,18 @@ func (b *Builder) addRR(sec int, owner []byte, ownerOff int, typ, class uint16, 
 	b.buf[rdStart-2], b.buf[rdStart-1] = byte(rdlen>>8), byte(rdlen)
 	b.sec = sec
 	b.counts[sec]++
+	b.owner = ownerAt
 	return true
+}
+
+// LastOwner returns an offset that AddRRAt can use to give the next record
+// the owner of the last record added (so the records of an RRset compress
+// their owner once), or 0 when there is none (call AddRR then).
+func (b *Builder) LastOwner() int {
+	if b.owner >= 0x4000 {
+		return 0
+	}
+	return b.owner
 }
 
 // estimate returns the exact size addRR writes for the record, as long as
@@ -255,22 +269,26 @@ func (b *Builder) writeRdataNames(typ uint16, rdata []byte) bool {
 
 // writeName appends the valid uncompressed name, replacing its longest
 // suffix already in the message by a pointer, and registers the suffixes
-// it writes out.
-func (b *Builder) writeName(name []byte) {
+// it writes out. It returns the offset of a copy of the name in the
+// message (the name itself, or what its leading pointer points to).
+func (b *Builder) writeName(name []byte) int {
+	start := len(b.buf)
 	i := 0
 	for name[i] != 0 {
 		if off, ok := b.find(name[i:]); ok {
-			start := len(b.buf)
 			b.buf = append(b.buf, name[:i]...)
 			b.buf = append(b.buf, 0xC0|byte(off>>8), byte(off))
 			b.registerPrefix(start, name, i)
-			return
+			if i == 0 {
+				return off
+			}
+			return start
 		}
 		i += 1 + int(name[i])
 	}
-	start := len(b.buf)
 	b.buf = append(b.buf, name...)
 	b.registerPrefix(start, name, len(name)-1)
+	return start
 }
 
 // compressedLen returns how long writeName would make name after the
