@@ -177,6 +177,11 @@ var nameTypes = []struct {
 	{".", qtypes(dns.TypeSOA, dns.TypeNS), stdVariants},
 	{"net.", qtypes(dns.TypeNS), stdVariants},
 	{"xample.", qtypes(dns.TypeA), stdVariants},
+	// TCP pipelining (RFC 7766 §6.2.1.1).
+	{"a.example.", qtypes(dns.TypeA, dns.TypeMX), []variant{{edns, tcpPipe}, {plain, tcpPipe}}},
+	{"huge.example.", qtypes(dns.TypeTXT), []variant{{do4096, tcpPipe}}},
+	{"nothere.example.", qtypes(dns.TypeA), []variant{{edns, tcpPipe}}},
+	{"sub.example.", qtypes(dns.TypeA), []variant{{edns, tcpPipe}}},
 	// Meta and obsolete query types (answered, never dropped).
 	{"example.", qtypes(dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB, dns.TypeTSIG, dns.TypeTKEY, dns.TypeOPT, dns.TypeNone, dns.TypeRRSIG, dns.TypeNSEC), []variant{{edns, udp4}}},
 	{"example.", qtypes(dns.TypeAXFR, dns.TypeIXFR), []variant{{edns, tcp4}}},

@@ -21,13 +21,18 @@ const (
 	tcp4
 	udp6
 	tcp6
+	// tcpPipe sends the query pipeCount times in one write on one TCP
+	// connection (RFC 7766 §6.2.1.1 pipelining) and expects as many answers.
+	tcpPipe
 )
 
+const pipeCount = 3
+
 func (tr transport) String() string {
-	return [...]string{"udp", "tcp", "udp6", "tcp6"}[tr]
+	return [...]string{"udp", "tcp", "udp6", "tcp6", "tcp-pipelined"}[tr]
 }
 
-func (tr transport) tcp() bool { return tr == tcp4 || tr == tcp6 }
+func (tr transport) tcp() bool { return tr == tcp4 || tr == tcp6 || tr == tcpPipe }
 
 // silenceWait is how long a UDP client waits before it concludes that no
 // answer is coming. Every server answers on loopback or the TAP in well
@@ -37,52 +42,87 @@ const silenceWait = 700 * time.Millisecond
 
 // exchange sends query to addr from inside ns and returns the response, or
 // nil when none came within silenceWait (UDP) or the server closed the
-// connection without one (TCP). Errors are for failures of the client
-// itself or of the connection.
-func exchange(ns *labtest.NS, addr netip.AddrPort, tr transport, query []byte) ([]byte, error) {
+// connection without one (TCP). For tcpPipe, note says how many answers
+// came and whether they were all the same. Errors are for failures of the
+// client itself or of the connection.
+func exchange(ns *labtest.NS, addr netip.AddrPort, tr transport, query []byte) (resp []byte, note string, err error) {
 	network := "udp"
 	if tr.tcp() {
 		network = "tcp"
 	}
 	c, err := ns.Dial(network, addr.String())
 	if err != nil {
-		return nil, fmt.Errorf("dial %s %s: %w", network, addr, err)
+		return nil, "", fmt.Errorf("dial %s %s: %w", network, addr, err)
 	}
 	defer c.Close()
 	if err := c.SetDeadline(time.Now().Add(silenceWait)); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !tr.tcp() {
 		if _, err := c.Write(query); err != nil {
-			return nil, fmt.Errorf("write to %s: %w", addr, err)
+			return nil, "", fmt.Errorf("write to %s: %w", addr, err)
 		}
 		buf := make([]byte, 65535)
 		n, err := c.Read(buf)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, nil
+			return nil, "", nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read from %s: %w", addr, err)
+			return nil, "", fmt.Errorf("read from %s: %w", addr, err)
 		}
-		return buf[:n], nil
+		return buf[:n], "", nil
 	}
-	msg := binary.BigEndian.AppendUint16(nil, uint16(len(query)))
-	msg = append(msg, query...)
+	copies := 1
+	if tr == tcpPipe {
+		copies = pipeCount
+	}
+	var msg []byte
+	for range copies {
+		msg = binary.BigEndian.AppendUint16(msg, uint16(len(query)))
+		msg = append(msg, query...)
+	}
 	if _, err := c.Write(msg); err != nil {
-		return nil, fmt.Errorf("write to %s: %w", addr, err)
+		return nil, "", fmt.Errorf("write to %s: %w", addr, err)
 	}
+	var answers [][]byte
+	for range copies {
+		a, err := readTCP(c)
+		if err != nil {
+			return nil, "", fmt.Errorf("read from %s: %w", addr, err)
+		}
+		if a == nil {
+			break
+		}
+		answers = append(answers, a)
+	}
+	if len(answers) == 0 {
+		return nil, "", nil
+	}
+	if tr == tcpPipe {
+		same := 0
+		for _, a := range answers {
+			if string(a) == string(answers[0]) {
+				same++
+			}
+		}
+		note = fmt.Sprintf("%d answers to %d queries, %d identical", len(answers), copies, same)
+	}
+	return answers[0], note, nil
+}
+
+// readTCP reads one length-prefixed message, or returns nil when the server
+// closed (or reset) the connection or went silent before sending one.
+func readTCP(c io.Reader) ([]byte, error) {
 	var l [2]byte
 	if _, err := io.ReadFull(c, l[:]); err != nil {
-		// A server that closes (or resets) the connection instead of
-		// answering has given no answer; the comparison reports it.
 		if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || isReset(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("read from %s: %w", addr, err)
+		return nil, err
 	}
 	buf := make([]byte, binary.BigEndian.Uint16(l[:]))
 	if _, err := io.ReadFull(c, buf); err != nil {
-		return nil, fmt.Errorf("read %d-byte message from %s: %w", len(buf), addr, err)
+		return nil, fmt.Errorf("read %d-byte message: %w", len(buf), err)
 	}
 	return buf, nil
 }

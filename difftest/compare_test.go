@@ -35,6 +35,7 @@ const (
 	fAuthority  = "authority"
 	fAdditional = "additional"
 	fOPT        = "opt"
+	fPipelined  = "pipelined"
 )
 
 func (v view) get(name string) (string, bool) {

@@ -133,14 +133,18 @@ func run(ns *labtest.NS, servers []*server, c qcase) outcome {
 			if c.tr == udp6 || c.tr == tcp6 {
 				addr = s.six
 			}
-			resp, err := exchange(ns, addr, c.tr, c.query)
+			resp, note, err := exchange(ns, addr, c.tr, c.query)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				o.errs = append(o.errs, fmt.Sprintf("%s: %v", s.name, err))
 				return
 			}
-			o.views[s.name] = viewOf(c.query, resp)
+			v := viewOf(c.query, resp)
+			if note != "" {
+				v.add(fPipelined, note)
+			}
+			o.views[s.name] = v
 			o.sizes[s.name] = len(resp)
 			o.raw[s.name] = resp
 		}()
