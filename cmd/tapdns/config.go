@@ -71,7 +71,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		zones     zoneFiles
 		tap       = fs.String("tap", "tap0", "TAP device `name`: attached to if it exists (and left in place), created and removed on exit otherwise")
 		ip        = fs.String("ip", "", "IPv4 `address[/len]` of the appliance (/24 when len is absent)")
-		netmask   = fs.String("netmask", "", "IPv4 netmask, e.g. 255.255.255.0: an alternative to --ip's /len")
+		netmask   = fs.String("netmask", "", "IPv4 `netmask` such as 255.255.255.0, an alternative to --ip's /len")
 		gateway   = fs.String("gateway", "", "IPv4 default gateway `address` (on-link); none when empty")
 		ip6       = fs.String("ip6", "", "IPv6 `address/len` of the appliance (/64 when len is absent); link-local is always configured")
 		gateway6  = fs.String("gateway6", "", "IPv6 default gateway `address` (link-local or on-link); none when empty")
