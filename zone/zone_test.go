@@ -3,6 +3,7 @@ package zone
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -322,6 +323,7 @@ func TestInclude(t *testing.T) {
 	}{
 		{"testdata/include/badinc.zone", "zone testdata/include/sub/bad.zone: line 3: CNAME at www.inc.example. beside other data (A record at line 1)"},
 		{"testdata/include/syntax.zone", "zone testdata/include/sub/syntax.zone: line 2: bad A record 192.0.2.256"},
+		{"testdata/include/badafter.zone", "zone testdata/include/badafter.zone: line 6: class CH not supported (only IN)"},
 	}
 	for _, tt := range errs {
 		t.Run(tt.file, func(t *testing.T) {
@@ -369,40 +371,77 @@ func TestAgainstMiekg(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			zp := dns.NewZoneParser(f, "", file)
-			zp.SetIncludeAllowed(true)
-			zp.SetDefaultTTL(defaultTTL)
-			seen := map[string]bool{}
-			for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-				h := rr.Header()
-				name := wireName(t, h.Name)
-				n := z.Node(name)
-				if n == nil {
-					t.Errorf("%s: no node", h.Name)
-					continue
-				}
-				rs := n.RRset(h.Rrtype)
-				if rs == nil {
-					t.Errorf("%s %s: no RRset", h.Name, dns.Type(h.Rrtype))
-					continue
-				}
-				want := string(packRR(t, rr))
-				found := false
-				for _, got := range rdatas(rs) {
-					found = found || got == want
-				}
-				if !found {
-					t.Errorf("%v: rdata %x not in compiled RRset %q", rr, want, rdatas(rs))
-				}
-				seen[string(name)+"/"+dns.Type(h.Rrtype).String()+"/"+want] = true
-			}
-			if err := zp.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if z.Records() != len(seen) {
-				t.Errorf("compiled zone has %d records, miekg found %d distinct", z.Records(), len(seen))
-			}
+			crossCheck(t, z, dns.NewZoneParser(f, "", file))
 		})
+	}
+}
+
+// crossCheck checks that every record zp yields is in z, with exactly
+// miekg's rdata, and that z has no other records.
+func crossCheck(t *testing.T, z *Zone, zp *dns.ZoneParser) {
+	t.Helper()
+	zp.SetIncludeAllowed(true)
+	zp.SetDefaultTTL(defaultTTL)
+	seen := map[string]bool{}
+	sets := map[*RRset]map[string]bool{}
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		h := rr.Header()
+		name := wireName(t, h.Name)
+		n := z.Node(name)
+		if n == nil {
+			t.Errorf("%s: no node", h.Name)
+			continue
+		}
+		rs := n.RRset(h.Rrtype)
+		if rs == nil {
+			t.Errorf("%s %s: no RRset", h.Name, dns.Type(h.Rrtype))
+			continue
+		}
+		want := string(packRR(t, rr))
+		if sets[rs] == nil {
+			sets[rs] = map[string]bool{}
+			for _, got := range rdatas(rs) {
+				sets[rs][got] = true
+			}
+		}
+		if !sets[rs][want] {
+			t.Errorf("%v: rdata %x not in compiled RRset", rr, want)
+		}
+		seen[string(name)+"/"+dns.Type(h.Rrtype).String()+"/"+want] = true
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if z.Records() != len(seen) {
+		t.Errorf("compiled zone has %d records, miekg found %d distinct", z.Records(), len(seen))
+	}
+}
+
+// TestLargeAndInterleaved covers RRsets that span rdata chunks, RRsets
+// whose records are not contiguous in the file, and duplicates among them.
+func TestLargeAndInterleaved(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("$ORIGIN big.example.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n")
+	for i := range 6000 { // about 1.2 MB of TXT at one name: several chunks
+		fmt.Fprintf(&b, "big TXT \"%04d %s\"\n", i, strings.Repeat("x", 190))
+	}
+	for i := range 3000 {
+		fmt.Fprintf(&b, "a%d A 10.0.%d.%d\n", i%7, i%5, i%11) // interleaved, with duplicates
+		if i%500 == 0 {
+			fmt.Fprintf(&b, "big TXT \"%04d %s\"\n", i, strings.Repeat("x", 190)) // duplicate, out of place
+		}
+	}
+	z, err := Parse(strings.NewReader(b.String()), "big.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crossCheck(t, z, dns.NewZoneParser(strings.NewReader(b.String()), "", "big.zone"))
+	if rs := z.Node(wireName(t, "big.big.example.")).RRset(dns.TypeTXT); rs.Count != 6000 {
+		t.Errorf("big TXT: Count = %d, want 6000", rs.Count)
+	}
+	// i ≡ 3 (mod 7) meets all 55 pairs (i mod 5, i mod 11) below 3000.
+	if rs := z.Node(wireName(t, "a3.big.example.")).RRset(dns.TypeA); rs.Count != 55 || len(rdatas(rs)) != 55 {
+		t.Errorf("a3 A: Count = %d, %d records, want 55", rs.Count, len(rdatas(rs)))
 	}
 }
 
