@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -10,9 +12,10 @@ import (
 )
 
 // TestDefaultZone checks that tapdns without --zone serves its embedded
-// zone and logs one startup line naming it.
+// zone and logs one startup line (here as JSON) naming its addresses and the
+// zone with its serial.
 func TestDefaultZone(t *testing.T) {
-	ns, p := startTapdns(t)
+	ns, p := startTapdns(t, "--log-format", "json")
 	r := dig(t, ns, appliance4, "www.tapdns.test", "A")
 	if want := []string{"www.tapdns.test. 3600 IN A 198.18.0.80"}; r.Status != "NOERROR" || !r.Flags["aa"] || !sameRecords(r.Answer, want) {
 		t.Errorf("www.tapdns.test A: status %s flags %v answer %q; want NOERROR aa %q", r.Status, r.Flags, r.Answer, want)
@@ -21,24 +24,25 @@ func TestDefaultZone(t *testing.T) {
 	if want := []string{"ns0.tapdns.test. 3600 IN AAAA 2001:2::2"}; r.Status != "NOERROR" || !sameRecords(r.Answer, want) {
 		t.Errorf("ns0.tapdns.test AAAA over TCP/IPv6: status %s answer %q; want NOERROR %q", r.Status, r.Answer, want)
 	}
-	if line := findLine(p.Stderr(), "serving"); line == "" {
-		t.Errorf("no startup line in stderr:\n%s", p.Stderr())
-	} else {
-		for _, want := range []string{"tap=tap0", "198.18.0.2/24", "2001:2::2/64", "tapdns.test. serial 2026112901"} {
-			if !strings.Contains(line, want) {
-				t.Errorf("startup line %q does not mention %q", line, want)
-			}
-		}
-	}
-}
 
-func findLine(s, substr string) string {
-	for line := range strings.Lines(s) {
-		if strings.Contains(line, substr) {
-			return strings.TrimSpace(line)
+	var startup []map[string]any
+	for line := range strings.Lines(p.Stderr()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("--log-format json, but stderr has a line that is not JSON: %q (%v)", line, err)
+			continue
+		}
+		if rec["msg"] == "serving" {
+			startup = append(startup, rec)
 		}
 	}
-	return ""
+	if len(startup) != 1 {
+		t.Fatalf("%d startup lines (msg=serving), want 1; stderr:\n%s", len(startup), p.Stderr())
+	}
+	got := fmt.Sprint(startup[0]["tap"], " ", startup[0]["ip"], " ", startup[0]["ip6"], " ", startup[0]["zones"])
+	if want := "tap0 198.18.0.2/24 2001:2::2/64 [tapdns.test. serial 2026112901 from (embedded)]"; got != want {
+		t.Errorf("startup line tap, ip, ip6, zones = %q, want %q", got, want)
+	}
 }
 
 // TestSignals checks that SIGTERM and SIGINT stop tapdns with status 0
