@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,11 +115,40 @@ func TestQueries(t *testing.T) {
 	for _, fast := range []bool{true, false} {
 		t.Run(fmt.Sprintf("fastpath=%v", fast), func(t *testing.T) {
 			t.Parallel()
-			ns, _ := startTapdns(t, "--zone", testdata(t, "example.zone"), fmt.Sprintf("--fastpath=%v", fast))
+			ns, p := startTapdns(t, "--zone", testdata(t, "example.zone"), fmt.Sprintf("--fastpath=%v", fast), "--log-format", "json")
 			runQueries(t, ns)
 			ping(t, ns)
+
+			// The mode took effect: the fast path answered the plain UDP
+			// queries, or none at all.
+			stopWithin(t, p, syscall.SIGTERM)
+			stats := stoppedStats(t, p)
+			fastAnswered, udp := stats["FastAnswered"], stats["UDPQueries"]
+			if fast && (fastAnswered == 0 || udp != 0) {
+				t.Errorf("--fastpath=true: FastAnswered=%v UDPQueries=%v, want plain UDP queries answered on the fast path", fastAnswered, udp)
+			}
+			if !fast && (fastAnswered != 0 || udp == 0) {
+				t.Errorf("--fastpath=false: FastAnswered=%v UDPQueries=%v, want every UDP query through gVisor", fastAnswered, udp)
+			}
 		})
 	}
+}
+
+// stoppedStats returns the counters tapdns logs as JSON when it stops
+// (netstack.Stats).
+func stoppedStats(t *testing.T, p *labtest.Proc) map[string]float64 {
+	t.Helper()
+	for line := range strings.Lines(p.Stderr()) {
+		var rec struct {
+			Msg   string
+			Stats map[string]float64
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "stopped" && rec.Stats != nil {
+			return rec.Stats
+		}
+	}
+	t.Fatalf("no \"stopped\" line with stats in stderr:\n%s", p.Stderr())
+	return nil
 }
 
 // ping checks that the appliance answers ICMP and ICMPv6 echo.
