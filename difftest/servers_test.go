@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/internal/labtest"
 )
@@ -214,8 +217,33 @@ func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 	}
 	for _, s := range servers {
 		s.proc.WaitReady(t, s.addr.String())
+		waitZones(t, ns, s)
 	}
 	return servers
+}
+
+// waitZones waits until s answers the SOA query of every test zone
+// authoritatively: Knot answers queries while it is still loading zones in
+// the background, and early answers would be REFUSED.
+func waitZones(t *testing.T, ns *labtest.NS, s *server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, z := range testZones {
+		q := newQuery(z.origin, dns.TypeSOA, dns.ClassINET)
+		q.Id = caseID("ready " + z.origin)
+		query := mustPack(q)
+		for {
+			resp, _, err := exchange(ns, s.addr, udp4, query)
+			m := new(dns.Msg)
+			if err == nil && resp != nil && m.Unpack(resp) == nil && m.Rcode == dns.RcodeSuccess && m.Authoritative {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not answer %s SOA authoritatively after 10 s (last: err %v, response %x)", s.name, z.origin, err, resp)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
 
 // startTapdns starts bin on a new TAP as n says, serving the zones in dir.
