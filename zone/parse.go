@@ -300,6 +300,7 @@ type lineReader struct {
 	line    int  // line of the next byte
 	start   int  // line where the latest entry started
 	started bool // the current entry has started
+	plain   bool // started, and not in a comment, quote or escape
 	comment bool
 	quote   bool
 	escape  bool
@@ -355,7 +356,7 @@ func (r *lineReader) ReadByte() (byte, error) {
 	}
 	c := r.buf[r.pos]
 	r.pos++
-	if r.started && !r.comment && !r.quote && !r.escape && !special[c] {
+	if r.plain && !special[c] {
 		return c, nil // the common case
 	}
 	switch {
@@ -391,6 +392,7 @@ func (r *lineReader) ReadByte() (byte, error) {
 			r.comment = false
 		}
 	}
+	r.plain = r.started && !r.comment && !r.quote && !r.escape
 	return c, nil
 }
 
