@@ -391,6 +391,9 @@ func rawCases() []qcase {
 		{name: "class/ch-a", qd: 1, body: question("a.example.", dns.TypeA, dns.ClassCHAOS)},
 		{name: "class/hs", qd: 1, body: question("a.example.", dns.TypeA, dns.ClassHESIOD)},
 		{name: "class/any", qd: 1, body: question("a.example.", dns.TypeA, dns.ClassANY)},
+		{name: "class/any-nx", qd: 1, body: question("nothere.example.", dns.TypeA, dns.ClassANY)},
+		{name: "class/any-nodata", qd: 1, body: question("a.example.", dns.TypeMX, dns.ClassANY)},
+		{name: "class/any-refused", qd: 1, body: question("www.outside.test.", dns.TypeA, dns.ClassANY)},
 		{name: "class/none", qd: 1, body: question("a.example.", dns.TypeA, dns.ClassNONE)},
 		{name: "class/0", qd: 1, body: question("a.example.", dns.TypeA, 0)},
 		// CHAOS identity queries.
