@@ -99,7 +99,7 @@ func (b *builder) presize(size int64) {
 	b.recs = make([]rec, 0, size/25)
 	names := int(size / 40)
 	b.nameOff = make([]uint32, 1, names+1)
-	b.names = make([]byte, 0, names*12)
+	b.names = make([]byte, 0, names*20)
 	b.table = make([]uint32, max(len(b.table), 2*names))
 }
 
@@ -397,6 +397,7 @@ func (b *builder) finish() (*Zone, error) {
 		flags:  make([]uint8, nnodes),
 	}
 	names := string(b.names)
+	b.names = nil // free the build copy at the next GC: peak memory matters on reload
 	z.Origin = names[b.nameOff[apex]:b.nameOff[apex+1]]
 	z.Apex = &z.nodes[apex]
 	sets := make([]RRset, 0, nsets)
@@ -524,6 +525,8 @@ func (b *builder) finish() (*Zone, error) {
 			node.Cut = true
 		}
 	}
+
+	b.recs, b.nameOff, order, start = nil, nil, nil, nil
 
 	// A node lies at or below a cut when it or an ancestor below the apex
 	// is a cut. Parents may come after children in nodes, so resolve each
