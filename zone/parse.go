@@ -37,8 +37,13 @@ func LoadFile(path string) (*Zone, error) {
 // origin is the zone's apex in presentation format; when it is "" the apex
 // is the owner of the SOA record, and relative names need an $ORIGIN.
 //
-// Errors have the form "zone FILE: line N: reason". Only class IN is
-// accepted.
+// Errors have the form "zone FILE: line N: reason" (FILE is "(input)"
+// when file is ""); errors from the file system wrap the os error. Only
+// class IN is accepted. Records before any TTL is known get 3600, as in
+// NSD; $GENERATE records always do (miekg/dns ignores $TTL for them).
+//
+// Parse reads r from a goroutine of its own, so that parsing overlaps
+// compiling; the goroutine has ended when Parse returns.
 func Parse(r io.Reader, file, origin string) (*Zone, error) {
 	return parse(r, file, origin, true)
 }
