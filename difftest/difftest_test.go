@@ -56,7 +56,7 @@ func TestDifferential(t *testing.T) {
 	// cache, and they must not differ from the first ones.
 	var taps []*server
 	for _, s := range servers {
-		if slices.Contains(tapdnsNames, s.name) {
+		if slices.Contains(tapdnsNames(), s.name) {
 			taps = append(taps, s)
 		}
 	}
@@ -185,7 +185,7 @@ func judge(o *outcome, refOnly bool) string {
 	// alike the report says so once.
 	var fails []string
 	var names []string
-	for _, name := range tapdnsNames {
+	for _, name := range tapdnsNames() {
 		if _, ok := o.views[name]; !ok {
 			continue
 		}
@@ -269,7 +269,7 @@ func dump(outcomes []outcome) string {
 	var b strings.Builder
 	for _, o := range outcomes {
 		fmt.Fprintf(&b, "case %s (%s, query %x)\n", o.c.name, o.c.tr, o.c.query)
-		for _, name := range append([]string{"nsd", "knot"}, tapdnsNames...) {
+		for _, name := range append([]string{"nsd", "knot"}, tapdnsNames()...) {
 			if v, ok := o.views[name]; ok {
 				fmt.Fprintf(&b, "%s (%d bytes):\n%s\traw: %x\n", name, o.sizes[name], v, o.raw[name])
 			}

@@ -1,11 +1,9 @@
 package difftest
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,21 +23,13 @@ type server struct {
 }
 
 // Addresses inside the test namespace. NSD and Knot listen on loopback, each
-// on its own port; tapdns owns 198.18.0.2 and 2001:2::2 on the TAP.
+// on its own port; the tapdns instances own addresses on their TAPs.
 var (
-	nsdAddr    = netip.MustParseAddrPort("127.0.0.1:5301")
-	nsdAddr6   = netip.MustParseAddrPort("[::1]:5301")
-	knotAddr   = netip.MustParseAddrPort("127.0.0.1:5302")
-	knotAddr6  = netip.MustParseAddrPort("[::1]:5302")
-	tapdnsAddr = netip.MustParseAddrPort("198.18.0.2:53")
-	tapdnsAdd6 = netip.MustParseAddrPort("[2001:2::2]:53")
+	nsdAddr   = netip.MustParseAddrPort("127.0.0.1:5301")
+	nsdAddr6  = netip.MustParseAddrPort("[::1]:5301")
+	knotAddr  = netip.MustParseAddrPort("127.0.0.1:5302")
+	knotAddr6 = netip.MustParseAddrPort("[::1]:5302")
 )
-
-// tapdnsNames are the two tapdns instances: "tapdns" with its defaults (the
-// link-layer fast path answers plain UDP queries) and "tapdns-stack" with
-// --fastpath=false (everything through gVisor). Both must give the expected
-// answer.
-var tapdnsNames = []string{"tapdns", "tapdns-stack"}
 
 // tapdnsNet is the addressing of one tapdns instance and its TAP.
 type tapdnsNet struct {
@@ -50,10 +40,15 @@ type tapdnsNet struct {
 	extra            []string
 }
 
+// tapdnsNets are the two tapdns instances: "tapdns" with its defaults (the
+// link-layer fast path answers plain UDP queries) and "tapdns-stack" with
+// --fastpath=false (everything through gVisor). Both must give the expected
+// answer.
 var tapdnsNets = []tapdnsNet{
 	{name: "tapdns", tap: "tap0", kernel4: "198.18.0.1/24", kernel6: "2001:2::1/64",
 		ip4: "198.18.0.2/24", gw4: "198.18.0.1", ip6: "2001:2::2/64",
-		addr: tapdnsAddr, addr6: tapdnsAdd6},
+		addr:  netip.MustParseAddrPort("198.18.0.2:53"),
+		addr6: netip.MustParseAddrPort("[2001:2::2]:53")},
 	{name: "tapdns-stack", tap: "tap1", kernel4: "198.19.0.1/24", kernel6: "2001:2:1::1/64",
 		ip4: "198.19.0.2/24", gw4: "198.19.0.1", ip6: "2001:2:1::2/64",
 		addr:  netip.MustParseAddrPort("198.19.0.2:53"),
@@ -61,10 +56,19 @@ var tapdnsNets = []tapdnsNet{
 		extra: []string{"--fastpath=false"}},
 }
 
-// testZone is one zone served by all three servers.
+// testZone is one zone served by every server.
 type testZone struct {
 	origin string // with the trailing dot
 	file   string // base name in testdata/
+}
+
+// tapdnsNames returns the names of the tapdns instances.
+func tapdnsNames() []string {
+	var names []string
+	for _, n := range tapdnsNets {
+		names = append(names, n.name)
+	}
+	return names
 }
 
 var testZones = []testZone{
@@ -73,7 +77,7 @@ var testZones = []testZone{
 	{"example.net.", "example.net.zone"},
 }
 
-// Identity strings returned for CHAOS queries by all three servers.
+// Identity strings returned for CHAOS queries by every server.
 const (
 	chaosVersion  = "difftest"
 	chaosIdentity = "difftest.example"
@@ -210,9 +214,8 @@ func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 	servers := []*server{nsd, knot}
 	if withTapdns {
 		bin := labtest.BuildTapdns(t)
-		chaos := chaosArgs(t, bin)
 		for _, n := range tapdnsNets {
-			servers = append(servers, startTapdns(t, ns, bin, n, tapDir, chaos))
+			servers = append(servers, startTapdns(t, ns, bin, n, tapDir))
 		}
 	}
 	for _, s := range servers {
@@ -246,45 +249,16 @@ func waitZones(t *testing.T, ns *labtest.NS, s *server) {
 	}
 }
 
-// startTapdns starts bin on a new TAP as n says, serving the zones in dir.
-func startTapdns(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string, extra []string) *server {
+// startTapdns starts bin on a new TAP as n says, serving the zones in dir
+// and answering CHAOS identity queries like NSD and Knot are configured to.
+func startTapdns(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string) *server {
 	t.Helper()
 	ns.AddTAP(t, n.tap, n.kernel4, n.kernel6)
 	args := []string{"--tap", n.tap, "--ip", n.ip4, "--gateway", n.gw4, "--ip6", n.ip6}
 	for _, z := range testZones {
 		args = append(args, "--zone", filepath.Join(dir, z.file))
 	}
-	args = append(append(args, n.extra...), extra...)
+	args = append(args, "--chaos", "--chaos-version", chaosVersion, "--chaos-identity", chaosIdentity)
+	args = append(args, n.extra...)
 	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: ns.StartTapdns(t, bin, args...)}
-}
-
-// chaosArgs returns the flags that make tapdns answer CHAOS identity
-// queries with the same strings as NSD and Knot, if this build of tapdns
-// has them (--chaos, --chaos-version, --chaos-identity); none otherwise, and
-// the CHAOS cases then show the difference.
-func chaosArgs(t *testing.T, bin string) []string {
-	t.Helper()
-	var out bytes.Buffer
-	c := exec.Command(bin, "--help")
-	c.Stdout, c.Stderr = &out, &out
-	_ = c.Run() // --help exits non-zero with some flag packages
-	help := out.String()
-	var args, missing []string
-	for _, f := range []struct{ flag, value string }{
-		{"chaos", ""}, {"chaos-version", chaosVersion}, {"chaos-identity", chaosIdentity},
-	} {
-		if !strings.Contains(help, "-"+f.flag+" ") && !strings.Contains(help, "-"+f.flag+"\n") {
-			missing = append(missing, "--"+f.flag)
-			continue
-		}
-		if f.value == "" {
-			args = append(args, "--"+f.flag)
-		} else {
-			args = append(args, "--"+f.flag, f.value)
-		}
-	}
-	if len(missing) > 0 {
-		t.Logf("tapdns has no %s flag: its CHAOS answers will differ", strings.Join(missing, ", "))
-	}
-	return args
 }
