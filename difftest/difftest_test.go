@@ -205,7 +205,7 @@ func judge(o *outcome, refOnly bool) string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%s: %s %s", head, names[i], m)
+		fmt.Fprintf(&b, "%s: %s: %s", head, names[i], m)
 	}
 	return b.String()
 }
