@@ -115,6 +115,7 @@ func FuzzLookup(f *testing.F) {
 	f.Add([]byte("child"), uint8(2), uint16(dns.TypeDS))
 	f.Add([]byte(""), uint8(3), uint16(dns.TypeANY))
 	f.Add([]byte("\x03www\x07example\x03com\x00"), uint8(255), uint16(1))
+	f.Add(append(bytes.Repeat([]byte("\x03abc"), 100), "\x07example\x03com\x00"...), uint8(255), uint16(1))
 	origins := []string{"example.com.", "example.", "example.net.", "child.example.net."}
 	f.Fuzz(func(t *testing.T, labels []byte, which uint8, qtype uint16) {
 		var name []byte
@@ -135,6 +136,9 @@ func FuzzLookup(f *testing.F) {
 			name = labels // raw bytes, often malformed
 		}
 		m := s.Lookup(name, qtype)
+		if z := s.Zone(name); (z == nil) != (m.Result == Refused) {
+			t.Fatalf("Zone(%q) = %v, but Lookup gives %v", name, z, m.Result)
+		}
 		if want := slowLookup(s, name, qtype); m != want {
 			t.Fatalf("Lookup(%q, %d) = %+v, reference %+v", name, qtype, m, want)
 		}

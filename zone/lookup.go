@@ -43,9 +43,10 @@ func fileText(f string) string {
 }
 
 // Zone returns the most specific zone of the set containing the canonical
-// wire-format name, or nil. It does not allocate.
+// wire-format name, or nil (also for a malformed name). It does not
+// allocate.
 func (s *Set) Zone(name []byte) *Zone {
-	if s == nil || len(s.zones) == 0 {
+	if s == nil || len(s.zones) == 0 || !validName(name) {
 		return nil
 	}
 	for i := 0; i < len(name); i += 1 + int(name[i]) {

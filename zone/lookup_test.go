@@ -250,9 +250,13 @@ func TestLookupMalformed(t *testing.T) {
 		{64},               // label too long
 		append([]byte{7}, "example\x03com\x00\x00"...),
 		make([]byte, 256),
+		append(bytes.Repeat([]byte("\x03abc"), 100), "\x07example\x03com\x00"...), // too long, ends in a zone
 	} {
 		if m := s.Lookup(name, dns.TypeA); m.Result != Refused {
 			t.Errorf("Lookup(%q) = %v, want Refused", name, m.Result)
+		}
+		if z := s.Zone(name); z != nil {
+			t.Errorf("Zone(%q) = %v, want nil", name, z)
 		}
 	}
 }
