@@ -112,6 +112,7 @@ var nameTypes = []struct {
 	{"huge.example.", qtypes(dns.TypeTXT), sizeVariants},
 	{"manya.example.", qtypes(dns.TypeA), sizeVariants},
 	{"huge.example.", qtypes(dns.TypeANY), []variant{{edns, tcp4}}},
+	{"bigtcp.example.", qtypes(dns.TypeTXT), []variant{{plain, udp4}, {do4096, udp4}, {edns, tcp4}, {plain, tcp6}, {edns, tcpPipe}}},
 	// CNAME.
 	{"cname.example.", qtypes(dns.TypeA, dns.TypeCNAME, dns.TypeTXT, dns.TypeANY), stdVariants},
 	{"chain1.example.", qtypes(dns.TypeA, dns.TypeCNAME), stdVariants},
