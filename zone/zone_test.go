@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -210,6 +211,8 @@ func TestParseErrors(t *testing.T) {
 		{"relative name without origin", "@ 300 SOA ns hm 1 2 3 4 5\n", "", "zone bad.zone: line 1: bad owner name @"},
 		{"bad origin", head, "exa..mple", `zone bad.zone: bad origin "exa..mple"`},
 		{"include not allowed outside", head + "$INCLUDE /nonexistent/zone/file\n", "", "zone bad.zone: line 5: $INCLUDE /nonexistent/zone/file: open /nonexistent/zone/file: no such file or directory"},
+		{"include of a device", head + "$INCLUDE /dev/null\n", "", "zone bad.zone: line 5: $INCLUDE /dev/null: open /dev/null: not a regular file"},
+		{"no NS, multi-line SOA", "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm (\n 1 2 3\n 4 5 )\nwww A 1.2.3.4\n", "", "zone bad.zone: line 3: no NS records at the zone apex example.com."},
 		{"garbage after rdata", head + "www A 1.2.3.4 5.6.7.8\n", "", `zone bad.zone: line 5: garbage after rdata 5.6.7.8`},
 	}
 	for _, tt := range tests {
@@ -487,5 +490,32 @@ func TestRdataKeepsCase(t *testing.T) {
 	soa := z.Apex.RRset(dns.TypeSOA)
 	if !bytes.Contains(soa.Rdata, []byte("\x0ahostmaster\x07Example\x03COM\x00")) {
 		t.Errorf("SOA rdata %q lost the case of the zone file", soa.Rdata)
+	}
+}
+
+// onlyReader hides the Len and Stat methods that Parse sizes its tables by.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// TestGrowth loads a zone whose size Parse cannot know in advance, so that
+// the name index grows many times while records stream in.
+func TestGrowth(t *testing.T) {
+	text, rrs := genZone(20000)
+	z, err := Parse(onlyReader{bytes.NewReader(text)}, "grow.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Records() != rrs {
+		t.Errorf("Records() = %d, want %d", z.Records(), rrs)
+	}
+	crossCheck(t, z, dns.NewZoneParser(bytes.NewReader(text), "", "grow.zone"))
+	for i := range z.nodes {
+		if n := &z.nodes[i]; z.Node([]byte(n.Name)) != n {
+			t.Fatalf("Node(%s) not found", nameText(n.Name))
+		}
+	}
+	if z.Len() < 20000 {
+		t.Errorf("Len() = %d, want at least 20000", z.Len())
 	}
 }
