@@ -29,7 +29,11 @@ func NewSet(zones ...*Zone) (*Set, error) {
 		}
 		s.zones[z.Origin] = z
 		s.list = append(s.list, z)
-		s.lens[len(z.Origin)] = true
+		if s.byLen[len(z.Origin)] == nil {
+			s.byLen[len(z.Origin)] = z
+		} else {
+			s.shared[len(z.Origin)] = true
+		}
 	}
 	sort.Slice(s.list, func(i, j int) bool { return s.list[i].Origin < s.list[j].Origin })
 	return s, nil
@@ -50,14 +54,23 @@ func (s *Set) Zone(name []byte) *Zone {
 		return nil
 	}
 	for i := 0; i < len(name); i += 1 + int(name[i]) {
-		if s.lens[len(name)-i] {
-			if z := s.zones[string(name[i:])]; z != nil {
-				return z
-			}
+		if z := s.zoneAt(name[i:]); z != nil {
+			return z
 		}
 		if name[i] == 0 {
 			break
 		}
+	}
+	return nil
+}
+
+// zoneAt returns the zone whose origin is exactly suffix, or nil.
+func (s *Set) zoneAt(suffix []byte) *Zone {
+	if s.shared[len(suffix)] {
+		return s.zones[string(suffix)]
+	}
+	if z := s.byLen[len(suffix)]; z != nil && z.Origin == string(suffix) {
+		return z
 	}
 	return nil
 }
@@ -75,15 +88,13 @@ func (s *Set) Lookup(name []byte, qtype uint16) Match {
 	}
 	var z *Zone
 	for i := 0; i < len(name); i += 1 + int(name[i]) {
-		if s.lens[len(name)-i] {
-			if c := s.zones[string(name[i:])]; c != nil {
-				if z != nil {
-					return c.lookup(name, qtype) // the parent, for DS at z's apex
-				}
-				z = c
-				if qtype != typeDS || i != 0 {
-					break
-				}
+		if c := s.zoneAt(name[i:]); c != nil {
+			if z != nil {
+				return c.lookup(name, qtype) // the parent, for DS at z's apex
+			}
+			z = c
+			if qtype != typeDS || i != 0 {
+				break
 			}
 		}
 		if name[i] == 0 {

@@ -170,9 +170,11 @@ type Match struct {
 type Set struct {
 	zones map[string]*Zone
 	list  []*Zone // sorted by origin, for listing
-	// lens[n] is true when some origin is n bytes long, so that Lookup
-	// hashes only suffixes that can be an origin.
-	lens [256]bool
+	// byLen[n] is the zone whose origin is n bytes long when it is the
+	// only one, and shared[n] is true when several are: Lookup hashes no
+	// suffix that cannot be an origin, and none when lengths are unique.
+	byLen  [256]*Zone
+	shared [256]bool
 }
 
 // Zones returns the zones of the set sorted by origin. The slice must not be
