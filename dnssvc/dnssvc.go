@@ -37,6 +37,18 @@ type Config struct {
 	// of the query name, as Knot DNS does; NSD follows across its zones
 	// unless confine-to-zone is set.
 	CNAMEAcrossZones bool
+	// RRL is the response rate limit: UDP responses per second per client
+	// prefix (/24 IPv4, /56 IPv6), with a burst of one second's worth; 0
+	// (the default) turns rate limiting off entirely. TCP is never limited.
+	// See rrl.go.
+	RRL int
+	// RRLSlip sends every RRLSlip-th rate-limited response as a minimal
+	// TC=1 response (so that real clients retry over TCP) and drops the
+	// others; 0 drops them all. DefaultRRLSlip is the usual choice.
+	RRLSlip int
+	// RRLBuckets is the size of the fixed rate-limit table (rounded up to a
+	// power of two); 0 means DefaultRRLBuckets.
+	RRLBuckets int
 }
 
 // Defaults for Config's zero values.
@@ -65,6 +77,7 @@ type Server struct {
 	version  []byte // TXT rdata for version.bind / version.server
 	identity []byte // TXT rdata for hostname.bind / id.server
 	state    atomic.Pointer[state]
+	rrl      *rrl // nil when rate limiting is off
 	ctr      counters
 }
 
@@ -103,6 +116,9 @@ func New(cfg Config, zones *zone.Set, logger *slog.Logger) *Server {
 		id = DefaultIdentity
 	}
 	s.version, s.identity = txtRdata(v), txtRdata(id)
+	if cfg.RRL > 0 {
+		s.rrl = newRRL(cfg.RRL, cfg.RRLSlip, cfg.RRLBuckets, nil)
+	}
 	s.SetZones(zones)
 	return s
 }
@@ -135,7 +151,8 @@ func (s *Server) Zones() *zone.Set { return s.state.Load().set }
 
 // Respond writes the response to query into dst[:0] and returns it. It
 // returns a zero-length slice when the query must not be answered (it is a
-// response, or too short to carry a DNS header). dst is owned by the caller;
+// response, or too short to carry a DNS header, or a UDP query over the
+// rate limit that is not slipped). dst is owned by the caller;
 // if it is too small Respond grows it (callers should pass 64 KiB for TCP
 // and at least the UDP limit for UDP so that this never happens). query and
 // dst must not overlap.
@@ -145,6 +162,16 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 	if status == dnswire.StatusDrop {
 		s.ctr.dropped.Add(1)
 		return dst[:0]
+	}
+	if s.rrl != nil && !req.TCP {
+		switch s.rrl.check(req.Client.Addr()) {
+		case rrlDrop:
+			s.ctr.rrlDropped.Add(1)
+			return dst[:0]
+		case rrlSlip:
+			s.ctr.rrlSlipped.Add(1)
+			return s.writeSlip(dst, &q)
+		}
 	}
 	st := s.state.Load()
 
@@ -200,6 +227,27 @@ func (s *Server) writeCached(dst []byte, q *dnswire.Query, e *entry, nsid []byte
 	dst = append(dst, e.data...)
 	if q.EDNS {
 		dst = dnswire.AppendOPT(dst, uint16(s.udpSize), 0, q.EDNSFlags&dnswire.EDNSFlagDO, nsid)
+	}
+	return dst
+}
+
+// writeSlip writes the response sent instead of a rate-limited one: the
+// header with TC set, the question as received and the OPT, no records. It
+// is never larger than the query's header, question and OPT, so a slipped
+// response amplifies nothing.
+func (s *Server) writeSlip(dst []byte, q *dnswire.Query) []byte {
+	flags := responseFlags(q) | dnswire.FlagTC
+	var qd, ar byte
+	if q.Question != nil {
+		qd = 1
+	}
+	if q.EDNS {
+		ar = 1
+	}
+	dst = append(dst[:0], byte(q.ID>>8), byte(q.ID), byte(flags>>8), byte(flags), 0, qd, 0, 0, 0, 0, 0, ar)
+	dst = append(dst, q.Question...)
+	if q.EDNS {
+		dst = dnswire.AppendOPT(dst, uint16(s.udpSize), 0, q.EDNSFlags&dnswire.EDNSFlagDO, nil)
 	}
 	return dst
 }

@@ -7,7 +7,7 @@ type counters struct {
 	dropped   atomic.Uint64
 	truncated atomic.Uint64
 	cached    atomic.Uint64     // NOERROR answers from the cache, not in rcode[0]
-	rcode     [17]atomic.Uint64 // 0..15 and BADVERS (16); larger ones count as 16
+	rcode                  [17]atomic.Uint64 // 0..15 and BADVERS (16); larger ones count as 16
 }
 
 // Stats is a snapshot of a Server's counters since New.
@@ -17,7 +17,8 @@ type Stats struct {
 	// Dropped counts messages left unanswered: shorter than a header, or
 	// responses (QR=1).
 	Dropped uint64
-	// Responses counts the responses written: Queries - Dropped.
+	// Responses counts the responses written: Queries - Dropped -
+	// (RRLLimited - RRLSlipped). Slipped responses are included.
 	Responses uint64
 	// Rcode counts responses by (extended) rcode; index 16 is BADVERS.
 	Rcode [17]uint64
@@ -27,6 +28,11 @@ type Stats struct {
 	Truncated uint64
 	// Cached counts answers copied from the precompiled answer cache.
 	Cached uint64
+	// RRLLimited counts UDP responses over the rate limit (Config.RRL):
+	// dropped ones and slipped ones together. RRLSlipped counts those of
+	// them sent as a minimal TC=1 response instead; they are in Responses
+	// but in no Rcode.
+	RRLLimited, RRLSlipped uint64
 }
 
 // Stats returns a snapshot of the counters. Counters are read one by one,
@@ -44,7 +50,11 @@ func (s *Server) Stats() Stats {
 	for _, n := range st.Rcode {
 		st.Responses += n
 	}
-	st.Queries = st.Responses + st.Dropped
+	st.RRLSlipped = s.ctr.rrlSlipped.Load()
+	rrlDropped := s.ctr.rrlDropped.Load()
+	st.RRLLimited = rrlDropped + st.RRLSlipped
+	st.Responses += st.RRLSlipped
+	st.Queries = st.Responses + st.Dropped + rrlDropped
 	st.FormErr = st.Rcode[1]
 	st.Truncated = s.ctr.truncated.Load()
 	return st
