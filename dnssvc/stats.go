@@ -7,7 +7,11 @@ type counters struct {
 	dropped   atomic.Uint64
 	truncated atomic.Uint64
 	cached    atomic.Uint64     // NOERROR answers from the cache, not in rcode[0]
-	rcode                  [17]atomic.Uint64 // 0..15 and BADVERS (16); larger ones count as 16
+	rcode     [17]atomic.Uint64 // 0..15 and BADVERS (16); larger ones count as 16
+
+	// Rate limiting: responses dropped, and sent as TC=1 slips instead
+	// (neither is in rcode).
+	rrlDropped, rrlSlipped atomic.Uint64
 }
 
 // Stats is a snapshot of a Server's counters since New.
