@@ -79,6 +79,8 @@ type Server struct {
 	state    atomic.Pointer[state]
 	rrl      *rrl // nil when rate limiting is off
 	ctr      counters
+
+	req requestCounters // by transport, family and type; see qstats.go
 }
 
 // state is what one SetZones installs: the set and its answer cache.
@@ -163,6 +165,7 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 		s.ctr.dropped.Add(1)
 		return dst[:0]
 	}
+	s.req.count(req, q.QType)
 	if s.rrl != nil && !req.TCP {
 		switch s.rrl.check(req.Client.Addr()) {
 		case rrlDrop:
