@@ -24,13 +24,15 @@
 //   - The default MAC is stable per TAP name (see DefaultMAC).
 //   - TCP follows RFC 7766: pipelined queries are answered in order on one
 //     goroutine per connection; connections idle (or stuck inside a message)
-//     for 10 s are closed; at 256 connections the longest-idle one is closed
-//     to admit a new one, and a new one is refused if none is idle.
+//     for 10 s are closed; a connection is closed after 100 queries; at 256
+//     connections the longest-idle one is closed to admit a new one, and a
+//     new one is refused if none is idle (all three are in Config).
 package netstack
 
 import (
 	"net"
 	"net/netip"
+	"time"
 )
 
 // Meta describes one message handed to a Handler.
@@ -76,4 +78,17 @@ type Config struct {
 	Queues int
 	// FastPath enables answering plain UDP queries at the link layer.
 	FastPath bool
+
+	// TCPIdleTimeout closes a TCP connection that has not sent a complete
+	// message for this long; it also bounds the time to read any one
+	// message (a half-sent length prefix or a slow sender). 0 means 10 s.
+	TCPIdleTimeout time.Duration
+	// TCPMaxConns bounds concurrent TCP connections: at the limit, the
+	// longest-idle connection is closed to admit a new one, and a new one
+	// is refused if none is idle. 0 means 256.
+	TCPMaxConns int
+	// TCPMaxQueries closes a TCP connection after answering this many
+	// queries on it (RFC 7766 6.2.1 lets a server close at any time; the
+	// client reconnects). 0 means 100; negative means no limit.
+	TCPMaxQueries int
 }

@@ -33,6 +33,10 @@ const (
 
 	// defaultTCPMaxConns bounds concurrent TCP connections.
 	defaultTCPMaxConns = 256
+
+	// defaultTCPMaxQueries is the number of queries answered on one TCP
+	// connection before it is closed.
+	defaultTCPMaxQueries = 100
 )
 
 // ErrClosed is returned by Run after Close.
@@ -129,6 +133,21 @@ func normalize(cfg Config) (Config, error) {
 	}
 	if cfg.Queues < 1 || cfg.Queues > maxQueues {
 		return cfg, fmt.Errorf("netstack: Queues %d out of range [1, %d]", cfg.Queues, maxQueues)
+	}
+	if cfg.TCPIdleTimeout == 0 {
+		cfg.TCPIdleTimeout = defaultTCPIdle
+	}
+	if cfg.TCPIdleTimeout < 0 {
+		return cfg, fmt.Errorf("netstack: TCPIdleTimeout %v must not be negative", cfg.TCPIdleTimeout)
+	}
+	if cfg.TCPMaxConns == 0 {
+		cfg.TCPMaxConns = defaultTCPMaxConns
+	}
+	if cfg.TCPMaxConns < 0 {
+		return cfg, fmt.Errorf("netstack: TCPMaxConns %d must not be negative", cfg.TCPMaxConns)
+	}
+	if cfg.TCPMaxQueries == 0 {
+		cfg.TCPMaxQueries = defaultTCPMaxQueries
 	}
 	return cfg, nil
 }

@@ -33,6 +33,7 @@ type Stats struct {
 	TCPRefused   uint64 // new connections closed because all were busy
 	TCPTimeouts  uint64 // connections closed by the idle/read deadline
 	TCPBadFrames uint64 // connections closed for a zero-length message or oversized reply
+	TCPQueryCap  uint64 // connections closed after Config.TCPMaxQueries queries
 }
 
 // linkCounters are one queue's link-layer counters. Each queue has its own
@@ -74,6 +75,7 @@ type serviceCounters struct {
 	tcpAccepted, tcpActive                        atomic.Uint64
 	tcpEvicted, tcpRefused, tcpTimeouts           atomic.Uint64
 	tcpBadFrames                                  atomic.Uint64
+	tcpQueryCap                                   atomic.Uint64
 }
 
 func (c *serviceCounters) addTo(s *Stats) {
@@ -89,4 +91,5 @@ func (c *serviceCounters) addTo(s *Stats) {
 	s.TCPRefused = c.tcpRefused.Load()
 	s.TCPTimeouts = c.tcpTimeouts.Load()
 	s.TCPBadFrames = c.tcpBadFrames.Load()
+	s.TCPQueryCap = c.tcpQueryCap.Load()
 }

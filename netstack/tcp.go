@@ -29,10 +29,11 @@ const (
 // tcpServer serves RFC 7766 DNS over TCP: one goroutine per listener and per
 // connection, all owned and waited for by the server.
 type tcpServer struct {
-	s        *Stack
-	lns      []*gonet.TCPListener
-	idle     time.Duration
-	maxConns int
+	s          *Stack
+	lns        []*gonet.TCPListener
+	idle       time.Duration
+	maxConns   int
+	maxQueries int // per connection; <= 0: no limit
 
 	// replyBufs holds reply buffers (length prefix + largest message) that
 	// connections borrow while they answer, so idle ones hold none.
@@ -54,7 +55,19 @@ type tcpConn struct {
 }
 
 func newTCPServer(s *Stack) (*tcpServer, error) {
-	t := &tcpServer{s: s, idle: defaultTCPIdle, maxConns: defaultTCPMaxConns, conns: make(map[*tcpConn]struct{})}
+	t := &tcpServer{
+		s:          s,
+		idle:       s.cfg.TCPIdleTimeout,
+		maxConns:   s.cfg.TCPMaxConns,
+		maxQueries: s.cfg.TCPMaxQueries,
+		conns:      make(map[*tcpConn]struct{}),
+	}
+	if t.idle <= 0 {
+		t.idle = defaultTCPIdle
+	}
+	if t.maxConns <= 0 {
+		t.maxConns = defaultTCPMaxConns
+	}
 	t.replyBufs.New = func() any { b := make([]byte, 2+tcpMaxMsg); return &b }
 	if s.cfg.Addr.IsValid() {
 		ln, err := t.listen(ipv4.ProtocolNumber, tcpipAddr(s.cfg.Addr.Addr()))
@@ -204,6 +217,7 @@ func (t *tcpServer) serve(tc *tcpConn) {
 	bw := bufio.NewWriterSize(tc.c, tcpIOBuffer)
 	var query []byte
 	var hdr [2]byte
+	answered := 0
 	for {
 		if br.Buffered() == 0 {
 			tc.idleSince.Store(time.Now().UnixNano())
@@ -233,6 +247,15 @@ func (t *tcpServer) serve(tc *tcpConn) {
 		}
 		svc.tcpQueries.Add(1)
 		if !t.answer(bw, query, meta) {
+			return
+		}
+		if answered++; t.maxQueries > 0 && answered >= t.maxQueries {
+			// Queries pipelined beyond the limit are left unanswered;
+			// the client sends them again on a new connection.
+			svc.tcpQueryCap.Add(1)
+			if err := tc.c.SetWriteDeadline(time.Now().Add(t.idle)); err == nil {
+				_ = bw.Flush()
+			}
 			return
 		}
 		// Answer pipelined queries before flushing, but never wait for
