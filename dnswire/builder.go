@@ -160,7 +160,10 @@ func (b *Builder) addRR(sec int, owner []byte, ownerOff int, typ, class uint16, 
 	b.buf = append(b.buf, byte(typ>>8), byte(typ), byte(class>>8), byte(class),
 		byte(ttl>>24), byte(ttl>>16), byte(ttl>>8), byte(ttl), 0, 0)
 	rdStart := len(b.buf)
-	if !CompressibleRdata(typ) || !b.writeRdataNames(typ, rdata) {
+	if !CompressibleRdata(typ) {
+		b.buf = append(b.buf, rdata...)
+		b.registerRdataName(typ, rdStart)
+	} else if !b.writeRdataNames(typ, rdata) {
 		b.buf = append(b.buf[:rdStart], rdata...)
 	}
 	rdlen := len(b.buf) - rdStart
@@ -239,6 +242,31 @@ func rdataLayout(typ uint16) (fixed [2]int, names int) {
 		return [2]int{2, 0}, 1
 	}
 	return [2]int{0, 0}, 1
+}
+
+// registerRdataName makes the name inside the rdata just written at
+// rdStart, for the types whose rdata ends with one name that must not be
+// compressed (RFC 2782, RFC 3597 section 4), available as a compression
+// target: a later name may still point at it (Knot DNS does so, e.g. for
+// the owner of an SRV target's address). Malformed rdata registers
+// nothing.
+func (b *Builder) registerRdataName(typ uint16, rdStart int) {
+	var skip int
+	switch typ {
+	case TypeSRV:
+		skip = 6 // priority, weight, port
+	case TypeAFSDB, TypeRT, TypeKX:
+		skip = 2 // subtype or preference
+	default:
+		return
+	}
+	rd := b.buf[rdStart:]
+	if len(rd) <= skip {
+		return
+	}
+	if n := NameLen(rd[skip:]); n == len(rd)-skip {
+		b.register(rdStart+skip, n)
+	}
 }
 
 // writeRdataNames appends rdata with its names compressed and reports
@@ -397,7 +425,8 @@ func (b *Builder) equalAt(off int, s []byte) bool {
 }
 
 // OPTLen returns the size of the OPT record AddOPT writes for an NSID of
-// length nsidLen (0 for none).
+// length nsidLen (0 for none). An Extended DNS Error option (AddOPTEDE)
+// adds EDELen octets.
 func OPTLen(nsidLen int) int {
 	if nsidLen > 0 {
 		return optFixedLen + optionHdrLen + nsidLen
@@ -405,11 +434,22 @@ func OPTLen(nsidLen int) int {
 	return optFixedLen
 }
 
+// EDELen is the size of an Extended DNS Error option without extra text,
+// as AddOPTEDE writes it.
+const EDELen = optionHdrLen + 2
+
 // AddOPT appends an OPT record (RFC 6891) to the additional section,
 // ignoring the limit: callers reserve OPTLen octets when they set it. The
 // NSID option is included when nsid is non-empty.
 func (b *Builder) AddOPT(udpSize uint16, extRcode uint8, flags uint16, nsid []byte) {
-	b.buf = AppendOPT(b.buf, udpSize, extRcode, flags, nsid)
+	b.AddOPTEDE(udpSize, extRcode, flags, nsid, EDENone)
+}
+
+// AddOPTEDE is AddOPT with an Extended DNS Error option (RFC 8914) of
+// info-code ede and no extra text, unless ede is EDENone. The option adds
+// EDELen octets beyond OPTLen.
+func (b *Builder) AddOPTEDE(udpSize uint16, extRcode uint8, flags uint16, nsid []byte, ede int) {
+	b.buf = AppendOPTEDE(b.buf, udpSize, extRcode, flags, nsid, ede)
 	b.sec = Additional
 	b.counts[Additional]++
 }
@@ -418,15 +458,29 @@ func (b *Builder) AddOPT(udpSize uint16, extRcode uint8, flags uint16, nsid []by
 // the payload size, the upper bits of the extended rcode, the flags (DO)
 // and, when nsid is non-empty, an NSID option. Callers count it in ARCOUNT.
 func AppendOPT(msg []byte, udpSize uint16, extRcode uint8, flags uint16, nsid []byte) []byte {
+	return AppendOPTEDE(msg, udpSize, extRcode, flags, nsid, EDENone)
+}
+
+// AppendOPTEDE is AppendOPT with an Extended DNS Error option (RFC 8914)
+// of info-code ede and no extra text after the NSID option, unless ede is
+// EDENone (or outside 0..65535).
+func AppendOPTEDE(msg []byte, udpSize uint16, extRcode uint8, flags uint16, nsid []byte, ede int) []byte {
+	withEDE := ede >= 0 && ede <= 0xFFFF
 	rdlen := 0
 	if len(nsid) > 0 {
 		rdlen = optionHdrLen + len(nsid)
+	}
+	if withEDE {
+		rdlen += EDELen
 	}
 	msg = append(msg, 0, byte(TypeOPT>>8), byte(TypeOPT), byte(udpSize>>8), byte(udpSize),
 		extRcode, 0, byte(flags>>8), byte(flags), byte(rdlen>>8), byte(rdlen))
 	if len(nsid) > 0 {
 		msg = append(msg, byte(OptionNSID>>8), byte(OptionNSID), byte(len(nsid)>>8), byte(len(nsid)))
 		msg = append(msg, nsid...)
+	}
+	if withEDE {
+		msg = append(msg, byte(OptionEDE>>8), byte(OptionEDE), 0, 2, byte(ede>>8), byte(ede))
 	}
 	return msg
 }

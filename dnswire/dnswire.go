@@ -37,9 +37,12 @@ const (
 	TypeMINFO  uint16 = 14
 	TypeMX     uint16 = 15
 	TypeTXT    uint16 = 16
+	TypeAFSDB  uint16 = 18
+	TypeRT     uint16 = 21
 	TypeAAAA   uint16 = 28
 	TypeSRV    uint16 = 33
 	TypeNAPTR  uint16 = 35
+	TypeKX     uint16 = 36
 	TypeDNAME  uint16 = 39
 	TypeOPT    uint16 = 41
 	TypeDS     uint16 = 43
@@ -111,7 +114,16 @@ const (
 const (
 	EDNSFlagDO  uint16 = 1 << 15
 	OptionNSID  uint16 = 3
+	OptionEDE   uint16 = 15 // Extended DNS Error, RFC 8914
 	DefaultEDNS        = 1232
+)
+
+// Extended DNS Error info-codes (RFC 8914 section 4) that responses use.
+// EDENone means no Extended DNS Error option.
+const (
+	EDENone             = -1
+	EDEProhibited       = 18
+	EDENotAuthoritative = 20
 )
 
 // Opcode returns the opcode field of header flags.
