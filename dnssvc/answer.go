@@ -23,6 +23,7 @@ type responder struct {
 
 	tc      bool // the answer did not fit: TC to be set
 	dropped bool // optional additional records were left out
+	ede     int  // Extended DNS Error info-code for the OPT, or dnswire.EDENone
 }
 
 // answer fills in the answer to a well-formed QUERY and returns the rcode
@@ -44,16 +45,22 @@ func (r *responder) answer() (int, bool) {
 		// No zone transfers. Over UDP both NSD and Knot say NOTIMP
 		// (RFC 5936 4.2: AXFR is a TCP exchange); over TCP, refuse as
 		// an ACL that allows no one would.
+		// NSD adds Extended DNS Error 18 (Prohibited), RFC 8914 4.19.
 		if !r.tcp {
 			return dnswire.RcodeNotImp, false
 		}
+		r.ede = dnswire.EDEProhibited
 		return dnswire.RcodeRefused, false
 	case dnswire.TypeIXFR:
+		r.ede = dnswire.EDEProhibited
 		return dnswire.RcodeRefused, false
 	}
 	m := r.st.set.Lookup(q.Name(), q.QType)
 	switch m.Result {
 	case zone.Refused:
+		// NSD and Knot DNS both say why: Extended DNS Error 20 (Not
+		// Authoritative), RFC 8914 4.21.
+		r.ede = dnswire.EDENotAuthoritative
 		return dnswire.RcodeRefused, false
 	case zone.Delegation:
 		r.referral(m.Zone, m.Node) // not authoritative: AA stays clear
@@ -74,6 +81,8 @@ func (r *responder) answer() (int, bool) {
 func (r *responder) resolve(m zone.Match) int {
 	var target [dnswire.MaxNameLen]byte // canonical CNAME target
 	var owner []byte                    // nil: the question name (questionOff)
+	// seen[i] is the CNAME RRset written at hop i; its target is the owner
+	// of hop i+1, so seen and the question name give every owner so far.
 	var seen [maxCNAMEHops]*zone.RRset
 	first := m.Zone
 	for hop := 0; ; hop++ {
@@ -110,18 +119,57 @@ func (r *responder) resolve(m zone.Match) int {
 			return dnswire.RcodeSuccess
 		}
 		next := r.st.set.Lookup(target[:n], r.q.QType)
-		if next.Result == zone.Refused || (next.Zone != first && !r.s.cfg.CNAMEAcrossZones) {
+		if next.Result == zone.Refused {
 			return dnswire.RcodeSuccess
 		}
-		if next.Result == zone.Success && next.CNAME {
-			for _, p := range seen[:hop+1] {
-				if p == next.Answer && !next.Wildcard {
-					return dnswire.RcodeSuccess // a loop: answer what we have
-				}
+		if next.Zone != first && !r.s.cfg.CNAMEAcrossZones {
+			// The target is in a more specific zone we also serve. Inside
+			// the zone of the query name it is at or below a cut: answer
+			// the referral (RFC 1034 4.3.2 step 3b), as Knot DNS does.
+			if cut := cutAbove(first, target[:n]); cut != nil {
+				r.referral(first, cut)
 			}
+			return dnswire.RcodeSuccess
+		}
+		if next.Result == zone.Success && next.CNAME && r.wasOwner(target[:n], seen[:hop]) {
+			// A loop: the next owner was written already. Owners, not
+			// RRsets, are compared, so that a wildcard CNAME (one RRset
+			// for many synthesised owners) is followed until a name
+			// repeats, like NSD and Knot DNS do.
+			return dnswire.RcodeSuccess
 		}
 		owner, m = target[:n], next
 	}
+}
+
+// wasOwner reports whether the canonical name was the owner of an answer
+// record already: the question name, or the target of one of the CNAME
+// RRsets in prev (all but the last one written).
+func (r *responder) wasOwner(name []byte, prev []*zone.RRset) bool {
+	if string(name) == string(r.q.Name()) {
+		return true
+	}
+	for _, rs := range prev {
+		if equalFold(name, firstRecord(rs)) {
+			return true
+		}
+	}
+	return false
+}
+
+// cutAbove returns the highest zone cut of z at or above the canonical
+// name, which must be below z's origin, or nil when there is none.
+func cutAbove(z *zone.Zone, name []byte) *zone.Node {
+	if !isSubdomain(name, bytesOf(z.Origin)) {
+		return nil
+	}
+	var cut *zone.Node
+	for i := 0; len(name)-i > len(z.Origin); i += 1 + int(name[i]) {
+		if n := z.Node(name[i:]); n != nil && n.Cut {
+			cut = n // keep walking up: the highest cut wins
+		}
+	}
+	return cut
 }
 
 // any answers qtype ANY at node n with one RRset, the node's first by
@@ -339,6 +387,25 @@ func firstRecord(rs *zone.RRset) []byte {
 		return rd
 	}
 	return nil
+}
+
+// equalFold reports whether the canonical name a equals the uncompressed
+// name b, ignoring ASCII case in b. Length octets (at most 63) are never
+// changed by lower-casing, so a bytewise comparison is enough.
+func equalFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if a[i] != c {
+			return false
+		}
+	}
+	return true
 }
 
 // isSubdomain reports whether the canonical name is parent or below it.

@@ -264,7 +264,7 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.Question(q.Question)
 	}
 
-	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark()}
+	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone}
 	rcode := dnswire.RcodeSuccess
 	cacheable := false
 	switch {
@@ -287,7 +287,9 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 	}
 	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.Opcode(flags), rcode&0xF))
 	if q.EDNS {
-		b.AddOPT(uint16(s.udpSize), uint8(rcode>>4), q.EDNSFlags&dnswire.EDNSFlagDO, nsid)
+		// An EDE option goes only on responses without records (REFUSED),
+		// so the limit needs no room for it.
+		b.AddOPTEDE(uint16(s.udpSize), uint8(rcode>>4), q.EDNSFlags&dnswire.EDNSFlagDO, nsid, r.ede)
 	}
 	s.ctr.rcode[min(rcode, len(s.ctr.rcode)-1)].Add(1)
 	return b.Finish()
