@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/netstack"
@@ -87,6 +88,11 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		chaos     = fs.Bool("chaos", false, "answer CHAOS TXT queries for version.bind, version.server, hostname.bind and id.server")
 		chaosVer  = fs.String("chaos-version", dnssvc.DefaultVersion, "`string` answered for version.bind and version.server with --chaos")
 		chaosID   = fs.String("chaos-identity", dnssvc.DefaultIdentity, "`string` answered for hostname.bind and id.server with --chaos")
+		tcpIdle   = fs.Duration("tcp-idle-timeout", 10*time.Second, "close a TCP connection that sends no complete message for this `duration` (also bounds reading one message)")
+		tcpConns  = fs.Int("tcp-max-conns", 256, "most concurrent TCP connections; at the limit the longest-idle one is closed for a new one")
+		tcpQs     = fs.Int("tcp-max-queries", 100, "close a TCP connection after answering this many queries on it (0: no limit)")
+		rrl       = fs.Int("rrl", 0, "response rate limit: UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0: off")
+		rrlSlip   = fs.Int("rrl-slip", dnssvc.DefaultRRLSlip, "with --rrl, send every `K`-th limited response as a truncated (TC=1) one and drop the others; 0: drop all")
 	)
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -167,7 +173,35 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, usagef("--chaos-version and --chaos-identity: at most 255 bytes each")
 	}
 	c.svc = dnssvc.Config{UDPSize: *udpSize, NSID: *nsid, Chaos: *chaos, Version: *chaosVer, Identity: *chaosID}
+	if err := parseLimits(&c, *tcpIdle, *tcpConns, *tcpQs, *rrl, *rrlSlip); err != nil {
+		return config{}, err
+	}
 	return c, nil
+}
+
+// parseLimits checks the TCP and rate-limit flags and puts them in c.
+func parseLimits(c *config, idle time.Duration, conns, queries, rrl, slip int) error {
+	if idle < 100*time.Millisecond || idle > time.Hour {
+		return usagef("--tcp-idle-timeout %v: must be between 100ms and 1h", idle)
+	}
+	if conns < 1 || conns > 1<<16 {
+		return usagef("--tcp-max-conns %d: must be between 1 and 65536", conns)
+	}
+	if queries < 0 {
+		return usagef("--tcp-max-queries %d: must not be negative (0: no limit)", queries)
+	}
+	if rrl < 0 || rrl > 1_000_000 {
+		return usagef("--rrl %d: must be between 0 (off) and 1000000", rrl)
+	}
+	if slip < 0 || slip > 100 {
+		return usagef("--rrl-slip %d: must be between 0 and 100", slip)
+	}
+	c.net.TCPIdleTimeout, c.net.TCPMaxConns, c.net.TCPMaxQueries = idle, conns, queries
+	if queries == 0 {
+		c.net.TCPMaxQueries = -1 // netstack: negative is no limit, 0 the default
+	}
+	c.svc.RRL, c.svc.RRLSlip = rrl, slip
+	return nil
 }
 
 // validLevelName accepts the four level names only, not slog's "info+2".
