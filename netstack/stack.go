@@ -383,35 +383,44 @@ func (s *Stack) readLoop(q *queue) error {
 			q.ctr.readErrors.Add(1)
 			return fmt.Errorf("netstack: read from tap %s (queue %d; device removed or detached?): %w", s.cfg.TAP, q.idx, err)
 		}
-		q.ctr.framesIn.Add(1)
-		q.ctr.bytesIn.Add(uint64(len(frame)))
-		et, why := classify(frame, &mac)
-		switch why {
-		case dropRunt:
-			q.ctr.runt.Add(1)
-			continue
-		case dropForeignMAC:
-			q.ctr.foreignMAC.Add(1)
-			continue
-		case dropEtherType:
-			q.ctr.etherType.Add(1)
-			continue
-		}
-		if s.fast != nil && et != uint16(header.ARPProtocolNumber) {
-			if n, handled := s.fast.answer(frame, q.txbuf); handled {
-				if n > 0 {
-					if q.writeFrame(&q.fastW, q.txbuf[:n]) == nil {
-						q.ctr.fastAnswered.Add(1)
-					}
-				} else {
-					q.ctr.fastDropped.Add(1)
+		s.receive(q, &mac, frame)
+	}
+}
+
+// receive handles one frame read from q: it is counted, then dropped,
+// answered on the fast path or handed to gVisor. frame may be reused when
+// it returns. Every frame, however malformed, ends in exactly one of the
+// drop, fast-path or stack counters (a frame gVisor is not attached for
+// yet is only in FramesIn).
+func (s *Stack) receive(q *queue, mac *[6]byte, frame []byte) {
+	q.ctr.framesIn.Add(1)
+	q.ctr.bytesIn.Add(uint64(len(frame)))
+	et, why := classify(frame, mac)
+	switch why {
+	case dropRunt:
+		q.ctr.runt.Add(1)
+		return
+	case dropForeignMAC:
+		q.ctr.foreignMAC.Add(1)
+		return
+	case dropEtherType:
+		q.ctr.etherType.Add(1)
+		return
+	}
+	if s.fast != nil && et != uint16(header.ARPProtocolNumber) {
+		if n, handled := s.fast.answer(frame, q.txbuf); handled {
+			if n > 0 {
+				if q.writeFrame(&q.fastW, q.txbuf[:n]) == nil {
+					q.ctr.fastAnswered.Add(1)
 				}
-				continue
+			} else {
+				q.ctr.fastDropped.Add(1)
 			}
+			return
 		}
-		if s.link.deliver(et, frame) {
-			q.ctr.toStack.Add(1)
-		}
+	}
+	if s.link.deliver(et, frame) {
+		q.ctr.toStack.Add(1)
 	}
 }
 
