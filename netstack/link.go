@@ -73,6 +73,8 @@ type queue struct {
 	wmu    sync.Mutex
 	wbuf   []byte
 	stackW fdWriter
+
+	capture captureSlot // see capture.go; empty unless SetCapture
 }
 
 func newQueue(idx int, f *os.File) (*queue, error) {
@@ -128,6 +130,7 @@ func (q *queue) read() ([]byte, error) {
 		// way nothing more will come, and looping would spin.
 		return nil, io.EOF
 	}
+	q.capture.frame(q.rbuf[:q.rn], false)
 	return q.rbuf[:q.rn], nil
 }
 
@@ -367,5 +370,6 @@ func (q *queue) writeFrame(w *fdWriter, frame []byte) error {
 	}
 	q.ctr.framesOut.Add(1)
 	q.ctr.bytesOut.Add(uint64(len(frame)))
+	q.capture.frame(frame, true)
 	return nil
 }
