@@ -15,7 +15,7 @@ import (
 // zones, plus types that give NODATA.
 func zoneQuestions(t *testing.T) []dns.Question {
 	var qs []dns.Question
-	for _, f := range []string{"testdata/example.com.zone", "testdata/example.org.zone"} {
+	for _, f := range []string{"testdata/example.com.zone", "testdata/example.org.zone", "testdata/child.example.com.zone"} {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

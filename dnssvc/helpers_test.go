@@ -13,7 +13,7 @@ import (
 func testSet(tb testing.TB) *zone.Set {
 	tb.Helper()
 	var zs []*zone.Zone
-	for _, f := range []string{"testdata/example.com.zone", "testdata/example.org.zone"} {
+	for _, f := range []string{"testdata/example.com.zone", "testdata/example.org.zone", "testdata/child.example.com.zone"} {
 		z, err := zone.LoadFile(f)
 		if err != nil {
 			tb.Fatalf("LoadFile(%s): %v", f, err)

@@ -16,6 +16,7 @@ type wantOPT struct {
 	do      bool
 	version uint8
 	nsid    string // hex, as miekg prints it; "" for none
+	ede     string // Extended DNS Error info-code; "" for none
 }
 
 type respCase struct {
@@ -90,6 +91,17 @@ func respCases() []respCase {
 			ns: []string{soaNeg}},
 		{name: "CNAME loop", qname: "loop1.example.com.", qtype: dns.TypeA, aa: true,
 			an: []string{"loop1.example.com. 3600 IN CNAME loop2.example.com.", "loop2.example.com. 3600 IN CNAME loop1.example.com."}},
+		{name: "CNAME loop through a wildcard", qname: "a.wcloop.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"a.wcloop.example.com. 3600 IN CNAME b.wcloop.example.com.", "b.wcloop.example.com. 3600 IN CNAME b.wcloop.example.com."}},
+		{name: "CNAME into a wildcard loop", qname: "cnamewcloop.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"cnamewcloop.example.com. 3600 IN CNAME a.wcloop.example.com.", "a.wcloop.example.com. 3600 IN CNAME b.wcloop.example.com.",
+				"b.wcloop.example.com. 3600 IN CNAME b.wcloop.example.com."}},
+		{name: "CNAME below a cut to a served child: referral", qname: "tochild.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"tochild.example.com. 3600 IN CNAME www.child.example.com."},
+			ns: []string{"child.example.com. 3600 IN NS ns1.child.example.com."},
+			ar: []string{"ns1.child.example.com. 3600 IN A 192.0.2.210"}},
+		{name: "CNAME below a cut, across zones", cfg: Config{CNAMEAcrossZones: true}, qname: "tochild.example.com.", qtype: dns.TypeA, aa: true,
+			an: []string{"tochild.example.com. 3600 IN CNAME www.child.example.com.", "www.child.example.com. 3600 IN A 192.0.2.211"}},
 		{name: "CNAME out of zone not followed", qname: "ext.example.com.", qtype: dns.TypeA, aa: true,
 			an: []string{"ext.example.com. 3600 IN CNAME www.example.org."}},
 		{name: "CNAME across zones when configured", cfg: Config{CNAMEAcrossZones: true}, qname: "ext.example.com.", qtype: dns.TypeA, aa: true,
@@ -122,6 +134,10 @@ func respCases() []respCase {
 			ns: []string{"bigglue.example.com. 3600 IN NS ns.bigglue.example.com."}},
 		{name: "not our zone", qname: "www.example.net.", qtype: dns.TypeA, rcode: dns.RcodeRefused},
 		{name: "root refused", qname: ".", qtype: dns.TypeNS, rcode: dns.RcodeRefused},
+		{name: "not our zone, EDNS: EDE 20", qname: "www.example.net.", qtype: dns.TypeA, rcode: dns.RcodeRefused,
+			opts: []qopt{withEDNS(1232, true)}, opt: &wantOPT{size: 1232, do: true, ede: "20"}},
+		{name: "not our zone, NSID: NSID and EDE 20", cfg: Config{NSID: "tap1"}, qname: "www.example.net.", qtype: dns.TypeA, rcode: dns.RcodeRefused,
+			opts: []qopt{withEDNS(1232, false), withNSID()}, opt: &wantOPT{size: 1232, nsid: "74617031", ede: "20"}},
 		{name: "ANY over UDP: one RRset", qname: "example.com.", qtype: dns.TypeANY, aa: true, an: anyApex[:1]},
 		{name: "ANY over TCP: one RRset", qname: "example.com.", qtype: dns.TypeANY, tcp: true, aa: true, an: anyApex[:1]},
 		{name: "ANY at wildcard", qname: "x.wild.example.com.", qtype: dns.TypeANY, aa: true,
@@ -186,6 +202,12 @@ func respCases() []respCase {
 		{name: "AXFR over UDP", qname: "example.com.", qtype: dns.TypeAXFR, rcode: dns.RcodeNotImplemented},
 		{name: "AXFR over TCP", qname: "example.com.", qtype: dns.TypeAXFR, tcp: true, rcode: dns.RcodeRefused},
 		{name: "IXFR", qname: "example.com.", qtype: dns.TypeIXFR, rcode: dns.RcodeRefused},
+		{name: "AXFR over TCP, EDNS: EDE 18", qname: "example.com.", qtype: dns.TypeAXFR, tcp: true, rcode: dns.RcodeRefused,
+			opts: []qopt{withEDNS(1232, false)}, opt: &wantOPT{size: 1232, ede: "18"}},
+		{name: "AXFR over UDP, EDNS: no EDE", qname: "example.com.", qtype: dns.TypeAXFR, rcode: dns.RcodeNotImplemented,
+			opts: []qopt{withEDNS(1232, false)}, opt: &wantOPT{size: 1232}},
+		{name: "IXFR, EDNS: EDE 18", qname: "example.com.", qtype: dns.TypeIXFR, rcode: dns.RcodeRefused,
+			opts: []qopt{withEDNS(1232, false)}, opt: &wantOPT{size: 1232, ede: "18"}},
 		{name: "NOTIFY not implemented", qname: "example.com.", qtype: dns.TypeSOA, rcode: dns.RcodeNotImplemented,
 			opts: []qopt{withOpcode(dns.OpcodeNotify)}},
 		{name: "UPDATE not implemented, OPT echoed", qname: "example.com.", qtype: dns.TypeSOA, rcode: dns.RcodeNotImplemented,
@@ -266,15 +288,21 @@ func checkCase(t *testing.T, s *Server, q []byte, tc respCase) {
 	case tc.opt != nil && opt == nil:
 		t.Errorf("no OPT, want one")
 	case tc.opt != nil:
-		var nsid string
+		var nsid, ede string
 		for _, o := range opt.Option {
-			if n, ok := o.(*dns.EDNS0_NSID); ok {
-				nsid = n.Nsid
-			} else {
+			switch o := o.(type) {
+			case *dns.EDNS0_NSID:
+				nsid = o.Nsid
+			case *dns.EDNS0_EDE:
+				ede = strconv.Itoa(int(o.InfoCode))
+				if o.ExtraText != "" {
+					t.Errorf("EDE extra text %q, want none", o.ExtraText)
+				}
+			default:
 				t.Errorf("unexpected EDNS option %v", o)
 			}
 		}
-		got := wantOPT{size: opt.UDPSize(), do: opt.Do(), version: opt.Version(), nsid: nsid}
+		got := wantOPT{size: opt.UDPSize(), do: opt.Do(), version: opt.Version(), nsid: nsid, ede: ede}
 		if got != *tc.opt {
 			t.Errorf("OPT = %+v, want %+v", got, *tc.opt)
 		}

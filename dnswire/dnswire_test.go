@@ -228,3 +228,81 @@ func TestBuilderAllocs(t *testing.T) {
 		t.Errorf("Builder: %v allocations, want 0", n)
 	}
 }
+
+// TestBuilderPointsIntoSRV checks that a name written uncompressed inside
+// SRV rdata (RFC 2782 forbids compressing it) is still a compression
+// target for later names, and that the SRV target itself stays as stored.
+func TestBuilderPointsIntoSRV(t *testing.T) {
+	target := []byte("\x03sip\x07example\x00")
+	srv := append([]byte{0, 10, 0, 60, 0x13, 0xc4}, target...)
+	for _, tc := range []struct {
+		typ    uint16
+		rdata  []byte
+		nameAt int // offset of the name in rdata
+	}{
+		{TypeSRV, srv, 6},
+		{TypeKX, append([]byte{0, 10}, target...), 2},
+	} {
+		var b Builder
+		b.Start(nil, 1, FlagQR, MaxMsgLen)
+		b.Question([]byte("\x04_sip\x04_tcp\x07example\x00\x00\x21\x00\x01"))
+		if !b.AddRRAt(Answer, HeaderLen, tc.typ, ClassIN, 60, tc.rdata) {
+			t.Fatal("AddRRAt failed")
+		}
+		rdAt := b.Len() - len(tc.rdata)
+		if !bytes.Equal(b.Bytes()[rdAt:], tc.rdata) {
+			t.Errorf("type %d: rdata written as % x, want as stored % x", tc.typ, b.Bytes()[rdAt:], tc.rdata)
+		}
+		before := b.Len()
+		if !b.AddRR(Additional, []byte("\x03SIP\x07example\x00"), TypeA, ClassIN, 60, []byte{1, 2, 3, 4}) {
+			t.Fatal("AddRR failed")
+		}
+		ptr := rdAt + tc.nameAt
+		if got, want := b.Bytes()[before:before+2], []byte{0xC0 | byte(ptr>>8), byte(ptr)}; !bytes.Equal(got, want) {
+			t.Errorf("type %d: owner written as % x, want pointer % x", tc.typ, got, want)
+		}
+		var m dns.Msg
+		if err := m.Unpack(b.Finish()); err != nil {
+			t.Fatalf("type %d: unpack: %v", tc.typ, err)
+		}
+		if len(m.Extra) != 1 || m.Extra[0].Header().Name != "sip.example." {
+			t.Errorf("type %d: additional = %v", tc.typ, m.Extra)
+		}
+	}
+}
+
+func TestAppendOPTEDE(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		nsid []byte
+		ede  int
+		want string // hex of the OPT record
+	}{
+		{"none", nil, EDENone, "0000290400000080000000"},
+		{"ede 20", nil, EDENotAuthoritative, "0000290400000080000006" + "000f00020014"},
+		{"nsid and ede 18", []byte("ns"), EDEProhibited, "000029040000008000000c" + "00030002" + "6e73" + "000f00020012"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := AppendOPTEDE(nil, 1024, 0, EDNSFlagDO, tc.nsid, tc.ede)
+			if h := hexString(got); h != tc.want {
+				t.Errorf("AppendOPTEDE = %s, want %s", h, tc.want)
+			}
+			extra := 0
+			if tc.ede != EDENone {
+				extra = EDELen
+			}
+			if len(got) != OPTLen(len(tc.nsid))+extra {
+				t.Errorf("length %d, OPTLen %d + %d", len(got), OPTLen(len(tc.nsid)), extra)
+			}
+		})
+	}
+}
+
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	s := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		s = append(s, digits[c>>4], digits[c&15])
+	}
+	return string(s)
+}

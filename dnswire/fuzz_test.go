@@ -116,6 +116,7 @@ func FuzzBuilder(f *testing.F) {
 	f.Add([]byte("\x03www\x07example\x03com\x00"), []byte("\x07EXAMPLE\x03com\x00"), uint8(0), []byte("\x03ns1\x07example\x03com\x00"), []byte("\x03ns1\x07example\x03com\x00"))
 	f.Add([]byte("\x01a\x00"), []byte("\x01b\x01a\x00"), uint8(2), []byte("\x01x\x01a\x00\x01y\x01b\x01a\x00"+strings.Repeat("\x00", 20)), []byte("\x00"))
 	f.Add([]byte("\x01a\x00"), []byte("\x01a\x00"), uint8(4), []byte("\x00\x01\x00\x02\x00\x03\x01a\x00"), []byte("\x01a\x00"))
+	f.Add([]byte("\x01a\x00"), []byte("\x01a\x00"), uint8(4), []byte("\x00\x01\x00\x02\x00\x03\x03sip\x01a\x00"), []byte("\x03SIP\x01a\x00"))
 	types := []uint16{TypeNS, TypeCNAME, TypeSOA, TypeMX, TypeSRV, TypePTR, TypeMINFO, TypeA, TypeTXT, TypeNAPTR}
 	f.Fuzz(func(t *testing.T, qname, owner []byte, ti uint8, rdata, owner2 []byte) {
 		if NameLen(qname) != len(qname) || len(rdata) > 1000 {
