@@ -1,15 +1,20 @@
 package netstack
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tapdns/tapdns/internal/labtest"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -449,4 +454,212 @@ func FuzzReceive(f *testing.F) {
 func accounted(c *linkCounters) uint64 {
 	return c.runt.Load() + c.foreignMAC.Load() + c.etherType.Load() + c.toStack.Load() +
 		c.fastAnswered.Load() + c.fastDropped.Load()
+}
+
+// TestLabMalformedFrames injects the malformed frames through a real TAP
+// (an AF_PACKET socket on the kernel side, in a namespace of its own);
+// afterwards correct queries over UDP and TCP are still answered and the
+// frames were counted.
+func TestLabMalformedFrames(t *testing.T) {
+	for _, fast := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fastpath=%v", fast), func(t *testing.T) {
+			ns := labtest.NewNS(t, "netstack")
+			ns.AddTAP(t, "tap0", "198.18.0.1/24", "2001:2::1/64")
+			cfg := labConfig("tap0")
+			cfg.FastPath = fast
+			s, stop := labStack(t, ns, cfg)
+			udpExchange(t, ns, "198.18.0.2:53", []byte("before"))
+			st0, drops0 := s.Stats(), dropTotal(s)
+			sent := 0
+			withPacketSocket(t, ns, "tap0", func(send func([]byte) error) {
+				for _, tc := range robustFrames(s.mac) {
+					// The kernel refuses frames shorter than an Ethernet
+					// header or longer than the device's MTU allows.
+					if len(tc.frame) < 14 || len(tc.frame) > 1514 {
+						continue
+					}
+					for range 3 {
+						if err := send(tc.frame); err != nil {
+							t.Fatalf("%s: inject: %v", tc.name, err)
+						}
+						sent++
+					}
+				}
+			})
+			udpExchange(t, ns, "198.18.0.2:53", []byte("after"))
+			udpExchange(t, ns, "[2001:2::2]:53", []byte("after6"))
+			tcpPipelined(t, ns, "198.18.0.2:53", 3)
+			st := waitStats(s, func(st Stats) bool { return st.FramesIn-st0.FramesIn >= uint64(sent) })
+			if got := st.FramesIn - st0.FramesIn; got < uint64(sent) {
+				t.Errorf("FramesIn moved by %d, want >= %d injected", got, sent)
+			}
+			if d := dropTotal(s) - drops0; d < uint64(sent)/2 {
+				t.Errorf("drop counters moved by %d for %d injected frames, want most of them", d, sent)
+			}
+			if st.TAPReadErrors != 0 {
+				t.Errorf("%d TAP read errors", st.TAPReadErrors)
+			}
+			t.Logf("%d frames injected: %d counted as drops; stats %+v", sent, dropTotal(s)-drops0, st)
+			if err := stop(); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+}
+
+// withPacketSocket calls f with a function that sends raw frames out of
+// the kernel side of tap in ns.
+func withPacketSocket(t *testing.T, ns *labtest.NS, tap string, f func(send func([]byte) error)) {
+	t.Helper()
+	var fd, ifindex int
+	if err := ns.Do(func() error {
+		ifc, err := net.InterfaceByName(tap)
+		if err != nil {
+			return err
+		}
+		ifindex = ifc.Index
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		return err
+	}); err != nil {
+		t.Fatalf("packet socket in %s: %v", ns.Name, err)
+	}
+	defer unix.Close(fd)
+	sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
+	f(func(b []byte) error { return unix.Sendto(fd, b, 0, sa) })
+}
+
+// TestLabTCPRobust checks the RFC 7766 limits with small values: the query
+// cap per connection, the idle timeout, the bound on reading one message
+// (a half-written length prefix, a sender that trickles), and that the
+// oldest idle connection is the one closed at the connection cap.
+func TestLabTCPRobust(t *testing.T) {
+	ns := labtest.NewNS(t, "netstack")
+	ns.AddTAP(t, "tap0", "198.18.0.1/24", "")
+	cfg := labConfig("tap0")
+	cfg.TCPMaxQueries = 3
+	cfg.TCPIdleTimeout = 600 * time.Millisecond
+	cfg.TCPMaxConns = 3
+	s, stop := labStack(t, ns, cfg)
+	defer stop()
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := ns.Dial("tcp", "198.18.0.2:53")
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// closedWithin reads from c until it is closed and returns how long
+	// that took (or fails after limit).
+	closedWithin := func(c net.Conn, limit time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		c.SetReadDeadline(start.Add(limit))
+		buf := make([]byte, 512)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatalf("connection still open after %v", limit)
+				}
+				return time.Since(start)
+			}
+		}
+	}
+
+	t.Run("query cap, pipelined", func(t *testing.T) {
+		c := dial()
+		var out []byte
+		for i := range 5 {
+			q := []byte(fmt.Sprintf("pipelined-%d", i))
+			out = binary.BigEndian.AppendUint16(out, uint16(len(q)))
+			out = append(out, q...)
+		}
+		if _, err := c.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for i := range 3 {
+			var hdr [2]byte
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+			got := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+			if want := wantReply(c.LocalAddr(), "tcp", []byte(fmt.Sprintf("pipelined-%d", i))); !bytes.Equal(got, want) {
+				t.Fatalf("reply %d = %q, want %q", i, got, want)
+			}
+		}
+		if n, err := c.Read(make([]byte, 1)); err == nil {
+			t.Errorf("read %d bytes after the query cap, want the connection closed", n)
+		}
+		if st := waitStats(s, func(st Stats) bool { return st.TCPQueryCap >= 1 }); st.TCPQueryCap != 1 {
+			t.Errorf("TCPQueryCap = %d, want 1", st.TCPQueryCap)
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		c := dial()
+		if d := closedWithin(c, 3*time.Second); d < 400*time.Millisecond || d > 1500*time.Millisecond {
+			t.Errorf("idle connection closed after %v, want about 600ms", d)
+		}
+	})
+	t.Run("half-written length prefix", func(t *testing.T) {
+		c := dial()
+		c.Write([]byte{0})
+		if d := closedWithin(c, 3*time.Second); d > 1500*time.Millisecond {
+			t.Errorf("closed after %v, want about 600ms", d)
+		}
+	})
+	t.Run("trickling sender", func(t *testing.T) {
+		c := dial()
+		c.Write([]byte{0, 40})
+		stopDrip := make(chan struct{})
+		defer close(stopDrip)
+		go func() {
+			for range 40 {
+				select {
+				case <-stopDrip:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					return
+				}
+			}
+		}()
+		// Each byte arrives well inside the idle time, but the whole
+		// message may take no longer than it.
+		if d := closedWithin(c, 5*time.Second); d > 1500*time.Millisecond {
+			t.Errorf("trickling sender held its connection for %v, want about 600ms", d)
+		}
+	})
+	t.Run("oldest idle evicted first", func(t *testing.T) {
+		waitStats(s, func(st Stats) bool { return st.TCPActive == 0 })
+		cs := []net.Conn{dial()}
+		time.Sleep(50 * time.Millisecond)
+		cs = append(cs, dial())
+		time.Sleep(50 * time.Millisecond)
+		cs = append(cs, dial())
+		time.Sleep(50 * time.Millisecond)
+		ev0 := s.Stats().TCPEvicted
+		cs = append(cs, dial()) // over the cap of 3: cs[0] goes
+		if d := closedWithin(cs[0], time.Second); d > 500*time.Millisecond {
+			t.Errorf("oldest closed after %v", d)
+		}
+		for i, c := range cs[1:] {
+			q := []byte("still-here")
+			c.Write(append([]byte{0, byte(len(q))}, q...))
+			c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+			var hdr [2]byte
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
+				t.Errorf("connection %d: %v, want it open", i+1, err)
+			}
+		}
+		if st := s.Stats(); st.TCPEvicted-ev0 != 1 {
+			t.Errorf("evicted %d, want 1", st.TCPEvicted-ev0)
+		}
+	})
 }
