@@ -22,7 +22,8 @@ type config struct {
 	svc       dnssvc.Config
 	zones     []string // zone files in command-line order; none: the embedded zone
 	logLevel  slog.Level
-	logFormat string // "text" or "json"
+	logFormat string    // "text" or "json"
+	ops       opsConfig // reloads, metrics, capture, query log, --user (ops.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -49,6 +50,7 @@ func (z *zoneFiles) Set(s string) error {
 }
 
 const usageHead = `Usage: tapdns [flags]
+       tapdns check --zone FILE [--zone FILE ...]
        tapdns version
 
 tapdns serves authoritative DNS from zone files on a TAP device through a
@@ -95,6 +97,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		rrlSlip   = fs.Int("rrl-slip", dnssvc.DefaultRRLSlip, "with --rrl, send every `K`-th limited response as a truncated (TC=1) one and drop the others; 0: drop all")
 	)
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
+	ops := addOpsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -174,6 +177,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}
 	c.svc = dnssvc.Config{UDPSize: *udpSize, NSID: *nsid, Chaos: *chaos, Version: *chaosVer, Identity: *chaosID}
 	if err := parseLimits(&c, *tcpIdle, *tcpConns, *tcpQs, *rrl, *rrlSlip); err != nil {
+		return config{}, err
+	}
+	if err := ops.parse(&c); err != nil {
 		return config{}, err
 	}
 	return c, nil

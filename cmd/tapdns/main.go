@@ -6,7 +6,10 @@
 // Usage:
 //
 //	tapdns --tap tap0 --ip 198.18.0.2/24 --ip6 2001:2::2/64 --zone example.zone
+//	tapdns check --zone example.zone
 //	tapdns version
+//
+// SIGHUP reloads the zone files (see internal/zoneset).
 //
 // Exit status: 0 after SIGINT or SIGTERM, 2 for a usage or configuration
 // error (including a bad zone file), 1 for a runtime error such as a TAP
@@ -28,6 +31,7 @@ import (
 	"syscall"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/zone"
 )
@@ -60,6 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
 	}
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -69,26 +76,79 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg)
+	var creds credentials
+	if cfg.ops.user != "" {
+		// Looked up before anything is opened: a typo must not leave a
+		// server running as root.
+		if creds, err = lookupUser(cfg.ops.user); err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+	}
 
-	set, err := loadZones(cfg.zones)
-	if err != nil {
+	// SIGHUP reloads; it is caught from here on so that an early one does
+	// not kill the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	// The zones: the embedded one, or files that SIGHUP and --watch reload
+	// (internal/zoneset), each reload installed whole with SetZones.
+	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	var zs *zoneset.Manager
+	if len(cfg.zones) == 0 {
+		set, err := loadZones(nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+		svc.SetZones(set)
+	} else if zs, err = zoneset.New(cfg.zones, zone.LoadFile, svc.SetZones, log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
-	svc := dnssvc.New(cfg.svc, set, log.With("pkg", "dnssvc"))
+	set := svc.Zones()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	st, err := netstack.New(cfg.net, &handler{svc: svc}, log.With("pkg", "netstack"))
+	h := &handler{svc: svc}
+	if cfg.ops.logQueries {
+		h.qlog = log.With("pkg", "querylog")
+	}
+	st, err := netstack.New(cfg.net, h, log.With("pkg", "netstack"))
 	if err != nil {
 		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "err", err)
 		return exitRuntime
 	}
+	// Everything that may need root is opened before --user takes effect:
+	// the TAP (above), the pcap file and the metrics listener.
+	pw, ms, err := openOps(cfg, st, svc, zs, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		_ = st.Close()
+		return exitRuntime
+	}
+	if cfg.ops.user != "" {
+		if err := dropPrivileges(creds); err != nil {
+			log.Error("cannot drop privileges", "err", err)
+			closeOps(st, pw, ms, log)
+			_ = st.Close()
+			return exitRuntime
+		}
+		log.Info("dropped privileges", "user", creds.name, "uid", creds.uid, "gid", creds.gid, "groups", creds.groups)
+	}
+	if ms != nil {
+		ms.Serve()
+		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
+	}
+	hp := startHelpers(ctx, cfg, zs, pw, hup, log)
 	logStartup(log, cfg, set)
 
 	runErr := st.Run(ctx)
+	hp.Stop()
 	closeErr := st.Close()
+	closeOps(st, pw, ms, log)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		log.Error("network stack failed", "err", runErr)
 		return exitRuntime
@@ -99,17 +159,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped", "stats", st.Stats())
 	return exitOK
-}
-
-// handler adapts dnssvc to netstack. It is boxed into the netstack.Handler
-// interface once, at startup, so the per-message call does not allocate.
-type handler struct {
-	svc *dnssvc.Server
-}
-
-// ServeDNS implements netstack.Handler.
-func (h *handler) ServeDNS(dst, query []byte, m netstack.Meta) []byte {
-	return h.svc.Respond(dst, query, dnssvc.Request{Client: m.Client, TCP: m.TCP})
 }
 
 // loadZones loads the zone files, or the embedded zone when there are none,
