@@ -38,22 +38,13 @@ func (r *responder) answer() (int, bool) {
 	case dnswire.ClassCH:
 		return r.chaos(), false
 	default:
+		// No EDE, like Knot DNS, which also echoes the question (NSD
+		// sends neither the question nor the OPT, but EDE 21 when the
+		// query had one; the union of the two would be larger than both).
 		return dnswire.RcodeRefused, false
 	}
-	switch q.QType {
-	case dnswire.TypeAXFR:
-		// No zone transfers. Over UDP both NSD and Knot say NOTIMP
-		// (RFC 5936 4.2: AXFR is a TCP exchange); over TCP, refuse as
-		// an ACL that allows no one would.
-		// NSD adds Extended DNS Error 18 (Prohibited), RFC 8914 4.19.
-		if !r.tcp {
-			return dnswire.RcodeNotImp, false
-		}
-		r.ede = dnswire.EDEProhibited
-		return dnswire.RcodeRefused, false
-	case dnswire.TypeIXFR:
-		r.ede = dnswire.EDEProhibited
-		return dnswire.RcodeRefused, false
+	if q.QType == dnswire.TypeAXFR || q.QType == dnswire.TypeIXFR {
+		return r.transfer(), false
 	}
 	m := r.st.set.Lookup(q.Name(), q.QType)
 	switch m.Result {
@@ -74,6 +65,24 @@ func (r *responder) answer() (int, bool) {
 		return r.resolve(m), true
 	}
 	return r.resolve(m), false
+}
+
+// transfer answers AXFR and IXFR: we never transfer zones. Over UDP AXFR
+// is NOTIMP (RFC 5936 4.2: AXFR is a TCP exchange), as NSD and Knot DNS
+// answer. For a name that is not the apex of one of our zones both answer
+// NOTAUTH: we are not authoritative for a zone of that name. For an apex,
+// refuse as an ACL that allows no one would, with Extended DNS Error 18
+// (Prohibited, RFC 8914 4.19) like NSD (Knot DNS answers NOTAUTH).
+func (r *responder) transfer() int {
+	name := r.q.Name()
+	if r.q.QType == dnswire.TypeAXFR && !r.tcp {
+		return dnswire.RcodeNotImp
+	}
+	if z := r.st.set.Zone(name); z == nil || z.Origin != string(name) {
+		return dnswire.RcodeNotAuth
+	}
+	r.ede = dnswire.EDEProhibited
+	return dnswire.RcodeRefused
 }
 
 // resolve writes the answer for m, following CNAMEs, and returns the rcode
@@ -345,10 +354,13 @@ func (r *responder) truncate(rcode int) int {
 	return rcode
 }
 
-// chaos answers the CHAOS-class server identification queries.
+// chaos answers the CHAOS-class server identification queries. Other
+// CHAOS queries are refused with Extended DNS Error 21 (Not Supported,
+// RFC 8914 4.22), as NSD does (Knot DNS sends no EDE).
 func (r *responder) chaos() int {
 	q := r.q
 	if !r.s.cfg.Chaos || (q.QType != dnswire.TypeTXT && q.QType != dnswire.TypeANY) {
+		r.ede = dnswire.EDENotSupported
 		return dnswire.RcodeRefused
 	}
 	var txt []byte
@@ -358,6 +370,7 @@ func (r *responder) chaos() int {
 	case "\x08hostname\x04bind\x00", "\x02id\x06server\x00":
 		txt = r.s.identity
 	default:
+		r.ede = dnswire.EDENotSupported
 		return dnswire.RcodeRefused
 	}
 	// Not AA: NSD and Knot DNS both answer these without it.

@@ -114,16 +114,16 @@ func reference(q *dns.Msg, msg []byte, tcp bool) int {
 	if qn.Qclass != dns.ClassINET && qn.Qclass != dns.ClassANY {
 		return dns.RcodeRefused
 	}
-	switch qn.Qtype {
-	case dns.TypeAXFR:
-		if tcp {
-			return dns.RcodeRefused
-		}
-		return dns.RcodeNotImplemented
-	case dns.TypeIXFR:
-		return dns.RcodeRefused
-	}
 	name := strings.ToLower(qn.Name)
+	if qn.Qtype == dns.TypeAXFR || qn.Qtype == dns.TypeIXFR {
+		switch {
+		case qn.Qtype == dns.TypeAXFR && !tcp:
+			return dns.RcodeNotImplemented
+		case name == "example.com." || name == "example.org." || name == "child.example.com.":
+			return dns.RcodeRefused // transfer of one of our zones
+		}
+		return dns.RcodeNotAuth // no zone of that name here
+	}
 	if !dns.IsSubDomain("example.com.", name) && !dns.IsSubDomain("example.org.", name) {
 		return dns.RcodeRefused
 	}

@@ -124,6 +124,7 @@ const (
 	EDENone             = -1
 	EDEProhibited       = 18
 	EDENotAuthoritative = 20
+	EDENotSupported     = 21
 )
 
 // Opcode returns the opcode field of header flags.
