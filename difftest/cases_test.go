@@ -366,6 +366,8 @@ func rawCases() []qcase {
 		{name: "opcode/update", flags: opcodeBits(dns.OpcodeUpdate), qd: 1, body: question("example.", dns.TypeSOA, dns.ClassINET)},
 		{name: "opcode/15", flags: opcodeBits(15), qd: 1, body: aq},
 		{name: "opcode/iquery+edns", flags: opcodeBits(1), qd: 1, ar: 1, body: cat(aq, opt)},
+		{name: "opcode/notify+edns", flags: opcodeBits(dns.OpcodeNotify) | fAA, qd: 1, ar: 1, body: cat(question("example.", dns.TypeSOA, dns.ClassINET), opt)},
+		{name: "opcode/update+edns", flags: opcodeBits(dns.OpcodeUpdate), qd: 1, ar: 1, body: cat(question("example.", dns.TypeSOA, dns.ClassINET), opt)},
 		{name: "opcode/notify/tcp", tr: tcp4, flags: opcodeBits(dns.OpcodeNotify) | fAA, qd: 1, body: question("example.", dns.TypeSOA, dns.ClassINET)},
 		// QDCOUNT and malformed questions.
 		{name: "qdcount0", qd: 0},
@@ -397,6 +399,11 @@ func rawCases() []qcase {
 		{name: "class/any-refused", qd: 1, body: question("www.outside.test.", dns.TypeA, dns.ClassANY)},
 		{name: "class/none", qd: 1, body: question("a.example.", dns.TypeA, dns.ClassNONE)},
 		{name: "class/0", qd: 1, body: question("a.example.", dns.TypeA, 0)},
+		// Refusals by class, with EDNS: is there an Extended DNS Error?
+		{name: "class/ch-a+edns", qd: 1, ar: 1, body: cat(question("a.example.", dns.TypeA, dns.ClassCHAOS), opt)},
+		{name: "class/ch-outside+edns", qd: 1, ar: 1, body: cat(question("www.outside.test.", dns.TypeA, dns.ClassCHAOS), opt)},
+		{name: "class/hs+edns", qd: 1, ar: 1, body: cat(question("a.example.", dns.TypeA, dns.ClassHESIOD), opt)},
+		{name: "class/none+edns", qd: 1, ar: 1, body: cat(question("a.example.", dns.TypeA, dns.ClassNONE), opt)},
 		// CHAOS identity queries.
 		{name: "chaos/version.bind", qd: 1, body: question("version.bind.", dns.TypeTXT, dns.ClassCHAOS)},
 		{name: "chaos/version.bind/tcp", tr: tcp4, qd: 1, body: question("version.bind.", dns.TypeTXT, dns.ClassCHAOS)},
@@ -409,6 +416,8 @@ func rawCases() []qcase {
 		{name: "chaos/version.bind-any", qd: 1, body: question("version.bind.", dns.TypeANY, dns.ClassCHAOS)},
 		{name: "chaos/authors.bind", qd: 1, body: question("authors.bind.", dns.TypeTXT, dns.ClassCHAOS)},
 		{name: "chaos/example", qd: 1, body: question("example.", dns.TypeSOA, dns.ClassCHAOS)},
+		{name: "chaos/authors.bind+edns", qd: 1, ar: 1, body: cat(question("authors.bind.", dns.TypeTXT, dns.ClassCHAOS), opt)},
+		{name: "chaos/version.bind-a+edns", qd: 1, ar: 1, body: cat(question("version.bind.", dns.TypeA, dns.ClassCHAOS), opt)},
 		{name: "in/version.bind", qd: 1, body: question("version.bind.", dns.TypeTXT, dns.ClassINET)},
 		// EDNS (RFC 6891, the RFC 8906 probes).
 		{name: "edns/v1", qd: 1, ar: 1, body: cat(aq, optRR(1232, 0, 1, 0, nil))},
@@ -451,6 +460,25 @@ func rawCases() []qcase {
 		{name: "edns/notimp+edns", flags: opcodeBits(2), qd: 1, ar: 1, body: cat(aq, optRR(1232, 0, 0, 0x8000, nil))},
 		{name: "edns/formerr+edns", qd: 2, ar: 1, body: cat(aq, aq, opt)},
 		{name: "edns/refused+edns", qd: 1, ar: 1, body: cat(question("example.org.", dns.TypeA, dns.ClassINET), opt)},
+		// Zone transfers of names other than example. (whose AXFR and IXFR
+		// are generated cases): apexes of served zones, other names in a
+		// zone, names outside every zone.
+		{name: "xfr/apex-child-axfr+edns", tr: tcp4, qd: 1, ar: 1, body: cat(question("child.example.", dns.TypeAXFR, dns.ClassINET), opt)},
+		{name: "xfr/apex-child-ixfr+edns", qd: 1, ar: 1, body: cat(question("child.example.", dns.TypeIXFR, dns.ClassINET), opt)},
+		{name: "xfr/apex-0x20-axfr+edns", tr: tcp4, qd: 1, ar: 1, body: cat(question("ExAmPlE.", dns.TypeAXFR, dns.ClassINET), opt)},
+		{name: "xfr/apex-class-any-axfr+edns", tr: tcp4, qd: 1, ar: 1, body: cat(question("example.", dns.TypeAXFR, dns.ClassANY), opt)},
+		{name: "xfr/class-ch-axfr+edns", tr: tcp4, qd: 1, ar: 1, body: cat(question("example.", dns.TypeAXFR, dns.ClassCHAOS), opt)},
+		{name: "xfr/name-axfr", tr: tcp4, qd: 1, body: question("a.example.", dns.TypeAXFR, dns.ClassINET)},
+		{name: "xfr/name-axfr/udp", qd: 1, body: question("a.example.", dns.TypeAXFR, dns.ClassINET)},
+		{name: "xfr/name-ixfr", qd: 1, body: question("a.example.", dns.TypeIXFR, dns.ClassINET)},
+		{name: "xfr/name-ixfr+edns/tcp", tr: tcp4, qd: 1, ar: 1, body: cat(question("a.example.", dns.TypeIXFR, dns.ClassINET), opt)},
+		{name: "xfr/nx-axfr+edns", tr: tcp4, qd: 1, ar: 1, body: cat(question("nothere.example.", dns.TypeAXFR, dns.ClassINET), opt)},
+		{name: "xfr/wild-axfr+edns", tr: tcp4, qd: 1, ar: 1, body: cat(question("x.wild.example.", dns.TypeAXFR, dns.ClassINET), opt)},
+		{name: "xfr/cut-axfr+edns", tr: tcp4, qd: 1, ar: 1, body: cat(question("sub.example.", dns.TypeAXFR, dns.ClassINET), opt)},
+		{name: "xfr/cut-axfr/udp", qd: 1, body: question("sub.example.", dns.TypeAXFR, dns.ClassINET)},
+		{name: "xfr/outside-axfr", tr: tcp4, qd: 1, body: question("outside.test.", dns.TypeAXFR, dns.ClassINET)},
+		{name: "xfr/outside-axfr+edns/udp", qd: 1, ar: 1, body: cat(question("outside.test.", dns.TypeAXFR, dns.ClassINET), opt)},
+		{name: "xfr/outside-ixfr+edns", qd: 1, ar: 1, body: cat(question("outside.test.", dns.TypeIXFR, dns.ClassINET), opt)},
 		// Too short to be answered.
 		{name: "short/11-bytes", body: nil},
 		{name: "short/empty"},

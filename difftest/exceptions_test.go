@@ -76,12 +76,14 @@ var exceptions = []exception{
 	},
 	{
 		id:     "xfr-refused",
-		cases:  []string{"example./AXFR/*", "example./IXFR/*"},
+		cases:  []string{"example./AXFR/*", "example./IXFR/*", "raw/xfr/apex-*"},
 		follow: "nsd",
 		rfc:    "RFC 5936 §2.2.1 and §4 (a refused transfer: REFUSED); RFC 8914 §4.19 (EDE 18 Prohibited)",
-		why: "tapdns never transfers zones. NSD answers REFUSED with Extended DNS Error 18 (Prohibited), " +
-			"Knot NOTAUTH. tapdns answers like NSD: REFUSED is the policy answer, and both servers " +
-			"already agree on REFUSED with an EDE (20, Not Authoritative) for names outside their zones.",
+		why: "tapdns never transfers zones. For the apex of a zone they serve NSD answers REFUSED with " +
+			"Extended DNS Error 18 (Prohibited), Knot NOTAUTH. tapdns answers like NSD: REFUSED is the " +
+			"policy answer, and both servers already agree on REFUSED with an EDE (20, Not Authoritative) " +
+			"for names outside their zones. (For names that are no zone apex both answer NOTAUTH, and so " +
+			"does tapdns; over UDP AXFR is NOTIMP everywhere.)",
 	},
 	{
 		id:     "qtype-0",
@@ -105,7 +107,8 @@ var exceptions = []exception{
 	{
 		id: "question-in-errors",
 		cases: []string{"raw/opcode/iquery*", "raw/opcode/status", "raw/opcode/3", "raw/opcode/15",
-			"raw/edns/notimp+edns", "raw/class/hs", "raw/class/none", "raw/class/0", "raw/edns/opt-truncated",
+			"raw/edns/notimp+edns", "raw/class/hs", "raw/class/none", "raw/class/0", "raw/class/hs+edns",
+			"raw/class/none+edns", "raw/edns/opt-truncated",
 			"raw/edns/two-opt", "raw/edns/opt-in-answer", "raw/edns/opt-rdlen-short", "raw/ancount1-missing"},
 		follow: "knot",
 		rfc:    "RFC 1035 §4.1.1-4.1.2 (a response carries the question it answers); RFC 6891 §7 (OPT in responses to EDNS queries)",
@@ -115,7 +118,7 @@ var exceptions = []exception{
 	},
 	{
 		id:     "notify-update-notimp",
-		cases:  []string{"raw/opcode/notify*", "raw/opcode/update"},
+		cases:  []string{"raw/opcode/notify*", "raw/opcode/update*"},
 		follow: "knot",
 		set:    map[string]string{fRcode: "NOTIMP"},
 		rfc:    "RFC 1035 §4.1.1 (NOTIMP); RFC 1996 and RFC 2136 are optional",
@@ -175,6 +178,19 @@ var exceptions = []exception{
 		why: "For a QCLASS * query that has no answer NSD sends NXDOMAIN/NODATA without the SOA and " +
 			"without AA; Knot adds the SOA and sets AA. tapdns adds the SOA like Knot, so that the " +
 			"answer can be cached, and keeps AA clear as for every QCLASS * answer (class-any).",
+	},
+	{
+		id: "refused-class-ede",
+		cases: []string{"raw/class/ch-a+edns", "raw/class/ch-outside+edns", "raw/chaos/*+edns",
+			"raw/xfr/class-ch-axfr+edns"},
+		follow: "nsd",
+		rfc:    "RFC 8914 §4.22 (EDE 21 Not Supported); RFC 1035 §4.1.1 (REFUSED)",
+		why: "Both refuse queries in classes they do not serve (CHAOS names other than the identity " +
+			"queries, CHAOS types other than TXT). NSD adds Extended DNS Error 21 (Not Supported) when " +
+			"the query has EDNS, Knot adds nothing (and answers a CHAOS AXFR with NOTIMP). tapdns follows " +
+			"NSD: the EDE tells the client why, as tapdns already does with EDE 20 and 18 where the two " +
+			"servers agree. (For classes HS, NONE and others NSD also drops the question and tapdns " +
+			"follows Knot: question, no EDE; see question-in-errors.)",
 	},
 	{
 		id:     "chaos-any",
