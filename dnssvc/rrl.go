@@ -127,8 +127,8 @@ func (l *rrl) check(client netip.Addr) rrlVerdict {
 	for {
 		tat := b.tat.Load()
 		t := max(tat, now)
-		if t-now >= l.burst {
-			break // over the limit
+		if t+l.interval-now > l.burst {
+			break // over the limit: this response would exceed the burst
 		}
 		if b.tat.CompareAndSwap(tat, t+l.interval) {
 			return rrlPass
