@@ -27,8 +27,9 @@ func (s *captureSlot) frame(frame []byte, outbound bool) {
 
 // SetCapture starts (c non-nil) or stops (nil) capturing every frame in and
 // out of the TAP, on every queue: received frames before they are
-// classified (so dropped ones too), sent frames after a successful write
-// (the fast path's and gVisor's). It may be called at any time; when it
+// classified (so dropped ones too), sent frames just before they are
+// written (the fast path's and gVisor's; a frame the TAP then refuses is
+// still in the capture). It may be called at any time; when it
 // returns with nil, frames in flight may still reach the old Capture.
 func (s *Stack) SetCapture(c Capture) {
 	var r *captureRef

@@ -361,6 +361,9 @@ func (q *queue) writePacket(pkt *stack.PacketBuffer) error {
 // writeFrame writes one frame with w and counts it. Errors other than a
 // closed fd are counted and swallowed.
 func (q *queue) writeFrame(w *fdWriter, frame []byte) error {
+	// Captured before the write, as the kernel's taps see a frame before
+	// the driver: so it is in the capture before the peer can react to it.
+	q.capture.frame(frame, true)
 	if err := w.write(frame); err != nil {
 		if err == errFDClosed {
 			return err
@@ -370,6 +373,5 @@ func (q *queue) writeFrame(w *fdWriter, frame []byte) error {
 	}
 	q.ctr.framesOut.Add(1)
 	q.ctr.bytesOut.Add(uint64(len(frame)))
-	q.capture.frame(frame, true)
 	return nil
 }
