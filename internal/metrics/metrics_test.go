@@ -115,8 +115,10 @@ func TestServerScrape(t *testing.T) {
 			f.Dropped[0] = 6
 			return f
 		},
-		Zones:   func() *zone.Set { return set },
-		Reloads: func() zoneset.Stats { return zoneset.Stats{Reloads: 3, ReloadFailures: 1, LastReload: time.Unix(1700000000, 0), LastOK: false} },
+		Zones: func() *zone.Set { return set },
+		Reloads: func() zoneset.Stats {
+			return zoneset.Stats{Reloads: 3, ReloadFailures: 1, LastReload: time.Unix(1700000000, 0), LastOK: false}
+		},
 		Capture: func() pcap.Stats { return pcap.Stats{Packets: 12, Bytes: 4096} },
 		Version: "v1.2.3", Revision: "abc", GoVersion: "go1.26",
 	}
