@@ -15,7 +15,7 @@ packages=(
 	nsd            # reference server for differential tests and benchmarks
 	knot           # reference server for differential tests and benchmarks
 	dnsperf        # load generator
-	tshark         # packet captures when debugging
+	tshark         # reads --pcap captures back in the e2e tests; debugging
 	tcpdump        # packet captures when debugging
 	gcc            # C helpers in bench/
 	libc6-dev
