@@ -507,3 +507,46 @@ func TestUser(t *testing.T) {
 		t.Errorf("errors logged:\n%s", p.Stderr())
 	}
 }
+
+// TestBridgeLab runs scripts/bridge-lab.sh up and down with the test's
+// binary: both appliances answer on the bridge, and down leaves nothing.
+func TestBridgeLab(t *testing.T) {
+	requireLab(t)
+	bin := labtest.BuildTapdns(t)
+	name := fmt.Sprintf("tapdns-brtest-%d", os.Getpid())
+	script, err := filepath.Abs(filepath.Join("..", "scripts", "bridge-lab.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(action string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		c := exec.CommandContext(ctx, script, action, name)
+		c.Env = append(os.Environ(), "TAPDNS="+bin)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bridge-lab.sh %s: %v\n%s", action, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		// Idempotent: a no-op after a successful down.
+		c := exec.Command(script, "down", name)
+		c.Env = append(os.Environ(), "TAPDNS="+bin)
+		_ = c.Run()
+	})
+	out := run("up")
+	for _, want := range []string{`("appliance-1")`, `("appliance-2")`, "www.tapdns.test.\t3600\tIN\tA\t198.18.0.80"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bridge-lab.sh up output lacks %q:\n%s", want, out)
+		}
+	}
+	run("down")
+	if list, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(list), name) {
+		t.Errorf("namespace %s still exists after down", name)
+	}
+	if _, err := os.Stat("/run/tapdns-bridge-lab/" + name); !os.IsNotExist(err) {
+		t.Errorf("state directory left behind (%v)", err)
+	}
+}
