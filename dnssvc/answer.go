@@ -1,6 +1,7 @@
 package dnssvc
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/tapdns/tapdns/dnswire"
@@ -90,11 +91,11 @@ func (r *responder) transfer() int {
 func (r *responder) resolve(m zone.Match) int {
 	var target [dnswire.MaxNameLen]byte // canonical CNAME target
 	var owner []byte                    // nil: the question name (questionOff)
-	// seen[i] is the CNAME RRset written at hop i; its target is the owner
-	// of hop i+1, so seen and the question name give every owner so far.
-	var seen [maxCNAMEHops]*zone.RRset
+	// seen[i] identifies the CNAME record written at hop i (see hop).
+	var seen [maxCNAMEHops]hop
+	var prev *zone.RRset // the CNAME RRset written at the previous hop
 	first := m.Zone
-	for hop := 0; ; hop++ {
+	for i := 0; ; i++ {
 		switch m.Result {
 		case zone.NoData:
 			return r.negative(m.Zone, dnswire.RcodeSuccess)
@@ -109,7 +110,7 @@ func (r *responder) resolve(m zone.Match) int {
 			return dnswire.RcodeSuccess
 		}
 		if m.Answer == nil { // ANY
-			return r.any(owner, m.Node)
+			return r.any(owner, m.Zone, m.Node)
 		}
 		if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, m.Answer); !ok {
 			return r.truncate(dnswire.RcodeSuccess)
@@ -118,8 +119,9 @@ func (r *responder) resolve(m zone.Match) int {
 			r.additional(m.Zone, m.Answer)
 			return dnswire.RcodeSuccess
 		}
-		seen[hop] = m.Answer
-		if hop+1 == maxCNAMEHops {
+		seen[i] = hopOf(m, prev)
+		prev = m.Answer
+		if i+1 == maxCNAMEHops {
 			return dnswire.RcodeSuccess
 		}
 		rd := firstRecord(m.Answer)
@@ -140,30 +142,34 @@ func (r *responder) resolve(m zone.Match) int {
 			}
 			return dnswire.RcodeSuccess
 		}
-		if next.Result == zone.Success && next.CNAME && r.wasOwner(target[:n], seen[:hop]) {
-			// A loop: the next owner was written already. Owners, not
-			// RRsets, are compared, so that a wildcard CNAME (one RRset
-			// for many synthesised owners) is followed until a name
-			// repeats, like NSD and Knot DNS do.
-			return dnswire.RcodeSuccess
+		if next.Result == zone.Success && next.CNAME && slices.Contains(seen[:i+1], hopOf(next, prev)) {
+			return dnswire.RcodeSuccess // a loop: answer what we have
 		}
 		owner, m = target[:n], next
 	}
 }
 
-// wasOwner reports whether the canonical name was the owner of an answer
-// record already: the question name, or the target of one of the CNAME
-// RRsets in prev (all but the last one written).
-func (r *responder) wasOwner(name []byte, prev []*zone.RRset) bool {
-	if string(name) == string(r.q.Name()) {
-		return true
+// hop identifies a CNAME record of a chain for loop detection: the RRset
+// and, for a wildcard match, where its synthesised owner came from (the
+// CNAME RRset whose target it is; nil for the question name). A chain
+// stops before it would write a record equal to an earlier one. This is
+// what NSD and Knot DNS do: for "*.w CNAME b.w" a query for a.w gets
+// a.w and b.w (2 records), one for b.w gets b.w twice (the question name's
+// record, then the one synthesised from the CNAME target), and plain loops
+// stop at the first RRset that repeats.
+type hop struct {
+	rs   *zone.RRset
+	from *zone.RRset
+	wild bool
+}
+
+// hopOf returns the hop for a CNAME match m reached through the CNAME
+// RRset prev (nil for the question name).
+func hopOf(m zone.Match, prev *zone.RRset) hop {
+	if !m.Wildcard {
+		return hop{rs: m.Answer}
 	}
-	for _, rs := range prev {
-		if equalFold(name, firstRecord(rs)) {
-			return true
-		}
-	}
-	return false
+	return hop{rs: m.Answer, from: prev, wild: true}
 }
 
 // cutAbove returns the highest zone cut of z at or above the canonical
@@ -184,13 +190,17 @@ func cutAbove(z *zone.Zone, name []byte) *zone.Node {
 // any answers qtype ANY at node n with one RRset, the node's first by
 // type (RFC 8482 4.2), over UDP and TCP alike. Knot DNS answers the same
 // (NSD also answers one RRset, but prefers the SOA at an apex).
-func (r *responder) any(owner []byte, n *zone.Node) int {
+func (r *responder) any(owner []byte, z *zone.Zone, n *zone.Node) int {
 	if len(n.RRsets) == 0 {
 		return dnswire.RcodeSuccess
 	}
-	if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, &n.RRsets[0]); !ok {
+	rs := &n.RRsets[0]
+	if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, rs); !ok {
 		return r.truncate(dnswire.RcodeSuccess)
 	}
+	// The addresses of NS, MX and SRV targets, as for a query of that
+	// type (Knot DNS does the same).
+	r.additional(z, rs)
 	return dnswire.RcodeSuccess
 }
 
@@ -400,25 +410,6 @@ func firstRecord(rs *zone.RRset) []byte {
 		return rd
 	}
 	return nil
-}
-
-// equalFold reports whether the canonical name a equals the uncompressed
-// name b, ignoring ASCII case in b. Length octets (at most 63) are never
-// changed by lower-casing, so a bytewise comparison is enough.
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if a[i] != c {
-			return false
-		}
-	}
-	return true
 }
 
 // isSubdomain reports whether the canonical name is parent or below it.
