@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/internal/labtest"
+	"github.com/tapdns/tapdns/internal/pcap"
 )
 
 const metricsAddr = "127.0.0.1:9153"
@@ -435,6 +437,38 @@ func TestPcapAndQueryLog(t *testing.T) {
 			t.Errorf("capture lacks %s; tshark saw %v\n%s", want, got, out)
 		}
 	}
+	// Our own reader agrees, and every frame counted was captured: the
+	// shutdown stats' FramesIn+FramesOut equal the packets in the file.
+	f, err := os.Open(pcapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcap.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packets := 0
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("packet %d: %v", packets, err)
+		}
+		packets++
+	}
+	var in, outN int
+	stats := p.Stderr()[strings.LastIndex(p.Stderr(), "msg=stopped"):]
+	if _, err := fmt.Sscanf(stats[strings.Index(stats, "FramesIn:"):], "FramesIn:%d", &in); err != nil {
+		t.Fatalf("no FramesIn in %q", stats)
+	}
+	if _, err := fmt.Sscanf(stats[strings.Index(stats, "FramesOut:"):], "FramesOut:%d", &outN); err != nil {
+		t.Fatalf("no FramesOut in %q", stats)
+	}
+	if packets != in+outN {
+		t.Errorf("%d packets in the capture, want FramesIn+FramesOut = %d+%d", packets, in, outN)
+	}
+
 	// Frames of the lab's own traffic (ARP/NDP) are captured too.
 	if out, err := ns.Run(t, "tshark", "-n", "-r", pcapFile, "-Y", "arp or icmpv6"); err != nil || strings.TrimSpace(out) == "" {
 		t.Errorf("no ARP or ICMPv6 frames in the capture (%v)", err)
@@ -548,5 +582,49 @@ func TestBridgeLab(t *testing.T) {
 	}
 	if _, err := os.Stat("/run/tapdns-bridge-lab/" + name); !os.IsNotExist(err) {
 		t.Errorf("state directory left behind (%v)", err)
+	}
+}
+
+// TestPcapLimit checks that --pcap-max-bytes caps the capture file: it
+// stays a valid pcap file under the cap, the frames left out are counted,
+// and a warning is logged once.
+func TestPcapLimit(t *testing.T) {
+	dir := publicDir(t)
+	pcapFile := filepath.Join(dir, "small.pcap")
+	ns, p := startTapdns(t, "--zone", testdata(t, "example.zone"), "--pcap", pcapFile, "--pcap-max-bytes", "1024", "--metrics", metricsAddr)
+	for range 6 {
+		dig(t, ns, appliance4, "www.example.test", "A")
+	}
+	waitMetric(t, ns, "tapdns_pcap_dropped_total", func(v float64) bool { return v > 0 })
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(p.Stderr(), "pcap size limit reached") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopWithin(t, p, syscall.SIGTERM)
+	if n := strings.Count(p.Stderr(), "pcap size limit reached"); n != 1 {
+		t.Errorf("size limit warning logged %d times, want 1", n)
+	}
+	fi, err := os.Stat(pcapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 1024 || fi.Size() < 24+16+42 {
+		t.Errorf("capture is %d bytes, want at most 1024 and some packets", fi.Size())
+	}
+	f, err := os.Open(pcapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcap.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("capped capture is not a valid pcap file: %v", err)
+		}
 	}
 }
