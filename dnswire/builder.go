@@ -155,14 +155,14 @@ func (b *Builder) addRR(sec int, owner []byte, ownerOff int, typ, class uint16, 
 	if owner == nil {
 		b.buf = append(b.buf, 0xC0|byte(ownerOff>>8), byte(ownerOff))
 	} else {
-		ownerAt = b.writeName(owner)
+		ownerAt = b.writeName(owner, false)
 	}
 	b.buf = append(b.buf, byte(typ>>8), byte(typ), byte(class>>8), byte(class),
 		byte(ttl>>24), byte(ttl>>16), byte(ttl>>8), byte(ttl), 0, 0)
 	rdStart := len(b.buf)
 	if !CompressibleRdata(typ) {
 		b.buf = append(b.buf, rdata...)
-		b.registerRdataName(typ, rdStart)
+		b.rdataNames(typ, rdStart)
 	} else if !b.writeRdataNames(typ, rdata) {
 		b.buf = append(b.buf[:rdStart], rdata...)
 	}
@@ -244,28 +244,66 @@ func rdataLayout(typ uint16) (fixed [2]int, names int) {
 	return [2]int{0, 0}, 1
 }
 
-// registerRdataName makes the name inside the rdata just written at
-// rdStart, for the types whose rdata ends with one name that must not be
-// compressed (RFC 2782, RFC 3597 section 4), available as a compression
-// target: a later name may still point at it (Knot DNS does so, e.g. for
-// the owner of an SRV target's address). Malformed rdata registers
-// nothing.
-func (b *Builder) registerRdataName(typ uint16, rdStart int) {
-	var skip int
+// rdataNames lowercases the names inside the rdata just written at
+// rdStart for the types of RFC 4034 section 6.2 whose names must not be
+// compressed (RFC 3597 section 4), and makes them available as
+// compression targets: a later name may still point at them (Knot DNS
+// does so, e.g. for the owner of an SRV target's address). Rdata that
+// does not have the type's layout is left alone.
+//
+// NSD and Knot DNS both send these names in lower case whatever the zone
+// file says (they keep the case of owner names and of other rdata); the
+// names of the RFC 1035 types get the same treatment in writeName.
+func (b *Builder) rdataNames(typ uint16, rdStart int) {
+	rd := b.buf[rdStart:]
+	var at [2]int // offsets of the names in rd
+	n := 0
 	switch typ {
 	case TypeSRV:
-		skip = 6 // priority, weight, port
+		at[0], n = 6, 1 // priority, weight, port
 	case TypeAFSDB, TypeRT, TypeKX:
-		skip = 2 // subtype or preference
+		at[0], n = 2, 1 // subtype or preference
+	case TypeDNAME:
+		at[0], n = 0, 1
+	case TypeRP:
+		at[0], n = 0, 2
+	case TypePX:
+		at[0], n = 2, 2
+	case TypeNAPTR:
+		// order, preference, then flags, services and regexp as
+		// character-strings, then the replacement name.
+		i := 4
+		for k := 0; k < 3 && i < len(rd); k++ {
+			i += 1 + int(rd[i])
+		}
+		at[0], n = i, 1
 	default:
 		return
 	}
-	rd := b.buf[rdStart:]
-	if len(rd) <= skip {
+	// Check the whole layout before changing anything.
+	end := at[0]
+	for k := 0; k < n; k++ {
+		if end > len(rd) {
+			return
+		}
+		l := NameLen(rd[end:])
+		if l < 0 {
+			return
+		}
+		if k+1 < n {
+			at[k+1] = end + l
+		}
+		end += l
+	}
+	if end != len(rd) {
 		return
 	}
-	if n := NameLen(rd[skip:]); n == len(rd)-skip {
-		b.register(rdStart+skip, n)
+	for k := 0; k < n; k++ {
+		l := NameLen(rd[at[k]:])
+		for i := at[k]; i < at[k]+l; i++ {
+			rd[i] = lower(rd[i])
+		}
+		b.register(rdStart+at[k], l)
 	}
 }
 
@@ -284,7 +322,7 @@ func (b *Builder) writeRdataNames(typ uint16, rdata []byte) bool {
 		}
 		b.buf = append(b.buf, rest[:fixed[i]]...)
 		rest = rest[fixed[i]:]
-		b.writeName(rest[:l])
+		b.writeName(rest[:l], true)
 		rest = rest[l:]
 	}
 	if !rdataTailOK(typ, rest) {
@@ -298,13 +336,15 @@ func (b *Builder) writeRdataNames(typ uint16, rdata []byte) bool {
 // writeName appends the valid uncompressed name, replacing its longest
 // suffix already in the message by a pointer, and registers the suffixes
 // it writes out. It returns the offset of a copy of the name in the
-// message (the name itself, or what its leading pointer points to).
-func (b *Builder) writeName(name []byte) int {
+// message (the name itself, or what its leading pointer points to). With
+// lowerCase the labels written out are lower-cased (names in rdata, see
+// rdataNames); owner names are written as given.
+func (b *Builder) writeName(name []byte, lowerCase bool) int {
 	start := len(b.buf)
 	i := 0
 	for name[i] != 0 {
 		if off, ok := b.find(name[i:]); ok {
-			b.buf = append(b.buf, name[:i]...)
+			b.appendLabels(name[:i], lowerCase)
 			b.buf = append(b.buf, 0xC0|byte(off>>8), byte(off))
 			b.registerPrefix(start, name, i)
 			if i == 0 {
@@ -314,9 +354,22 @@ func (b *Builder) writeName(name []byte) int {
 		}
 		i += 1 + int(name[i])
 	}
-	b.buf = append(b.buf, name...)
+	b.appendLabels(name, lowerCase)
 	b.registerPrefix(start, name, len(name)-1)
 	return start
+}
+
+// appendLabels appends the wire-format labels s, lower-cased when
+// lowerCase is set. Length octets (at most 63) are never changed by
+// lower-casing.
+func (b *Builder) appendLabels(s []byte, lowerCase bool) {
+	n := len(b.buf)
+	b.buf = append(b.buf, s...)
+	if lowerCase {
+		for i := n; i < len(b.buf); i++ {
+			b.buf[i] = lower(b.buf[i])
+		}
+	}
 }
 
 // compressedLen returns how long writeName would make name after the

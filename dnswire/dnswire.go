@@ -35,10 +35,12 @@ const (
 	TypePTR    uint16 = 12
 	TypeHINFO  uint16 = 13
 	TypeMINFO  uint16 = 14
+	TypeRP     uint16 = 17
 	TypeMX     uint16 = 15
 	TypeTXT    uint16 = 16
 	TypeAFSDB  uint16 = 18
 	TypeRT     uint16 = 21
+	TypePX     uint16 = 26
 	TypeAAAA   uint16 = 28
 	TypeSRV    uint16 = 33
 	TypeNAPTR  uint16 = 35

@@ -306,3 +306,43 @@ func hexString(b []byte) string {
 	}
 	return string(s)
 }
+
+// TestBuilderLowersRdataNames checks that names inside the rdata of the
+// RFC 4034 section 6.2 types are written in lower case (as NSD and Knot
+// DNS send them), owner names and other rdata as given.
+func TestBuilderLowersRdataNames(t *testing.T) {
+	name := "\x04MaIl\x07ExAmPlE\x00"
+	low := "\x04mail\x07example\x00"
+	for _, tc := range []struct {
+		typ         uint16
+		rdata, want string
+	}{
+		{TypeMX, "\x00\x0a" + name, "\x00\x0a" + low},
+		{TypeCNAME, name, low},
+		{TypeSRV, "\x00\x01\x00\x02\x00\x03" + name, "\x00\x01\x00\x02\x00\x03" + low},
+		{TypeKX, "\x00\x01" + name, "\x00\x01" + low},
+		{TypeRP, name + "\x03TxT\x00", low + "\x03txt\x00"},
+		{TypePX, "\x00\x01" + name + "\x02Px\x00", "\x00\x01" + low + "\x02px\x00"},
+		{TypeNAPTR, "\x00\x01\x00\x02\x01S\x03E2U\x00" + name, "\x00\x01\x00\x02\x01S\x03E2U\x00" + low},
+		{TypeDNAME, name, low},
+		{TypeTXT, name, name},                                           // not a name
+		{TypeSVCB, "\x00\x01" + name, "\x00\x01" + name},                // not in RFC 4034 6.2 (Knot keeps the case)
+		{TypeSRV, "\x00\x01\x00\x02" + name, "\x00\x01\x00\x02" + name}, // malformed: as stored
+	} {
+		var b Builder
+		b.Start(nil, 1, FlagQR, MaxMsgLen)
+		b.Question([]byte("\x00\x00\x01\x00\x01")) // the root: nothing to point at
+		owner := []byte("\x02Ab\x00")
+		if !b.AddRR(Answer, owner, tc.typ, ClassIN, 60, []byte(tc.rdata)) {
+			t.Fatalf("type %d: AddRR failed", tc.typ)
+		}
+		msg := b.Finish()
+		rr := msg[12+5:]
+		if got := string(rr[:len(owner)]); got != string(owner) {
+			t.Errorf("type %d: owner %q, want %q as given", tc.typ, got, owner)
+		}
+		if got := string(rr[len(owner)+10:]); got != tc.want {
+			t.Errorf("type %d: rdata %q, want %q", tc.typ, got, tc.want)
+		}
+	}
+}
