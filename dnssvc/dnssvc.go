@@ -57,9 +57,11 @@ const (
 	DefaultIdentity = "tapdns"
 )
 
-// maxCNAMEHops bounds the CNAME records followed for one query (a chain
-// longer than this is answered as far as it goes, rcode NOERROR).
-const maxCNAMEHops = 8
+// maxCNAMEHops bounds the CNAME records written for one query: a longer
+// chain is answered as far as it goes, rcode NOERROR, and the resolver
+// continues from the last target. 5 is Knot DNS's limit (NSD follows much
+// longer chains); it bounds the work per query.
+const maxCNAMEHops = 5
 
 // Request describes where a query came from.
 type Request struct {
