@@ -97,6 +97,16 @@ var nameTypes = []struct {
 	{"tlsa.example.", qtypes(dns.TypeA, dns.TypeTLSA), stdVariants},
 	{"unknown.example.", qtypes(typeUnknown, typeUnknown+1, typeUnknown+2, dns.TypeA), stdVariants},
 	{"hinfo.example.", qtypes(dns.TypeHINFO), stdVariants},
+	// Names in rdata written in mixed case in the zone file.
+	{"lccname.example.", qtypes(dns.TypeA, dns.TypeCNAME), []variant{{plain, udp4}, {edns, tcp4}}},
+	{"lcmx.example.", qtypes(dns.TypeMX), []variant{{plain, udp4}, {edns, tcp4}}},
+	{"lcsrv.example.", qtypes(dns.TypeSRV), []variant{{plain, udp4}, {edns, tcp4}}},
+	{"lcptr.example.", qtypes(dns.TypePTR), []variant{{plain, udp4}}},
+	{"lcnaptr.example.", qtypes(dns.TypeNAPTR), []variant{{plain, udp4}}},
+	{"lcrp.example.", qtypes(dns.TypeRP), []variant{{plain, udp4}}},
+	{"lcafsdb.example.", qtypes(dns.TypeAFSDB), []variant{{plain, udp4}}},
+	{"lckx.example.", qtypes(dns.TypeKX), []variant{{plain, udp4}}},
+	{"lcsvcb.example.", qtypes(dns.TypeSVCB), []variant{{plain, udp4}}},
 	{"mixedcase.example.", qtypes(dns.TypeA, dns.TypeTXT), stdVariants},
 	{"MIXEDCASE.example.", qtypes(dns.TypeA), stdVariants},
 	// Non-ASCII bytes and escaped dots in labels (RFC 4343: only A-Z fold).
@@ -130,6 +140,10 @@ var nameTypes = []struct {
 	{"cnamewild.example.", qtypes(dns.TypeA), stdVariants},
 	{"cnamewcloop.example.", qtypes(dns.TypeA), stdVariants},
 	{"cnamelong.example.", qtypes(dns.TypeA), stdVariants},
+	{"hop1.example.", qtypes(dns.TypeA), stdVariants},
+	{"hop3.example.", qtypes(dns.TypeA, dns.TypeMX), []variant{{edns, udp4}}},
+	{"hop5.example.", qtypes(dns.TypeA), []variant{{edns, udp4}}},
+	{"tocut.example.", qtypes(dns.TypeA, dns.TypeNS, dns.TypeDS), []variant{{edns, udp4}}},
 	// CNAME chains for other query types (one variant each).
 	{"tochild.example.", qtypes(dns.TypeAAAA, dns.TypeDS, dns.TypeNS, dns.TypeMX, dns.TypeTXT, dns.TypeCNAME, dns.TypeANY, dns.TypeSOA), []variant{{edns, udp4}}},
 	{"cnamedeleg.example.", qtypes(dns.TypeDS, dns.TypeNS, dns.TypeANY, dns.TypeMX), []variant{{edns, udp4}}},

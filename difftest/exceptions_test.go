@@ -23,7 +23,7 @@ var exceptions = []exception{
 	{
 		id: "additional-for-targets",
 		cases: []string{"example./MX/*", "mx.example./MX/*", "_sip._tcp.example./SRV/*", "raw/edns/size*-mx",
-			"mx.example./ANY/*", "_sip._tcp.example./ANY/*"},
+			"mx.example./ANY/*", "_sip._tcp.example./ANY/*", "lcmx.example./MX/*", "lcsrv.example./SRV/*"},
 		follow: "knot",
 		rfc:    "RFC 1034 §4.3.2 step 6, RFC 1035 §3.3.9, RFC 2782 (additional section processing)",
 		why: "Knot adds the A/AAAA records of MX and SRV targets that are in the same zone, as it does " +
@@ -75,6 +75,25 @@ var exceptions = []exception{
 			"cut of that zone (tochild) gets the referral, as step 3b of the algorithm says. tapdns " +
 			"follows Knot (dnssvc.Config.CNAMEAcrossZones is false by default): a resolver does not " +
 			"trust out-of-bailiwick records anyway, so the extra records only cost bytes.",
+	},
+	{
+		id:     "cname-chain-limit",
+		cases:  []string{"hop*.example./*"},
+		follow: "knot",
+		rfc:    "RFC 1034 §3.6.2 and §4.3.2 (a chain is followed; no length is set); RFC 2181 §10.1",
+		why: "NSD follows a CNAME chain to its end (here 8 CNAMEs and the A record); Knot writes at most " +
+			"5 CNAME records and leaves the rest to the resolver, which restarts at the last target. " +
+			"tapdns follows Knot: it bounds the work and the size of one answer, and chains that long " +
+			"are a zone error anyway.",
+	},
+	{
+		id:     "svcb-name-case",
+		cases:  []string{"lcsvcb.example./SVCB/*"},
+		follow: "knot",
+		rfc:    "RFC 4034 §6.2 (the types whose rdata names are lower-cased); RFC 9460 §2.2 (SVCB TargetName)",
+		why: "NSD lower-cases every name in rdata; Knot those of the types RFC 4034 §6.2 lists (both agree " +
+			"for all of them) and keeps the case of the SVCB TargetName. tapdns follows Knot: SVCB is not " +
+			"in that list, and its rdata is sent as stored like every other type without names to fold.",
 	},
 	{
 		id:     "xfr-refused",
