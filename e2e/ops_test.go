@@ -628,3 +628,94 @@ func TestPcapLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutRoot runs tapdns as nobody from the start, the two ways the
+// README documents: on a persistent TAP owned by nobody (no privilege at
+// all), and with CAP_NET_ADMIN as a file capability on a TAP owned by
+// root; without either, attaching to root's TAP fails.
+func TestWithoutRoot(t *testing.T) {
+	requireLab(t)
+	labtest.RequireTools(t, "setpriv", "setcap", "unshare")
+	uidOut, err := exec.Command("id", "-u", "nobody").Output()
+	if err != nil {
+		t.Skipf("skipping: no user nobody (%v)", err)
+	}
+	gidOut, err := exec.Command("id", "-g", "nobody").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := strings.TrimSpace(string(uidOut)), strings.TrimSpace(string(gidOut))
+	// The test binary's directory is private to root: run a copy.
+	src, err := os.ReadFile(labtest.BuildTapdns(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		owned    bool // the TAP belongs to nobody
+		withCaps bool // the binary has cap_net_admin=ep
+	}{
+		{"persistent TAP owned by the user", true, false},
+		{"CAP_NET_ADMIN file capability", false, true},
+		{"neither (must fail)", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := filepath.Join(publicDir(t), "tapdns")
+			if err := os.WriteFile(bin, src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if tc.withCaps {
+				if out, err := exec.Command("setcap", "cap_net_admin=ep", bin).CombinedOutput(); err != nil {
+					t.Skipf("skipping: setcap failed (file system without capabilities?): %v: %s", err, out)
+				}
+			}
+			ns := labtest.NewNS(t, "e2e")
+			args := []string{"ip", "tuntap", "add", "dev", "tap0", "mode", "tap"}
+			// A TAP without an owner may be attached to by anyone who can
+			// open /dev/net/tun; the other cases' TAP belongs to root.
+			if tc.owned {
+				args = append(args, "user", uid)
+			} else {
+				args = append(args, "user", "0")
+			}
+			ns.MustRun(t, args...)
+			ns.MustRun(t, "ip", "addr", "add", kernel4, "dev", "tap0")
+			ns.MustRun(t, "ip", "link", "set", "lo", "up")
+			ns.MustRun(t, "ip", "link", "set", "tap0", "up")
+			// Most distributions make /dev/net/tun mode 0666 (the kernel
+			// checks the TAP's owner or CAP_NET_ADMIN); some hosts and
+			// containers make it 0600. tapdns gets a 0666 node of its own
+			// in a private mount namespace, so nothing outside changes.
+			const script = `mount -t tmpfs -o mode=755 tapdns-tun /dev/net &&
+				mknod -m 666 /dev/net/tun c 10 200 &&
+				exec setpriv --reuid="$1" --regid="$2" --clear-groups --inh-caps=-all "$3" --tap tap0 --ip "$4"`
+			p := ns.Start(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+				uid, gid, bin, appliance4+"/24")
+			if !tc.owned && !tc.withCaps {
+				code, ok := p.Wait(10 * time.Second)
+				if !ok || code != 1 || !strings.Contains(p.Stderr(), "not allowed to attach") {
+					t.Errorf("nobody attaching to root's TAP without CAP_NET_ADMIN: exit %d (exited %v), want 1 and 'not allowed to attach'; stderr:\n%s",
+						code, ok, p.Stderr())
+				}
+				return
+			}
+			p.WaitReady(t, appliance4)
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for line := range strings.Lines(string(status)) {
+				if k, v, _ := strings.Cut(line, ":"); k == "Uid" {
+					if got, want := strings.Join(strings.Fields(v), " "), strings.Repeat(uid+" ", 3)+uid; got != want {
+						t.Errorf("Uid = %q, want %q", got, want)
+					}
+				}
+			}
+			r := dig(t, ns, appliance4, "www.tapdns.test", "A", "+tcp")
+			if r.Status != "NOERROR" || len(r.Answer) != 1 {
+				t.Errorf("as nobody: %s %v", r.Status, r.Answer)
+			}
+			stopWithin(t, p, syscall.SIGTERM)
+		})
+	}
+}
