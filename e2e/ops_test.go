@@ -719,3 +719,27 @@ func TestWithoutRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestSystemdUnit checks scripts/tapdns.service with systemd-analyze
+// verify (pointed at a real binary): no unknown keys, no bad values.
+func TestSystemdUnit(t *testing.T) {
+	labtest.RequireTools(t, "systemd-analyze")
+	unit, err := os.ReadFile(filepath.Join("..", "scripts", "tapdns.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := exec.LookPath("true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tapdns.service")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/tapdns", bin)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "systemd-analyze", "verify", path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
