@@ -86,67 +86,138 @@ func (r *responder) transfer() int {
 	return dnswire.RcodeRefused
 }
 
-// resolve writes the answer for m, following CNAMEs, and returns the rcode
-// of the last step (RFC 6604).
+// resolve writes the answer for m, following CNAMEs and DNAMEs, and
+// returns the rcode of the last step (RFC 6604).
 func (r *responder) resolve(m zone.Match) int {
-	var target [dnswire.MaxNameLen]byte // canonical CNAME target
-	var owner []byte                    // nil: the question name (questionOff)
+	// The names followed, canonical: hop i writes its target into
+	// names[i%2] while cur (the name of hop i) is in the other one.
+	var names [2][dnswire.MaxNameLen]byte
+	cur := r.q.Name()
+	var owner []byte // nil: the question name (questionOff)
 	// seen[i] identifies the CNAME record written at hop i (see hop).
 	var seen [maxCNAMEHops]hop
-	var prev *zone.RRset // the CNAME RRset written at the previous hop
+	var prev *zone.RRset // the CNAME or DNAME RRset of the previous hop
 	first := m.Zone
 	for i := 0; ; i++ {
+		next := &names[i%2]
+		n := 0
 		switch m.Result {
 		case zone.NoData:
 			return r.negative(m.Zone, dnswire.RcodeSuccess)
 		case zone.NXDomain:
-			return r.negative(m.Zone, dnswire.RcodeNXDomain)
+			dn, d := dnameAbove(m.Zone, cur)
+			if d == nil {
+				return r.negative(m.Zone, dnswire.RcodeNXDomain)
+			}
+			// RFC 6672 3.2: the DNAME, then a CNAME synthesised from
+			// it with the DNAME's TTL, then the answer for its target.
+			if _, ok := r.addRRset(dnswire.Answer, bytesOf(dn.Name), 0, d); !ok {
+				return r.truncate(dnswire.RcodeSuccess)
+			}
+			if n = synthesize(next, cur, len(dn.Name), firstRecord(d)); n < 0 {
+				return dnswire.RcodeYXDomain // the new name would be too long
+			}
+			if !r.addCNAME(owner, d.TTL, next[:n]) {
+				return r.truncate(dnswire.RcodeSuccess)
+			}
+			seen[i] = hop{rs: d, from: prev, wild: true}
+			prev = d
+			if r.q.QType == dnswire.TypeCNAME {
+				return dnswire.RcodeSuccess // the CNAME is the answer
+			}
 		case zone.Delegation:
 			// Only after a CNAME: the chain leaves our authority.
 			r.referral(m.Zone, m.Node)
 			return dnswire.RcodeSuccess
 		case zone.Success:
+			if m.Answer == nil { // ANY
+				return r.any(owner, m.Zone, m.Node)
+			}
+			if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, m.Answer); !ok {
+				return r.truncate(dnswire.RcodeSuccess)
+			}
+			if !m.CNAME {
+				r.additional(m.Zone, m.Answer)
+				return dnswire.RcodeSuccess
+			}
+			seen[i] = hopOf(m, prev)
+			prev = m.Answer
+			rd := firstRecord(m.Answer)
+			if n = dnswire.CanonicalName(next, rd); n < 0 || n != len(rd) {
+				return dnswire.RcodeSuccess
+			}
 		default:
 			return dnswire.RcodeSuccess
 		}
-		if m.Answer == nil { // ANY
-			return r.any(owner, m.Zone, m.Node)
-		}
-		if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, m.Answer); !ok {
-			return r.truncate(dnswire.RcodeSuccess)
-		}
-		if !m.CNAME {
-			r.additional(m.Zone, m.Answer)
-			return dnswire.RcodeSuccess
-		}
-		seen[i] = hopOf(m, prev)
-		prev = m.Answer
 		if i+1 == maxCNAMEHops {
 			return dnswire.RcodeSuccess
 		}
-		rd := firstRecord(m.Answer)
-		n := dnswire.CanonicalName(&target, rd)
-		if n < 0 || n != len(rd) {
+		target := next[:n]
+		nm := r.st.set.Lookup(target, r.q.QType)
+		if nm.Result == zone.Refused {
 			return dnswire.RcodeSuccess
 		}
-		next := r.st.set.Lookup(target[:n], r.q.QType)
-		if next.Result == zone.Refused {
-			return dnswire.RcodeSuccess
-		}
-		if next.Zone != first && !r.s.cfg.CNAMEAcrossZones {
+		if nm.Zone != first && !r.s.cfg.CNAMEAcrossZones {
 			// The target is in a more specific zone we also serve. Inside
 			// the zone of the query name it is at or below a cut: answer
 			// the referral (RFC 1034 4.3.2 step 3b), as Knot DNS does.
-			if cut := cutAbove(first, target[:n]); cut != nil {
+			if cut := cutAbove(first, target); cut != nil {
 				r.referral(first, cut)
 			}
 			return dnswire.RcodeSuccess
 		}
-		if next.Result == zone.Success && next.CNAME && slices.Contains(seen[:i+1], hopOf(next, prev)) {
+		if nm.Result == zone.Success && nm.CNAME && slices.Contains(seen[:i+1], hopOf(nm, prev)) {
 			return dnswire.RcodeSuccess // a loop: answer what we have
 		}
-		owner, m = target[:n], next
+		owner, cur, m = target, target, nm
 	}
+}
+
+// addCNAME adds a CNAME record synthesised from a DNAME, owned by owner
+// (nil: the question name) with the canonical target.
+func (r *responder) addCNAME(owner []byte, ttl uint32, target []byte) bool {
+	if owner == nil {
+		return r.b.AddRRAt(dnswire.Answer, questionOff, dnswire.TypeCNAME, dnswire.ClassIN, ttl, target)
+	}
+	return r.b.AddRR(dnswire.Answer, owner, dnswire.TypeCNAME, dnswire.ClassIN, ttl, target)
+}
+
+// dnameAbove returns the closest encloser of the canonical name in z, a
+// name that does not exist in z, with its DNAME RRset when it has one
+// (RFC 6672 2.3: the DNAME redirects every name below its owner), or nils.
+// Lookup found no node for the name, so this walk costs what its own did,
+// on negative answers only.
+func dnameAbove(z *zone.Zone, name []byte) (*zone.Node, *zone.RRset) {
+	for i := 0; len(name)-i > len(z.Origin); {
+		i += 1 + int(name[i])
+		if n := z.Node(name[i:]); n != nil {
+			if d := n.RRset(dnswire.TypeDNAME); d != nil {
+				return n, d
+			}
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
+
+// synthesize writes into dst the canonical name cur with its last
+// ownerLen octets (the DNAME owner) replaced by target (the DNAME's rdata,
+// lower-cased) and returns its length, or -1 when that name would be
+// longer than 255 octets or target is malformed.
+func synthesize(dst *[dnswire.MaxNameLen]byte, cur []byte, ownerLen int, target []byte) int {
+	p := len(cur) - ownerLen
+	t := dnswire.NameLen(target)
+	if p < 0 || t < 0 || t != len(target) || p+t > dnswire.MaxNameLen {
+		return -1
+	}
+	copy(dst[:p], cur)
+	for j, c := range target {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst[p+j] = c
+	}
+	return p + t
 }
 
 // hop identifies a CNAME record of a chain for loop detection: the RRset

@@ -80,6 +80,7 @@ const (
 	RcodeNXDomain = 3
 	RcodeNotImp   = 4
 	RcodeRefused  = 5
+	RcodeYXDomain = 6
 	RcodeNotAuth  = 9
 	RcodeBadVers  = 16
 )
