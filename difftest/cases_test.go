@@ -144,6 +144,13 @@ var nameTypes = []struct {
 	{"hop3.example.", qtypes(dns.TypeA, dns.TypeMX), []variant{{edns, udp4}}},
 	{"hop5.example.", qtypes(dns.TypeA), []variant{{edns, udp4}}},
 	{"tocut.example.", qtypes(dns.TypeA, dns.TypeNS, dns.TypeDS), []variant{{edns, udp4}}},
+	// DNAME.
+	{"dname.example.", qtypes(dns.TypeDNAME, dns.TypeA, dns.TypeANY), []variant{{edns, udp4}}},
+	{"www.dname.example.", qtypes(dns.TypeA, dns.TypeDNAME, dns.TypeCNAME), []variant{{edns, udp4}}},
+	{"x.dname2.example.", qtypes(dns.TypeA), stdVariants},
+	{"x.dname2.example.", qtypes(dns.TypeMX, dns.TypeCNAME), []variant{{edns, udp4}}},
+	{"y.dname2.example.", qtypes(dns.TypeA), stdVariants},
+	{"a.b.dname2.example.", qtypes(dns.TypeA), []variant{{edns, udp4}}},
 	// CNAME chains for other query types (one variant each).
 	{"tochild.example.", qtypes(dns.TypeAAAA, dns.TypeDS, dns.TypeNS, dns.TypeMX, dns.TypeTXT, dns.TypeCNAME, dns.TypeANY, dns.TypeSOA), []variant{{edns, udp4}}},
 	{"cnamedeleg.example.", qtypes(dns.TypeDS, dns.TypeNS, dns.TypeANY, dns.TypeMX), []variant{{edns, udp4}}},
