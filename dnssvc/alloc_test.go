@@ -36,6 +36,7 @@ func TestRespondAllocs(t *testing.T) {
 		{name: "ANY TCP", msg: packQuery(t, "example.com.", dns.TypeANY), tcp: true},
 		{name: "CNAME loop through a wildcard", msg: packQuery(t, "cnamewcloop.example.com.", dns.TypeA)},
 		{name: "DNAME", msg: packQuery(t, "x.dn2.example.com.", dns.TypeA)},
+		{name: "DNAME loop", msg: packQuery(t, "a.dloop.example.com.", dns.TypeA)},
 		{name: "CNAME below a cut", msg: packQuery(t, "tochild.example.com.", dns.TypeA)},
 		{name: "SRV with additional", msg: packQuery(t, "_sip._udp.example.com.", dns.TypeSRV)},
 		{name: "refused", msg: packQuery(t, "example.net.", dns.TypeA)},

@@ -111,8 +111,12 @@ func (r *responder) resolve(m zone.Match) int {
 			}
 			// RFC 6672 3.2: the DNAME, then a CNAME synthesised from
 			// it with the DNAME's TTL, then the answer for its target.
-			if _, ok := r.addRRset(dnswire.Answer, bytesOf(dn.Name), 0, d); !ok {
-				return r.truncate(dnswire.RcodeSuccess)
+			// A DNAME met again (its target is below its owner) is not
+			// repeated; the CNAMEs go on to the hop limit (Knot DNS).
+			if !slices.ContainsFunc(seen[:i], func(h hop) bool { return h.rs == d }) {
+				if _, ok := r.addRRset(dnswire.Answer, bytesOf(dn.Name), 0, d); !ok {
+					return r.truncate(dnswire.RcodeSuccess)
+				}
 			}
 			if n = synthesize(next, cur, len(dn.Name), firstRecord(d)); n < 0 {
 				return dnswire.RcodeYXDomain // the new name would be too long
