@@ -151,6 +151,11 @@ var nameTypes = []struct {
 	{"x.dname2.example.", qtypes(dns.TypeMX, dns.TypeCNAME), []variant{{edns, udp4}}},
 	{"y.dname2.example.", qtypes(dns.TypeA), stdVariants},
 	{"a.b.dname2.example.", qtypes(dns.TypeA), []variant{{edns, udp4}}},
+	{"X.DnAmE2.example.", qtypes(dns.TypeA), []variant{{edns, udp4}}},
+	{"x.dname2.example.", qtypes(dns.TypeANY, dns.TypeDS, dns.TypeNS, dns.TypeDNAME), []variant{{edns, udp4}}},
+	{"todname.example.", qtypes(dns.TypeA, dns.TypeAAAA), []variant{{edns, udp4}}},
+	{"x.dttl.example.", qtypes(dns.TypeA), []variant{{edns, udp4}}},
+	{"a.dloop.example.", qtypes(dns.TypeA), []variant{{edns, udp4}, {edns, tcp4}}},
 	// CNAME chains for other query types (one variant each).
 	{"tochild.example.", qtypes(dns.TypeAAAA, dns.TypeDS, dns.TypeNS, dns.TypeMX, dns.TypeTXT, dns.TypeCNAME, dns.TypeANY, dns.TypeSOA), []variant{{edns, udp4}}},
 	{"cnamedeleg.example.", qtypes(dns.TypeDS, dns.TypeNS, dns.TypeANY, dns.TypeMX), []variant{{edns, udp4}}},

@@ -88,6 +88,16 @@ var exceptions = []exception{
 			"are a zone error anyway.",
 	},
 	{
+		id:     "dname-below-itself",
+		cases:  []string{"a.dloop.example./*"},
+		follow: "knot",
+		rfc:    "RFC 6672 §3.2 and §5.2 (DNAME substitution; loops are the resolver's to detect)",
+		why: "For dloop DNAME x.dloop, each substitution lands below the DNAME again. NSD answers the " +
+			"DNAME and the first synthesised CNAME and stops; Knot goes on to its chain limit (5 CNAMEs), " +
+			"writing the DNAME once. tapdns follows Knot: the same rule as for CNAME chains " +
+			"(cname-chain-limit), so the answer does not depend on how the chain was built.",
+	},
+	{
 		id:     "svcb-name-case",
 		cases:  []string{"lcsvcb.example./SVCB/*"},
 		follow: "knot",
