@@ -194,7 +194,11 @@ func (r *responder) addCNAME(owner []byte, ttl uint32, target []byte) bool {
 func dnameAbove(z *zone.Zone, name []byte) (*zone.Node, *zone.RRset) {
 	for i := 0; len(name)-i > len(z.Origin); {
 		i += 1 + int(name[i])
-		if n := z.Node(name[i:]); n != nil {
+		n := z.Apex // the usual closest encloser: no hashing for it
+		if len(name)-i != len(z.Origin) {
+			n = z.Node(name[i:])
+		}
+		if n != nil {
 			if d := n.RRset(dnswire.TypeDNAME); d != nil {
 				return n, d
 			}

@@ -364,12 +364,16 @@ func (b *Builder) writeName(name []byte, lowerCase bool) int {
 // lower-casing.
 func (b *Builder) appendLabels(s []byte, lowerCase bool) {
 	n := len(b.buf)
-	b.buf = append(b.buf, s...)
+	buf := append(b.buf, s...)
 	if lowerCase {
-		for i := n; i < len(b.buf); i++ {
-			b.buf[i] = lower(b.buf[i])
+		t := buf[n:]
+		for i, c := range t {
+			if c-'A' < 26 {
+				t[i] = c + ('a' - 'A')
+			}
 		}
 	}
+	b.buf = buf
 }
 
 // compressedLen returns how long writeName would make name after the
