@@ -435,10 +435,13 @@ func (r *responder) addRRset(sec int, owner []byte, at int, rs *zone.RRset) (int
 	return at, true
 }
 
-// truncate cuts the response back to the question (the OPT is added
-// later) and marks it truncated (RFC 2181 9: the client retries over TCP).
+// truncate marks the response truncated (RFC 2181 9: the client retries
+// over TCP) after an RRset did not fit; the caller has rolled that RRset
+// back. The complete RRsets before it stay, as NSD and Knot DNS keep the
+// CNAMEs of a chain whose last RRset does not fit; when the first answer
+// RRset does not fit, that leaves the question alone (the OPT is added
+// later).
 func (r *responder) truncate(rcode int) int {
-	r.b.Rollback(r.qend)
 	r.tc = true
 	return rcode
 }

@@ -180,6 +180,8 @@ func respCases() []respCase {
 		{name: "ANY at CNAME not followed", qname: "www.example.com.", qtype: dns.TypeANY, aa: true,
 			an: []string{"www.example.com. 300 IN CNAME alias.example.com."}},
 		{name: "big answer truncated at 512", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, tc: true},
+		{name: "CNAME to a big answer: CNAME kept, TC", qname: "tobig.example.com.", qtype: dns.TypeTXT, aa: true, tc: true,
+			an: []string{"tobig.example.com. 3600 IN CNAME big.example.com."}},
 		{name: "big answer fits EDNS", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, an: bigTXT,
 			opts: []qopt{withEDNS(4096, false)}, opt: &wantOPT{size: 1232}},
 		{name: "big answer, client size 512", qname: "big.example.com.", qtype: dns.TypeTXT, aa: true, tc: true,
