@@ -124,6 +124,10 @@ var nameTypes = []struct {
 	{"huge.example.", qtypes(dns.TypeTXT), sizeVariants},
 	{"manya.example.", qtypes(dns.TypeA), sizeVariants},
 	{"huge.example.", qtypes(dns.TypeANY), []variant{{edns, tcp4}}},
+	{"tohuge.example.", qtypes(dns.TypeTXT), sizeVariants},
+	{"tolong.example.", qtypes(dns.TypeTXT), sizeVariants},
+	{"tomanya.example.", qtypes(dns.TypeA), sizeVariants},
+	{"tobig.example.", qtypes(dns.TypeA), sizeVariants},
 	{"bigtcp.example.", qtypes(dns.TypeTXT), []variant{{plain, udp4}, {do4096, udp4}, {edns, tcp4}, {plain, tcp6}, {edns, tcpPipe}}},
 	// CNAME.
 	{"cname.example.", qtypes(dns.TypeA, dns.TypeCNAME, dns.TypeTXT, dns.TypeANY), stdVariants},

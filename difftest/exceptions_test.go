@@ -33,15 +33,17 @@ var exceptions = []exception{
 			"risk (same zone, authoritative data).",
 	},
 	{
-		id:     "referral-glue-truncation",
-		cases:  []string{"www.bigdeleg.example./A/plain/udp", "www.bigdeleg.example./A/edns512/udp"},
+		id: "referral-glue-truncation",
+		cases: []string{"www.bigdeleg.example./A/plain/udp", "www.bigdeleg.example./A/edns512/udp",
+			"tobig.example./A/plain/udp", "tobig.example./A/edns512/udp"},
 		follow: "knot",
 		set:    map[string]string{fAdditional: "-"},
 		rfc:    "RFC 9471 §3 (TC=1 when in-domain glue does not fit), RFC 2181 §9",
 		why: "A referral with 13 in-bailiwick name servers and A+AAAA glue for each does not fit in 512 " +
 			"octets. NSD 4.6 (before RFC 9471) drops the AAAA glue and does not set TC; Knot sets TC " +
 			"and sends the NS RRset with as much glue as fits. tapdns sets TC and sends the NS RRset " +
-			"like Knot, but no glue: with TC set the client retries over TCP and gets all of it.",
+			"like Knot, but no glue: with TC set the client retries over TCP and gets all of it. The same " +
+			"after a CNAME (tobig), where both keep the CNAME.",
 	},
 	{
 		id:     "rrset-ttl",
