@@ -128,6 +128,10 @@ var nameTypes = []struct {
 	{"tolong.example.", qtypes(dns.TypeTXT), sizeVariants},
 	{"tomanya.example.", qtypes(dns.TypeA), sizeVariants},
 	{"tobig.example.", qtypes(dns.TypeA), sizeVariants},
+	// Additional addresses at the end of a chain.
+	{"tomx.example.", qtypes(dns.TypeMX), []variant{{edns, udp4}, {plain, udp4}}},
+	{"tosrv.example.", qtypes(dns.TypeSRV), []variant{{edns, udp4}}},
+	{"tons.example.", qtypes(dns.TypeNS, dns.TypeMX, dns.TypeSOA), []variant{{edns, udp4}}},
 	{"bigtcp.example.", qtypes(dns.TypeTXT), []variant{{plain, udp4}, {do4096, udp4}, {edns, tcp4}, {plain, tcp6}, {edns, tcpPipe}}},
 	// CNAME.
 	{"cname.example.", qtypes(dns.TypeA, dns.TypeCNAME, dns.TypeTXT, dns.TypeANY), stdVariants},

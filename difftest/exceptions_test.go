@@ -23,7 +23,8 @@ var exceptions = []exception{
 	{
 		id: "additional-for-targets",
 		cases: []string{"example./MX/*", "mx.example./MX/*", "_sip._tcp.example./SRV/*", "raw/edns/size*-mx",
-			"mx.example./ANY/*", "_sip._tcp.example./ANY/*", "lcmx.example./MX/*", "lcsrv.example./SRV/*"},
+			"mx.example./ANY/*", "_sip._tcp.example./ANY/*", "lcmx.example./MX/*", "lcsrv.example./SRV/*",
+			"tomx.example./MX/*", "tosrv.example./SRV/*", "tons.example./MX/*"},
 		follow: "knot",
 		rfc:    "RFC 1034 §4.3.2 step 6, RFC 1035 §3.3.9, RFC 2782 (additional section processing)",
 		why: "Knot adds the A/AAAA records of MX and SRV targets that are in the same zone, as it does " +
