@@ -403,6 +403,7 @@ func (b *builder) finish() (*Zone, error) {
 	sets := make([]RRset, 0, nsets)
 	var extra []byte // arena for RRsets that must be copied
 	var seen map[string]struct{}
+	hasDNAME := false
 
 	for n := 0; n < nnodes; n++ {
 		node := &z.nodes[n]
@@ -524,8 +525,16 @@ func (b *builder) finish() (*Zone, error) {
 		if uint32(n) != apex && node.RRset(dns.TypeNS) != nil {
 			node.Cut = true
 		}
+		if node.RRset(dns.TypeDNAME) != nil {
+			hasDNAME = true
+		}
 	}
 
+	if hasDNAME {
+		if err := b.checkDNAME(z, parent, apex, order, start); err != nil {
+			return nil, err
+		}
+	}
 	b.recs, b.nameOff, order, start = nil, nil, nil, nil
 
 	// A node lies at or below a cut when it or an ancestor below the apex
@@ -604,6 +613,34 @@ func (b *builder) check(node *Node, apex bool, recs []uint32) error {
 			return b.errAt(first.file, first.line, "CNAME at %s beside other data (%s record at line %d)", nameText(node.Name), dns.Type(other.typ), other.line)
 		}
 		return b.errAt(other.file, other.line, "%s record at %s beside a CNAME (line %d)", dns.Type(other.typ), nameText(node.Name), first.line)
+	}
+	return nil
+}
+
+// checkDNAME rejects data below a DNAME (RFC 6672 section 2.4: a DNAME
+// owner has no descendants), as NSD and Knot DNS do at load time: such data
+// could never be answered. It runs only for zones that hold a DNAME.
+func (b *builder) checkDNAME(z *Zone, parent []uint32, apex uint32, order, start []uint32) error {
+	for n := range z.nodes {
+		if len(z.nodes[n].RRsets) == 0 {
+			continue
+		}
+		for p := uint32(n); p != apex; {
+			p = parent[p]
+			if z.nodes[p].RRset(dns.TypeDNAME) == nil {
+				continue
+			}
+			r := &b.recs[order[start[n]]]
+			d := r
+			for _, x := range order[start[p]:start[p+1]] {
+				if b.recs[x].typ == dns.TypeDNAME {
+					d = &b.recs[x]
+					break
+				}
+			}
+			return b.errAt(r.file, r.line, "%s record at %s below the DNAME at %s (line %d)",
+				dns.Type(r.typ), nameText(z.nodes[n].Name), nameText(z.nodes[p].Name), d.line)
+		}
 	}
 	return nil
 }

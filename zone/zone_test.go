@@ -213,6 +213,8 @@ func TestParseErrors(t *testing.T) {
 		{"include not allowed outside", head + "$INCLUDE /nonexistent/zone/file\n", "", "zone bad.zone: line 5: $INCLUDE /nonexistent/zone/file: open /nonexistent/zone/file: no such file or directory"},
 		{"include of a device", head + "$INCLUDE /dev/null\n", "", "zone bad.zone: line 5: $INCLUDE /dev/null: open /dev/null: not a regular file"},
 		{"no NS, multi-line SOA", "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm (\n 1 2 3\n 4 5 )\nwww A 1.2.3.4\n", "", "zone bad.zone: line 3: no NS records at the zone apex example.com."},
+		{"data below DNAME", head + "old DNAME new.example.net.\nwww.old A 1.2.3.4\n", "", "zone bad.zone: line 6: A record at www.old.example.com. below the DNAME at old.example.com. (line 5)"},
+		{"data below apex DNAME", head + "@ DNAME example.net.\nwww A 1.2.3.4\n", "", "zone bad.zone: line 6: A record at www.example.com. below the DNAME at example.com. (line 5)"},
 		{"garbage after rdata", head + "www A 1.2.3.4 5.6.7.8\n", "", `zone bad.zone: line 5: garbage after rdata 5.6.7.8`},
 	}
 	for _, tt := range tests {
