@@ -18,7 +18,7 @@ type exception struct {
 
 // exceptions is the one table of accepted NSD/Knot differences. Every entry
 // must explain at least one case where they really differ, or the test
-// fails. BEHAVIOUR.md describes the same choices for users.
+// fails. The "Behaviour" section of README.md describes the same choices for users.
 var exceptions = []exception{
 	{
 		id: "additional-for-targets",
