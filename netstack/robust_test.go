@@ -593,8 +593,10 @@ func TestLabTCPRobust(t *testing.T) {
 				t.Fatalf("reply %d = %q, want %q", i, got, want)
 			}
 		}
-		if n, err := c.Read(make([]byte, 1)); err == nil {
-			t.Errorf("read %d bytes after the query cap, want the connection closed", n)
+		// Closed with a FIN (EOF), not a reset, although 2 queries were
+		// left unread: a reset could destroy replies not yet read.
+		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("after the query cap: read %d bytes, %v; want EOF", n, err)
 		}
 		if st := waitStats(s, func(st Stats) bool { return st.TCPQueryCap >= 1 }); st.TCPQueryCap != 1 {
 			t.Errorf("TCPQueryCap = %d, want 1", st.TCPQueryCap)

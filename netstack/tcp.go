@@ -217,7 +217,7 @@ func (t *tcpServer) serve(tc *tcpConn) {
 	bw := bufio.NewWriterSize(tc.c, tcpIOBuffer)
 	var query []byte
 	var hdr [2]byte
-	answered := 0
+	queries := 0 // messages read on this connection
 	for {
 		if br.Buffered() == 0 {
 			tc.idleSince.Store(time.Now().UnixNano())
@@ -249,13 +249,9 @@ func (t *tcpServer) serve(tc *tcpConn) {
 		if !t.answer(bw, query, meta) {
 			return
 		}
-		if answered++; t.maxQueries > 0 && answered >= t.maxQueries {
-			// Queries pipelined beyond the limit are left unanswered;
-			// the client sends them again on a new connection.
+		if queries++; t.maxQueries > 0 && queries >= t.maxQueries {
 			svc.tcpQueryCap.Add(1)
-			if err := tc.c.SetWriteDeadline(time.Now().Add(t.idle)); err == nil {
-				_ = bw.Flush()
-			}
+			t.closeGracefully(tc, br, bw)
 			return
 		}
 		// Answer pipelined queries before flushing, but never wait for
@@ -269,6 +265,26 @@ func (t *tcpServer) serve(tc *tcpConn) {
 			}
 		}
 	}
+}
+
+// closeGracefully ends a connection at the query cap: it sends the replies
+// queued, then a FIN, and discards what the client still sends until it
+// closes too (or a short deadline passes). Closing at once with queries
+// pipelined beyond the cap still unread would send an RST, which may
+// destroy replies the client has not read yet; the client resends those
+// queries on a new connection.
+func (t *tcpServer) closeGracefully(tc *tcpConn, br *bufio.Reader, bw *bufio.Writer) {
+	deadline := time.Now().Add(min(t.idle, 2*time.Second))
+	if tc.c.SetWriteDeadline(deadline) != nil || bw.Flush() != nil {
+		return
+	}
+	if cw, ok := tc.c.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+		return
+	}
+	if tc.c.SetReadDeadline(deadline) != nil {
+		return
+	}
+	_, _ = br.WriteTo(io.Discard)
 }
 
 // answer asks the Handler and queues the framed reply. It returns false if
