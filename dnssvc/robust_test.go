@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -228,4 +231,93 @@ func TestRespondRandomMutations(t *testing.T) {
 		}
 		t.Logf("rrl=%d: %+v", rrl, st)
 	}
+}
+
+// refZones parses the test zones with miekg/dns into the slow reference
+// the fuzz target compares answers with: the RRsets by lower-cased owner
+// and type, as normalised strings with the RRset's first TTL (RFC 2181),
+// duplicates dropped.
+func refZones(tb testing.TB) map[string][]string {
+	tb.Helper()
+	ref := map[string][]string{}
+	ttl := map[string]uint32{}
+	for _, f := range []string{"testdata/example.com.zone", "testdata/example.org.zone"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		zp := dns.NewZoneParser(bytes.NewReader(src), "", f)
+		zp.SetIncludeAllowed(true)
+		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			h := rr.Header()
+			k := refKey(h.Name, h.Rrtype)
+			if t, seen := ttl[k]; seen {
+				h.Ttl = t
+			} else {
+				ttl[k] = h.Ttl
+			}
+			s := rrStrings([]dns.RR{rr})[0]
+			if !slices.Contains(ref[k], s) {
+				ref[k] = append(ref[k], s)
+			}
+		}
+		if err := zp.Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for k := range ref {
+		slices.Sort(ref[k])
+	}
+	return ref
+}
+
+func refKey(name string, t uint16) string { return strings.ToLower(name) + " " + dns.TypeToString[t] }
+
+// FuzzRespondReference checks answer content against the miekg/dns
+// reference: in every authoritative NOERROR response that is not
+// truncated, each RRset owned by the query name whose name and type exist
+// as such in the zone file is exactly that RRset (same records, same TTL,
+// nothing missing or added), and an exact query for an existing RRset
+// (outside a delegation, not ANY) gets it.
+func FuzzRespondReference(f *testing.F) {
+	ref := refZones(f)
+	for k := range ref {
+		name, typ, _ := strings.Cut(k, " ")
+		m := new(dns.Msg).SetQuestion(name, dns.StringToType[typ])
+		if b, err := m.Pack(); err == nil {
+			f.Add(b)
+		}
+	}
+	s := New(Config{}, testSet(f), nil)
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		out := s.Respond(make([]byte, 0, 65535), msg, Request{TCP: true})
+		var q, r dns.Msg
+		if q.Unpack(msg) != nil || len(q.Question) != 1 || len(out) == 0 || r.Unpack(out) != nil {
+			return
+		}
+		if !r.Authoritative || r.Rcode != dns.RcodeSuccess || r.Truncated || q.Opcode != dns.OpcodeQuery {
+			return
+		}
+		qn := q.Question[0]
+		got := map[string][]dns.RR{}
+		for _, rr := range r.Answer {
+			if strings.EqualFold(rr.Header().Name, qn.Name) {
+				k := refKey(qn.Name, rr.Header().Rrtype)
+				got[k] = append(got[k], rr)
+			}
+		}
+		for k, rrs := range got {
+			want, ok := ref[k]
+			if !ok {
+				continue // synthesised (wildcard) or from another zone
+			}
+			if g := rrStrings(rrs); !slices.Equal(g, want) {
+				t.Fatalf("%s: answer\n%s\nwant (miekg reference)\n%s", k, strings.Join(g, "\n"), strings.Join(want, "\n"))
+			}
+		}
+		k := refKey(qn.Name, qn.Qtype)
+		if want, ok := ref[k]; ok && qn.Qclass == dns.ClassINET && qn.Qtype != dns.TypeANY && got[k] == nil {
+			t.Fatalf("%s exists in the zone but is not in the answer:\n%v\nwant\n%s", k, &r, strings.Join(want, "\n"))
+		}
+	})
 }
