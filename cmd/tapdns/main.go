@@ -194,7 +194,8 @@ func newLogger(w io.Writer, cfg config) *slog.Logger {
 func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 	n := cfg.net
 	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
-		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos}
+		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos, "rrl", cfg.svc.RRL, "rrl_slip", cfg.svc.RRLSlip,
+		"tcp_idle_timeout", n.TCPIdleTimeout.String(), "tcp_max_conns", n.TCPMaxConns, "tcp_max_queries", n.TCPMaxQueries}
 	if n.MAC != nil {
 		attrs = append(attrs, "mac", n.MAC.String())
 	}
