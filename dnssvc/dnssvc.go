@@ -6,7 +6,8 @@
 // allocating. Exact positive answers are additionally cached as encoded
 // section bytes (see cache.go), so the common query costs a parse, a lookup
 // and a copy. The behaviour, and where it follows NSD or Knot DNS when they
-// differ, is documented in BEHAVIOUR.md.
+// differ, is documented in BEHAVIOUR.md. Config.RRL turns on response rate
+// limiting per client prefix for UDP (see rrl.go).
 package dnssvc
 
 import (
