@@ -668,3 +668,36 @@ func TestLabTCPRobust(t *testing.T) {
 		}
 	})
 }
+
+func TestNormalizeTCPLimits(t *testing.T) {
+	tests := []struct {
+		name                   string
+		idle                   time.Duration
+		conns, queries         int
+		wantIdle               time.Duration
+		wantConns, wantQueries int
+		err                    bool
+	}{
+		{name: "defaults", wantIdle: 10 * time.Second, wantConns: 256, wantQueries: 100},
+		{name: "set", idle: time.Second, conns: 5, queries: 7, wantIdle: time.Second, wantConns: 5, wantQueries: 7},
+		{name: "no query limit", queries: -1, wantIdle: 10 * time.Second, wantConns: 256, wantQueries: -1},
+		{name: "negative idle", idle: -time.Second, err: true},
+		{name: "negative conns", conns: -1, err: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := fakeConfig()
+			cfg.TCPIdleTimeout, cfg.TCPMaxConns, cfg.TCPMaxQueries = tc.idle, tc.conns, tc.queries
+			got, err := normalize(cfg)
+			if (err != nil) != tc.err {
+				t.Fatalf("err = %v, want error %v", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			if got.TCPIdleTimeout != tc.wantIdle || got.TCPMaxConns != tc.wantConns || got.TCPMaxQueries != tc.wantQueries {
+				t.Errorf("got %v %d %d, want %v %d %d", got.TCPIdleTimeout, got.TCPMaxConns, got.TCPMaxQueries, tc.wantIdle, tc.wantConns, tc.wantQueries)
+			}
+		})
+	}
+}
