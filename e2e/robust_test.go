@@ -248,3 +248,53 @@ func TestRRL(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPLimitFlags checks that --tcp-max-queries and --tcp-idle-timeout
+// reach the stack: a connection is closed (with a FIN) after its query
+// cap, and an idle one after the idle timeout.
+func TestTCPLimitFlags(t *testing.T) {
+	ns, _ := startTapdns(t, "--tcp-max-queries", "2", "--tcp-idle-timeout", "500ms", "--tcp-max-conns", "4")
+	conn, err := ns.Dial("tcp", appliance4+":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var out []byte
+	for id := range uint16(3) {
+		m := packMsg(t, 0x4000+id, "www.tapdns.test.", dns.TypeA, false)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(m)))
+		out = append(out, m...)
+	}
+	conn.Write(out)
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for id := range uint16(2) {
+		var hdr [2]byte
+		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+			t.Fatalf("reply %d: %v", id, err)
+		}
+		body := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+		if _, err := io.ReadFull(conn, body); err != nil {
+			t.Fatalf("reply %d: %v", id, err)
+		}
+		if got := binary.BigEndian.Uint16(body); got != 0x4000+id {
+			t.Errorf("reply %d has ID %#x, want %#x", id, got, 0x4000+id)
+		}
+	}
+	if n, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after 2 queries: read %d bytes, %v; want EOF (--tcp-max-queries 2)", n, err)
+	}
+
+	idle, err := ns.Dial("tcp", appliance4+":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	start := time.Now()
+	idle.SetReadDeadline(start.Add(5 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("idle connection: %v, want EOF", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
+		t.Errorf("idle connection closed after %v, want about 500ms (--tcp-idle-timeout)", d)
+	}
+}
