@@ -63,12 +63,14 @@ type queue struct {
 	// Owned by the reader goroutine.
 	stopping atomic.Bool
 
-	rbuf   []byte
-	rn     int
-	rerr   error
-	readFn func(fd uintptr) bool // bound once to avoid a closure per read
-	txbuf  []byte
-	fastW  fdWriter
+	rbuf     []byte
+	rerr     error
+	readFn   func(fd uintptr) bool // drain, bound once to avoid a closure per read
+	onFrame  func(frame []byte)    // handles one received frame; set before run
+	fd       int                   // the fd, valid while draining
+	draining bool                  // drain is running on this goroutine
+	txbuf    []byte
+	fastW    fdWriter
 
 	wmu    sync.Mutex
 	wbuf   []byte
@@ -90,48 +92,84 @@ func newQueue(idx int, f *os.File) (*queue, error) {
 		txbuf: make([]byte, frameBufSize),
 		wbuf:  make([]byte, frameBufSize),
 	}
-	q.readFn = q.doRead
+	q.readFn = q.drain
 	q.fastW.init(rc)
 	q.stackW.init(rc)
 	return q, nil
 }
 
-// doRead is the RawConn callback: one non-blocking read; false asks the
-// poller to wait for readability.
-func (q *queue) doRead(fd uintptr) bool {
-	for {
+// drain is the RawConn read callback. It reads frames and hands each to
+// onFrame until the fd has none left (false: the poller waits for
+// readability and calls it again), a read fails, or stop was requested
+// (true: rc.Read returns). Handling a burst of frames inside one callback
+// pays the poller's per-call locking once per burst instead of once per
+// frame (and once more per fast-path reply, which is written on the same
+// fd directly), like a NIC driver's poll loop.
+func (q *queue) drain(fd uintptr) bool {
+	q.fd, q.draining = int(fd), true
+	defer func() { q.draining = false }()
+	for !q.stopping.Load() {
 		n, err := unix.Read(int(fd), q.rbuf)
 		switch err {
+		case nil:
+			if n <= 0 {
+				// A TAP read never returns 0 bytes; a socket at EOF does.
+				// Either way nothing more will come, and looping would spin.
+				q.rerr = io.EOF
+				return true
+			}
+			frame := q.rbuf[:n]
+			q.capture.frame(frame, false)
+			q.onFrame(frame)
+			continue
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return false
 		}
-		q.rn, q.rerr = n, err
+		q.rerr = err
 		return true
 	}
+	return true
 }
 
-// read returns the next frame, valid until the next call. The error is
-// errStopped after stop was requested (through a read deadline) and the
-// read syscall's error otherwise.
-func (q *queue) read() ([]byte, error) {
-	if err := q.rc.Read(q.readFn); err != nil {
-		if q.stopping.Load() {
-			return nil, errStopped
+// run reads and handles frames until stop is requested (errStopped) or the
+// fd fails (the read syscall's error, or io.EOF).
+func (q *queue) run() error {
+	q.rerr = nil
+	err := q.rc.Read(q.readFn)
+	switch {
+	case q.stopping.Load():
+		return errStopped
+	case err != nil:
+		return err
+	case q.rerr != nil:
+		return q.rerr
+	}
+	return io.EOF
+}
+
+// writeFast writes a fast-path reply. Inside drain it writes on the fd the
+// callback holds, without a second trip through the poller; elsewhere (in
+// tests that call the receive path directly) through fastW.
+func (q *queue) writeFast(frame []byte) error {
+	if !q.draining {
+		return q.writeFrame(&q.fastW, frame)
+	}
+	q.capture.frame(frame, true)
+	for {
+		_, err := unix.Write(q.fd, frame)
+		if err == unix.EINTR {
+			continue
 		}
-		return nil, err
+		if err != nil {
+			q.ctr.writeErrors.Add(1)
+			return nil
+		}
+		q.ctr.framesOut.Add(1)
+		q.ctr.bytesOut.Add(uint64(len(frame)))
+		return nil
 	}
-	if q.rerr != nil {
-		return nil, q.rerr
-	}
-	if q.rn <= 0 {
-		// A TAP read never returns 0 bytes; a socket at EOF does. Either
-		// way nothing more will come, and looping would spin.
-		return nil, io.EOF
-	}
-	q.capture.frame(q.rbuf[:q.rn], false)
-	return q.rbuf[:q.rn], nil
 }
 
 // stop makes a pending or future read return errStopped without closing

@@ -374,17 +374,13 @@ func (s *Stack) resolveGateways() {
 // readLoop reads frames from q until stopped or a read fails.
 func (s *Stack) readLoop(q *queue) error {
 	mac := s.mac
-	for {
-		frame, err := q.read()
-		if err != nil {
-			if err == errStopped {
-				return nil
-			}
-			q.ctr.readErrors.Add(1)
-			return fmt.Errorf("netstack: read from tap %s (queue %d; device removed or detached?): %w", s.cfg.TAP, q.idx, err)
-		}
-		s.receive(q, &mac, frame)
+	q.onFrame = func(frame []byte) { s.receive(q, &mac, frame) }
+	err := q.run()
+	if err == errStopped {
+		return nil
 	}
+	q.ctr.readErrors.Add(1)
+	return fmt.Errorf("netstack: read from tap %s (queue %d; device removed or detached?): %w", s.cfg.TAP, q.idx, err)
 }
 
 // receive handles one frame read from q: it is counted, then dropped,
@@ -410,7 +406,7 @@ func (s *Stack) receive(q *queue, mac *[6]byte, frame []byte) {
 	if s.fast != nil && et != uint16(header.ARPProtocolNumber) {
 		if n, handled := s.fast.answer(frame, q.txbuf); handled {
 			if n > 0 {
-				if q.writeFrame(&q.fastW, q.txbuf[:n]) == nil {
+				if q.writeFast(q.txbuf[:n]) == nil {
 					q.ctr.fastAnswered.Add(1)
 				}
 			} else {
