@@ -28,8 +28,7 @@ type responder struct {
 }
 
 // answer fills in the answer to a well-formed QUERY and returns the rcode
-// and whether it is an exact positive answer that the cache may keep once
-// it is complete.
+// and whether the cache may keep the answer once it is complete.
 func (r *responder) answer() (int, bool) {
 	q := r.q
 	switch q.QClass {
@@ -56,16 +55,16 @@ func (r *responder) answer() (int, bool) {
 		return dnswire.RcodeRefused, false
 	case zone.Delegation:
 		r.referral(m.Zone, m.Node) // not authoritative: AA stays clear
-		return dnswire.RcodeSuccess, false
+		return dnswire.RcodeSuccess, q.QClass == dnswire.ClassIN
 	}
 	if q.QClass != dnswire.ClassIN {
 		return r.resolve(m), false
 	}
 	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
-	if m.Result == zone.Success && !m.Wildcard && !m.CNAME && m.Answer != nil && q.QType != dnswire.TypeANY {
-		return r.resolve(m), true
-	}
-	return r.resolve(m), false
+	// Everything resolve writes depends only on the canonical name and
+	// type (see cache); ANY is left out as the one transport-dependent
+	// answer by policy.
+	return r.resolve(m), q.QType != dnswire.TypeANY
 }
 
 // transfer answers AXFR and IXFR: we never transfer zones. Over UDP AXFR

@@ -7,25 +7,29 @@ import (
 )
 
 // cache keeps the encoded answer, authority and additional records of
-// exact positive answers, keyed by canonical query name and type, so that
-// a repeated query costs a parse, a hash probe and a copy: no zone lookup,
-// no encoding.
+// answers from the zones, keyed by canonical query name and type, so that a
+// repeated query costs a parse, a hash probe and a copy: no zone lookup, no
+// encoding. Every answer to a class IN query that the zones decide is kept:
+// exact matches, CNAME and DNAME chains, wildcard synthesis, NODATA,
+// NXDOMAIN and referrals, with the AA flag and rcode they had.
 //
 // Why this is valid: the question is always at offset 12 and, for one
 // name, the question name always has the same labels (only its case
 // varies), so every compression pointer of the generic encoder's output
-// points at the same place in every such response. The sections do not
-// depend on EDNS, DO or the transport (ANY, the only transport-dependent
-// answer, is never cached), and only complete responses (nothing
-// truncated, nothing optional left out) are stored; a cached answer that
-// does not fit under a query's limit falls back to the generic encoder.
-// A cache belongs to one immutable zone set (see state), so entries never
-// go stale. TestCachedEqualsGeneric checks the equality byte for byte.
+// points at the same place in every such response, and the lookup depends
+// only on the canonical name and type. The sections do not depend on EDNS,
+// DO or the transport (ANY, the only transport-dependent answer, is never
+// cached), and only complete responses (nothing truncated, nothing
+// optional left out) are stored; a cached answer that does not fit under a
+// query's limit falls back to the generic encoder. A cache belongs to one
+// immutable zone set (see state), so entries never go stale.
+// TestCachedEqualsGeneric checks the equality byte for byte.
 //
 // Entries are added by Respond after the generic encoder answered a query,
 // without allocating: slots, entries and the byte arena are allocated when
-// the zone set is installed and claimed with atomics. When they run out,
-// answers simply stay on the generic path.
+// the zone set is installed and claimed with atomics. When they run out
+// (say, under a flood of random names) answers simply stay on the generic
+// path: the cache never evicts, so it costs no locks and no allocation.
 type cache struct {
 	seed    maphash.Seed
 	slots   []atomic.Pointer[entry]
@@ -41,6 +45,8 @@ type entry struct {
 	hash       uint64
 	qtype      uint16
 	an, ns, ar uint16
+	flags      uint16 // FlagAA or 0
+	rcode      uint8  // RcodeSuccess or RcodeNXDomain
 	name       []byte // canonical query name
 	data       []byte // the sections after the question, without OPT
 }
@@ -90,7 +96,7 @@ func (c *cache) get(name []byte, qtype uint16) *entry {
 // put stores copies of name and data (the sections after the question)
 // unless there is no room. Two racing puts of one key may both succeed;
 // their entries are equal and get returns the first.
-func (c *cache) put(name []byte, qtype uint16, data []byte, an, ns, ar uint16) {
+func (c *cache) put(name []byte, qtype uint16, data []byte, an, ns, ar, flags uint16, rcode uint8) {
 	h := c.hash(name, qtype)
 	var e *entry
 	for p := uint64(0); p < cacheProbe; p++ {
@@ -105,7 +111,7 @@ func (c *cache) put(name []byte, qtype uint16, data []byte, an, ns, ar uint16) {
 			if e = c.alloc(name, data); e == nil {
 				return
 			}
-			e.hash, e.qtype, e.an, e.ns, e.ar = h, qtype, an, ns, ar
+			e.hash, e.qtype, e.an, e.ns, e.ar, e.flags, e.rcode = h, qtype, an, ns, ar, flags, rcode
 		}
 		if s.CompareAndSwap(nil, e) {
 			return

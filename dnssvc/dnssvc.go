@@ -3,7 +3,7 @@
 //
 // Respond parses the query in place (dnswire.ParseQuery), looks the name up
 // in the zone set and writes the response with dnswire.Builder, all without
-// allocating. Exact positive answers are additionally cached as encoded
+// allocating. Answers from the zones are additionally cached as encoded
 // section bytes (see cache.go), so the common query costs a parse, a lookup
 // and a copy. The behaviour, and where it follows NSD or Knot DNS when they
 // differ, is documented in BEHAVIOUR.md. Config.RRL turns on response rate
@@ -143,11 +143,14 @@ func (s *Server) SetZones(z *zone.Set) {
 	if z == nil {
 		z = &zone.Set{}
 	}
-	nodes := 0
+	nodes, records := 0, 0
 	for _, zz := range z.Zones() {
 		nodes += zz.Len()
+		records += zz.Records()
 	}
-	s.state.Store(&state{set: z, cache: newCache(nodes)})
+	// Room for about one answer per record and one per name (a negative
+	// or synthesised answer), within newCache's bounds.
+	s.state.Store(&state{set: z, cache: newCache((nodes + records) / 2)})
 	s.log.Debug("zones installed", "zones", len(z.Zones()), "nodes", nodes)
 }
 
@@ -198,7 +201,11 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 
 	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
 		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
-			s.ctr.cached.Add(1)
+			if e.rcode == dnswire.RcodeSuccess {
+				s.ctr.cached.Add(1)
+			} else {
+				s.ctr.cachedNX.Add(1)
+			}
 			return s.writeCached(dst, &q, e, nsid)
 		}
 	}
@@ -222,7 +229,7 @@ func responseFlags(q *dnswire.Query) uint16 {
 // writeCached writes the response for a cache hit: header, the question as
 // received, the cached sections and the OPT.
 func (s *Server) writeCached(dst []byte, q *dnswire.Query, e *entry, nsid []byte) []byte {
-	flags := responseFlags(q) | dnswire.FlagAA
+	flags := responseFlags(q) | e.flags | uint16(e.rcode)
 	ar := e.ar
 	if q.EDNS {
 		ar++
@@ -284,9 +291,10 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.SetFlags(b.Flags() | dnswire.FlagTC)
 		s.ctr.truncated.Add(1)
 	}
-	if cacheable && !r.tc && !r.dropped {
+	if cacheable && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
 		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
-			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)))
+			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)),
+			b.Flags()&dnswire.FlagAA, uint8(rcode))
 	}
 	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.Opcode(flags), rcode&0xF))
 	if q.EDNS {

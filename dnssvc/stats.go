@@ -1,12 +1,17 @@
 package dnssvc
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/tapdns/tapdns/dnswire"
+)
 
 // counters are the Server's statistics, updated with atomics.
 type counters struct {
 	dropped   atomic.Uint64
 	truncated atomic.Uint64
 	cached    atomic.Uint64     // NOERROR answers from the cache, not in rcode[0]
+	cachedNX  atomic.Uint64     // NXDOMAIN answers from the cache, not in rcode[3]
 	rcode     [17]atomic.Uint64 // 0..15 and BADVERS (16); larger ones count as 16
 
 	// Rate limiting: responses dropped, and sent as TC=1 slips instead
@@ -44,13 +49,15 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	var st Stats
 	// One counter per response on the hot path: Queries and Responses
-	// are sums, and cached answers count as NOERROR here.
+	// are sums, and cached answers are added to their rcode here.
 	st.Dropped = s.ctr.dropped.Load()
-	st.Cached = s.ctr.cached.Load()
+	cached, cachedNX := s.ctr.cached.Load(), s.ctr.cachedNX.Load()
+	st.Cached = cached + cachedNX
 	for i := range st.Rcode {
 		st.Rcode[i] = s.ctr.rcode[i].Load()
 	}
-	st.Rcode[0] += st.Cached
+	st.Rcode[dnswire.RcodeSuccess] += cached
+	st.Rcode[dnswire.RcodeNXDomain] += cachedNX
 	for _, n := range st.Rcode {
 		st.Responses += n
 	}
