@@ -68,6 +68,11 @@ const maxCNAMEHops = 5
 type Request struct {
 	Client netip.AddrPort
 	TCP    bool
+	// Shard picks the set of counters this query is counted in. Callers
+	// that call Respond from several goroutines at once (one per TAP
+	// queue) give each a different Shard so that counting does not bounce
+	// one cache line between cores. Any value is valid; 0 is fine for one.
+	Shard int
 }
 
 // Server answers queries. It is safe for concurrent use; Respond does not
@@ -81,9 +86,21 @@ type Server struct {
 	identity []byte // TXT rdata for hostname.bind / id.server
 	state    atomic.Pointer[state]
 	rrl      *rrl // nil when rate limiting is off
-	ctr      counters
 
+	// Counters, one set per Request.Shard (modulo counterShards) so that
+	// readers on different cores do not share a cache line; Stats sums.
+	shards [counterShards]shard
+}
+
+// counterShards is the number of counter sets (see Request.Shard).
+const counterShards = 16
+
+// shard is one set of counters, padded so that two shards never share a
+// cache line.
+type shard struct {
+	ctr counters
 	req requestCounters // by transport, family and type; see qstats.go
+	_   [128]byte
 }
 
 // state is what one SetZones installs: the set and its answer cache.
@@ -165,20 +182,21 @@ func (s *Server) Zones() *zone.Set { return s.state.Load().set }
 // and at least the UDP limit for UDP so that this never happens). query and
 // dst must not overlap.
 func (s *Server) Respond(dst, query []byte, req Request) []byte {
+	sh := &s.shards[uint(req.Shard)%counterShards]
 	var q dnswire.Query
 	status := dnswire.ParseQuery(query, &q)
 	if status == dnswire.StatusDrop {
-		s.ctr.dropped.Add(1)
+		sh.ctr.dropped.Add(1)
 		return dst[:0]
 	}
-	s.req.count(req, q.QType)
+	sh.req.count(req, q.QType)
 	if s.rrl != nil && !req.TCP {
 		switch s.rrl.check(req.Client.Addr()) {
 		case rrlDrop:
-			s.ctr.rrlDropped.Add(1)
+			sh.ctr.rrlDropped.Add(1)
 			return dst[:0]
 		case rrlSlip:
-			s.ctr.rrlSlipped.Add(1)
+			sh.ctr.rrlSlipped.Add(1)
 			return s.writeSlip(dst, &q)
 		}
 	}
@@ -202,14 +220,14 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
 		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
 			if e.rcode == dnswire.RcodeSuccess {
-				s.ctr.cached.Add(1)
+				sh.ctr.cached.Add(1)
 			} else {
-				s.ctr.cachedNX.Add(1)
+				sh.ctr.cachedNX.Add(1)
 			}
 			return s.writeCached(dst, &q, e, nsid)
 		}
 	}
-	return s.respond(dst, &q, status, st, req.TCP, limit, nsid)
+	return s.respond(dst, &q, status, st, sh, req.TCP, limit, nsid)
 }
 
 // cacheableType reports whether answers for qtype may come from the cache
@@ -266,7 +284,7 @@ func (s *Server) writeSlip(dst []byte, q *dnswire.Query) []byte {
 }
 
 // respond is the generic path: every response not copied from the cache.
-func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st *state, tcp bool, limit int, nsid []byte) []byte {
+func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st *state, sh *shard, tcp bool, limit int, nsid []byte) []byte {
 	flags := responseFlags(q)
 	var b dnswire.Builder
 	b.Start(dst, q.ID, flags, limit)
@@ -289,7 +307,7 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 	}
 	if r.tc {
 		b.SetFlags(b.Flags() | dnswire.FlagTC)
-		s.ctr.truncated.Add(1)
+		sh.ctr.truncated.Add(1)
 	}
 	if cacheable && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
 		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
@@ -302,6 +320,6 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		// so the limit needs no room for it.
 		b.AddOPTEDE(uint16(s.udpSize), uint8(rcode>>4), q.EDNSFlags&dnswire.EDNSFlagDO, nsid, r.ede)
 	}
-	s.ctr.rcode[min(rcode, len(s.ctr.rcode)-1)].Add(1)
+	sh.ctr.rcode[min(rcode, len(sh.ctr.rcode)-1)].Add(1)
 	return b.Finish()
 }

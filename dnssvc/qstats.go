@@ -81,7 +81,9 @@ func (s *Server) RequestStats() RequestStats {
 	for i := range r.N {
 		for j := range r.N[i] {
 			for k := range r.N[i][j] {
-				r.N[i][j][k] = s.req.n[i][j][k].Load()
+				for sh := range s.shards {
+					r.N[i][j][k] += s.shards[sh].req.n[i][j][k].Load()
+				}
 			}
 		}
 	}

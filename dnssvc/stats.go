@@ -50,23 +50,28 @@ func (s *Server) Stats() Stats {
 	var st Stats
 	// One counter per response on the hot path: Queries and Responses
 	// are sums, and cached answers are added to their rcode here.
-	st.Dropped = s.ctr.dropped.Load()
-	cached, cachedNX := s.ctr.cached.Load(), s.ctr.cachedNX.Load()
-	st.Cached = cached + cachedNX
-	for i := range st.Rcode {
-		st.Rcode[i] = s.ctr.rcode[i].Load()
+	var cached, cachedNX, rrlDropped uint64
+	for i := range s.shards {
+		c := &s.shards[i].ctr
+		st.Dropped += c.dropped.Load()
+		cached += c.cached.Load()
+		cachedNX += c.cachedNX.Load()
+		for j := range st.Rcode {
+			st.Rcode[j] += c.rcode[j].Load()
+		}
+		st.RRLSlipped += c.rrlSlipped.Load()
+		rrlDropped += c.rrlDropped.Load()
+		st.Truncated += c.truncated.Load()
 	}
+	st.Cached = cached + cachedNX
 	st.Rcode[dnswire.RcodeSuccess] += cached
 	st.Rcode[dnswire.RcodeNXDomain] += cachedNX
 	for _, n := range st.Rcode {
 		st.Responses += n
 	}
-	st.RRLSlipped = s.ctr.rrlSlipped.Load()
-	rrlDropped := s.ctr.rrlDropped.Load()
 	st.RRLLimited = rrlDropped + st.RRLSlipped
 	st.Responses += st.RRLSlipped
 	st.Queries = st.Responses + st.Dropped + rrlDropped
 	st.FormErr = st.Rcode[1]
-	st.Truncated = s.ctr.truncated.Load()
 	return st
 }

@@ -72,6 +72,16 @@ func (s *Stack) FastPathStats() FastPathStats {
 	if s.fast == nil {
 		return FastPathStats{}
 	}
-	st := s.fast.f.stats()
-	return FastPathStats{Enabled: true, Answered: st.Answered, Passed: st.Passed, Dropped: st.Dropped}
+	out := FastPathStats{Enabled: true}
+	for _, k := range s.fast {
+		st := k.f.stats()
+		out.Answered += st.Answered
+		for i, n := range st.Passed {
+			out.Passed[i] += n
+		}
+		for i, n := range st.Dropped {
+			out.Dropped[i] += n
+		}
+	}
+	return out
 }

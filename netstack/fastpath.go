@@ -51,6 +51,7 @@ type fastPathConfig struct {
 	Prefix4 netip.Prefix // our on-link IPv4 subnet (invalid if none)
 	Prefix6 netip.Prefix // our on-link IPv6 subnet (invalid if none)
 	MTU     int          // IP MTU; 0 means 1500. Replies never exceed it.
+	Queue   int          // TAP queue served, passed on in Meta.Queue
 }
 
 // fpPassReason says why a frame was handed to gVisor.
@@ -148,10 +149,11 @@ func (s *fastPathStats) DroppedTotal() uint64 {
 // layer. Its configuration is immutable after newFastPath; answer and stats
 // are safe for concurrent use (each caller with its own rx and tx).
 type fastPath struct {
-	h    Handler
-	mac  [6]byte
-	port uint16
-	mtu  int
+	h     Handler
+	queue int
+	mac   [6]byte
+	port  uint16
+	mtu   int
 
 	have4   bool
 	addr4   [4]byte
@@ -180,7 +182,7 @@ func newFastPath(cfg fastPathConfig, h Handler) *fastPath {
 	if h == nil {
 		panic("netstack: newFastPath with nil Handler")
 	}
-	f := &fastPath{h: h, mac: cfg.MAC, port: cfg.Port, mtu: cfg.MTU}
+	f := &fastPath{h: h, queue: cfg.Queue, mac: cfg.MAC, port: cfg.Port, mtu: cfg.MTU}
 	if f.port == 0 {
 		f.port = 53
 	}
@@ -350,7 +352,7 @@ func (f *fastPath) answer4(rx, tx []byte, gwMAC [6]byte, haveGW bool) (int, bool
 
 	query := udp[fpUDPLen:len(udp):len(udp)]
 	dst := tx[off : off : off+maxPayload]
-	resp := f.h.ServeDNS(dst, query, Meta{Client: netip.AddrPortFrom(netip.AddrFrom4(src), sport), Fast: true})
+	resp := f.h.ServeDNS(dst, query, Meta{Client: netip.AddrPortFrom(netip.AddrFrom4(src), sport), Fast: true, Queue: f.queue})
 	plen, ok := f.place(resp, tx, off, maxPayload)
 	if !ok {
 		return 0, true
@@ -451,7 +453,7 @@ func (f *fastPath) answer6(rx, tx []byte, gwMAC [6]byte, haveGW bool) (int, bool
 
 	query := udp[fpUDPLen:len(udp):len(udp)]
 	dst := tx[off : off : off+maxPayload]
-	resp := f.h.ServeDNS(dst, query, Meta{Client: netip.AddrPortFrom(srcAddr, sport), Fast: true})
+	resp := f.h.ServeDNS(dst, query, Meta{Client: netip.AddrPortFrom(srcAddr, sport), Fast: true, Queue: f.queue})
 	plen, ok := f.place(resp, tx, off, maxPayload)
 	if !ok {
 		return 0, true

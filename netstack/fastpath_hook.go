@@ -16,8 +16,11 @@ type fastHook struct {
 	gw *gatewayMACs
 }
 
-func newFastHook(s *Stack) *fastHook {
-	c := fastPathConfig{MAC: s.mac, Port: s.cfg.Port, MTU: s.cfg.MTU}
+// newFastHook makes the fast path of one queue. Each queue has its own, so
+// that the counters of one core's reader are not a cache line shared with
+// the others.
+func newFastHook(s *Stack, queue int) *fastHook {
+	c := fastPathConfig{MAC: s.mac, Port: s.cfg.Port, MTU: s.cfg.MTU, Queue: queue}
 	if s.cfg.Addr.IsValid() {
 		c.Addr4 = s.cfg.Addr.Addr().As4()
 		c.Prefix4 = s.cfg.Addr.Masked()

@@ -43,6 +43,11 @@ type Meta struct {
 	// Fast is true when the message was answered on the link-layer fast
 	// path rather than through the gVisor stack.
 	Fast bool
+	// Queue is the TAP queue a fast-path message was read from (0 for
+	// messages from the stack). Messages of one queue are handed over by
+	// one goroutine, so a handler can keep per-queue state such as
+	// counters apart and spare the cores a shared cache line.
+	Queue int
 }
 
 // Handler answers messages. ServeDNS writes the reply into dst[:0] and returns

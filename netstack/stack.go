@@ -53,7 +53,7 @@ type Stack struct {
 	link *linkEndpoint
 	ns   *stack.Stack
 	gw   gatewayMACs
-	fast *fastHook // nil when Config.FastPath is off
+	fast []*fastHook // one per queue; nil when Config.FastPath is off
 	svc  serviceCounters
 	udp  []*udpServer
 	tcp  *tcpServer
@@ -300,7 +300,10 @@ func (s *Stack) build() error {
 		return err
 	}
 	if cfg.FastPath {
-		s.fast = newFastHook(s)
+		s.fast = make([]*fastHook, len(s.link.queues))
+		for i := range s.fast {
+			s.fast[i] = newFastHook(s, i)
+		}
 	}
 	return nil
 }
@@ -404,7 +407,7 @@ func (s *Stack) receive(q *queue, mac *[6]byte, frame []byte) {
 		return
 	}
 	if s.fast != nil && et != uint16(header.ARPProtocolNumber) {
-		if n, handled := s.fast.answer(frame, q.txbuf); handled {
+		if n, handled := s.fast[q.idx].answer(frame, q.txbuf); handled {
 			if n > 0 {
 				if q.writeFast(q.txbuf[:n]) == nil {
 					q.ctr.fastAnswered.Add(1)

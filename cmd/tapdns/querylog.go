@@ -20,7 +20,13 @@ type handler struct {
 
 // ServeDNS implements netstack.Handler.
 func (h *handler) ServeDNS(dst, query []byte, m netstack.Meta) []byte {
-	resp := h.svc.Respond(dst, query, dnssvc.Request{Client: m.Client, TCP: m.TCP})
+	// Each fast-path queue counts in its own shard; the stack path's
+	// goroutines share the last one.
+	shard := m.Queue
+	if !m.Fast {
+		shard = -1
+	}
+	resp := h.svc.Respond(dst, query, dnssvc.Request{Client: m.Client, TCP: m.TCP, Shard: shard})
 	if h.qlog != nil {
 		h.logQuery(query, resp, m)
 	}
