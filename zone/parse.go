@@ -196,6 +196,16 @@ func lower(b []byte) {
 }
 
 // nameText returns the presentation form of a wire name, for messages.
+// NameText renders a canonical wire-format name (such as Zone.Origin or
+// Node.Name) in presentation format, with RFC 1035 escapes, for messages,
+// logs and metrics.
+func NameText(wire string) string {
+	if wire == "" {
+		return "."
+	}
+	return nameText(wire)
+}
+
 func nameText(wire string) string {
 	s, _, err := dns.UnpackDomainName([]byte(wire), 0)
 	if err != nil {

@@ -521,3 +521,19 @@ func TestGrowth(t *testing.T) {
 		t.Errorf("Len() = %d, want at least 20000", z.Len())
 	}
 }
+
+func TestNameText(t *testing.T) {
+	for _, tc := range []struct{ wire, want string }{
+		{"", "."},
+		{"\x00", "."},
+		{"\x06tapdns\x04test\x00", "tapdns.test."},
+		{"\x01*\x01a\x00", "*.a."},
+		{"\x03a.b\x00", `a\.b.`},
+		{"\x03a b\x00", `a\ b.`},
+		{"\x02a\x01\x00", `a\001.`},
+	} {
+		if got := NameText(tc.wire); got != tc.want {
+			t.Errorf("NameText(%q) = %q, want %q", tc.wire, got, tc.want)
+		}
+	}
+}

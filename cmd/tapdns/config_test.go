@@ -204,15 +204,3 @@ func TestMaskBits(t *testing.T) {
 		}
 	}
 }
-
-func TestNameText(t *testing.T) {
-	for _, tc := range []struct{ wire, want string }{
-		{"\x00", "."},
-		{"\x06tapdns\x04test\x00", "tapdns.test."},
-		{"\x03a.b\x00", `a\046b.`},
-	} {
-		if got := nameText(tc.wire); got != tc.want {
-			t.Errorf("nameText(%q) = %q, want %q", tc.wire, got, tc.want)
-		}
-	}
-}

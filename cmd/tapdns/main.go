@@ -217,7 +217,7 @@ func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 		if file == "" {
 			file = "(embedded)"
 		}
-		zones = append(zones, fmt.Sprintf("%s serial %d from %s", nameText(z.Origin), z.Serial, file))
+		zones = append(zones, fmt.Sprintf("%s serial %d from %s", zone.NameText(z.Origin), z.Serial, file))
 	}
 	attrs = append(attrs, "zones", zones)
 	log.Info("serving", attrs...)
@@ -242,31 +242,6 @@ func versionString() string {
 		}
 	}
 	return v + " " + bi.GoVersion
-}
-
-// nameText renders a canonical wire-format name as presentation text for
-// logs, escaping bytes that are not letters, digits, '-' or '_'.
-func nameText(wire string) string {
-	if wire == "" || wire == "\x00" {
-		return "."
-	}
-	var b []byte
-	for i := 0; i < len(wire) && wire[i] != 0; {
-		n := int(wire[i])
-		i++
-		for j := i; j < i+n && j < len(wire); j++ {
-			c := wire[j]
-			switch {
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '*':
-				b = append(b, c)
-			default:
-				b = fmt.Appendf(b, "\\%03d", c)
-			}
-		}
-		b = append(b, '.')
-		i += n
-	}
-	return string(b)
 }
 
 // loadGCPercent is the garbage collector's target while a zone file is

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/zone"
 )
 
 // These tests stop before the network stack starts: a run that got that far
@@ -123,7 +124,7 @@ func TestDefaultZoneLoads(t *testing.T) {
 		t.Fatalf("loadZones(nil): %v", err)
 	}
 	zs := set.Zones()
-	if len(zs) != 1 || nameText(zs[0].Origin) != defaultOrigin || zs[0].Serial != 2026112901 {
+	if len(zs) != 1 || zone.NameText(zs[0].Origin) != defaultOrigin || zs[0].Serial != 2026112901 {
 		t.Fatalf("embedded set = %d zones, want one: tapdns.test. serial 2026112901", len(zs))
 	}
 }

@@ -215,7 +215,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if s.Zones != nil {
 		if set := s.Zones(); set != nil {
 			for _, z := range set.Zones() {
-				name, file := zoneset.NameText(z.Origin), z.File
+				name, file := zone.NameText(z.Origin), z.File
 				if file == "" {
 					file = "(embedded)"
 				}

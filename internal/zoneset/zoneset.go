@@ -186,7 +186,7 @@ func originText(z *zone.Zone) string {
 	if z == nil {
 		return ""
 	}
-	return NameText(z.Origin)
+	return zone.NameText(z.Origin)
 }
 
 // fileSum hashes a file's content.
@@ -303,32 +303,6 @@ func statFile(path string) fileState {
 	return s
 }
 
-// NameText renders a canonical wire-format name as presentation text for
-// logs and metrics, escaping bytes other than letters, digits, '-', '_'
-// and '*'.
-func NameText(wire string) string {
-	if wire == "" || wire == "\x00" {
-		return "."
-	}
-	var b []byte
-	for i := 0; i < len(wire) && wire[i] != 0; {
-		n := int(wire[i])
-		i++
-		for j := i; j < i+n && j < len(wire); j++ {
-			c := wire[j]
-			switch {
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '*':
-				b = append(b, c)
-			default:
-				b = fmt.Appendf(b, "\\%03d", c)
-			}
-		}
-		b = append(b, '.')
-		i += n
-	}
-	return string(b)
-}
-
 // Summary describes a loaded zone in one line: file, origin, serial and
 // record count, as `tapdns check` prints it.
 func Summary(z *zone.Zone) string {
@@ -336,5 +310,5 @@ func Summary(z *zone.Zone) string {
 	if file == "" {
 		file = "(embedded)"
 	}
-	return fmt.Sprintf("zone %s: origin %s serial %d records %d", file, NameText(z.Origin), z.Serial, z.Records())
+	return fmt.Sprintf("zone %s: origin %s serial %d records %d", file, zone.NameText(z.Origin), z.Serial, z.Records())
 }
