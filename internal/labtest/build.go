@@ -21,9 +21,8 @@ var build struct {
 // BuildTapdns builds ./cmd/tapdns of the module containing the current
 // directory, once per test binary (with -race when the test binary has it),
 // and returns the binary's path. A build failure fails every caller with the
-// compiler's output. The binary lives in a temporary directory that is left
-// for the operating system to clean: tests in several packages may share a
-// process, and none of them knows which is the last user.
+// compiler's output. The binary lives in a temporary directory that
+// RemoveBuild deletes; call it from the package's TestMain after m.Run.
 func BuildTapdns(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() { build.path, build.err = buildTapdns() })
@@ -62,4 +61,17 @@ func buildTapdns() (string, error) {
 		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out.String())
 	}
 	return bin, nil
+}
+
+// RemoveBuild deletes the binary BuildTapdns made, if any. Packages that
+// use BuildTapdns call it from TestMain once every test has finished:
+//
+//	func TestMain(m *testing.M) { m.Run(); labtest.RemoveBuild() }
+//
+// (since Go 1.15 the test binary exits with m.Run's code when TestMain
+// returns).
+func RemoveBuild() {
+	if build.path != "" {
+		_ = os.RemoveAll(filepath.Dir(build.path))
+	}
 }
