@@ -22,6 +22,10 @@
 //     are ignored: the appliance's addressing is static. The link-local
 //     address is derived from the MAC (modified EUI-64).
 //   - The default MAC is stable per TAP name (see DefaultMAC).
+//   - UDP queries that reach gVisor (fast path off, or frames it passes on)
+//     are answered by gVisor's default UDP handler on the reader goroutine
+//     that delivered them (see udp.go): no UDP endpoint, no receive queue,
+//     no goroutine hand-off per query.
 //   - TCP follows RFC 7766: pipelined queries are answered in order on one
 //     goroutine per connection; connections idle (or stuck inside a message)
 //     for 10 s are closed; a connection is closed after 100 queries; at 256

@@ -55,7 +55,7 @@ type Stack struct {
 	gw   gatewayMACs
 	fast []*fastHook // one per queue; nil when Config.FastPath is off
 	svc  serviceCounters
-	udp  []*udpServer
+	udp  *udpServer
 	tcp  *tcpServer
 
 	mu      sync.Mutex
@@ -283,19 +283,12 @@ func (s *Stack) build() error {
 	}
 	s.ns.SetRouteTable(routes)
 
-	if cfg.Addr.IsValid() {
-		u, err := newUDPServer(s, ipv4.ProtocolNumber, tcpipAddr(cfg.Addr.Addr()))
-		if err != nil {
-			return err
-		}
-		s.udp = append(s.udp, u)
+	locals := make([]tcpip.Address, 0, len(addrs))
+	for _, a := range addrs {
+		locals = append(locals, a.AddressWithPrefix.Address)
 	}
-	// IPv6 listens on every address of the NIC (link-local and Addr6).
-	u, err := newUDPServer(s, ipv6.ProtocolNumber, tcpip.Address{})
-	if err != nil {
-		return err
-	}
-	s.udp = append(s.udp, u)
+	s.udp = newUDPServer(s, locals)
+	var err error
 	if s.tcp, err = newTCPServer(s); err != nil {
 		return err
 	}
@@ -337,14 +330,6 @@ func (s *Stack) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	stopUDP := make(chan struct{})
-	for _, u := range s.udp {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			u.serve(stopUDP)
-		}()
-	}
 	s.tcp.start()
 	s.resolveGateways()
 
@@ -357,7 +342,6 @@ func (s *Stack) Run(ctx context.Context) error {
 	for _, q := range s.link.queues {
 		q.stop()
 	}
-	close(stopUDP)
 	s.tcp.stop()
 	wg.Wait()
 	return err
@@ -456,15 +440,15 @@ func (s *Stack) teardown() error {
 	if s.tcp != nil {
 		s.tcp.stop()
 	}
-	for _, u := range s.udp {
-		u.ep.Close()
-	}
 	if s.ns != nil {
 		if err := s.ns.RemoveNIC(nicID); err != nil {
 			s.log.Debug("remove NIC", "err", err.String())
 		}
 		s.ns.Close()
 		s.ns.Wait()
+	}
+	if s.udp != nil {
+		s.udp.close()
 	}
 	if s.dev != nil {
 		return s.dev.close()

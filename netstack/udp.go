@@ -1,130 +1,93 @@
 package netstack
 
 import (
-	"fmt"
 	"net/netip"
+	"slices"
+	"sync"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
-	"gvisor.dev/gvisor/pkg/waiter"
 )
 
-// udpRcvBuf is the receive buffer of each UDP endpoint: room for a burst of
-// queries while the reader is busy.
-const udpRcvBuf = 4 << 20
-
-// maxCachedRoutes bounds each UDP server's route cache; when it is full the
-// cache starts over (clients of an authoritative server are mostly a few
-// resolvers, so this rarely happens).
+// maxCachedRoutes bounds the route cache; when it is full the cache starts
+// over (clients of an authoritative server are mostly a few resolvers, so
+// this rarely happens).
 const maxCachedRoutes = 4096
 
-// udpServer serves DNS over one gVisor UDP endpoint (one per IP version) with
-// one goroutine. It reads with the raw tcpip.Endpoint (gonet would allocate
-// an address per packet) and writes replies itself through a cached
-// stack.Route per (local, remote) address pair: an unconnected endpoint
-// Write looks up and resolves a new route for every datagram, which costs
-// four allocations and about 15% of the time. Every buffer and argument it
-// hands to gVisor lives in the server.
+// udpServer answers DNS over UDP inside gVisor's receive path. It is the
+// stack's default UDP handler (stack.SetTransportProtocolHandler), which
+// gVisor calls for a datagram no endpoint is bound to, on the goroutine that
+// delivered the frame: a queue's reader. So there is no UDP endpoint, no
+// receive queue and no hand-off to another goroutine per query; the query
+// is answered and the reply written before the reader reads the next frame,
+// as on the fast path. Replies go out through a cached stack.Route per
+// (local, remote) address pair: finding and resolving a route per datagram
+// costs four allocations and about 15% of the time.
 type udpServer struct {
-	s     *Stack
-	proto tcpip.NetworkProtocolNumber
-	local tcpip.Address // bound address; zero: every address of the NIC
-	wq    waiter.Queue
-	ep    tcpip.Endpoint
+	s      *Stack
+	locals []tcpip.Address // our unicast addresses: only these are served
+	pool   sync.Pool       // *udpScratch; several readers may call handle at once
 
-	// Owned by the serve goroutine.
-	rx     sliceWriter
-	dst    []byte
+	mu     sync.RWMutex
 	routes map[routeKey]*stack.Route
+}
+
+// udpScratch holds one caller's buffers: the query copied out of the
+// packet, and the reply.
+type udpScratch struct {
+	rx  sliceWriter
+	dst []byte
 }
 
 type routeKey struct{ local, remote tcpip.Address }
 
-func newUDPServer(s *Stack, proto tcpip.NetworkProtocolNumber, addr tcpip.Address) (*udpServer, error) {
-	u := &udpServer{
-		s:      s,
-		proto:  proto,
-		local:  addr,
-		rx:     sliceWriter{buf: make([]byte, frameBufSize)},
-		dst:    make([]byte, 0, frameBufSize),
-		routes: make(map[routeKey]*stack.Route),
+func newUDPServer(s *Stack, locals []tcpip.Address) *udpServer {
+	u := &udpServer{s: s, locals: locals, routes: make(map[routeKey]*stack.Route)}
+	u.pool.New = func() any {
+		return &udpScratch{rx: sliceWriter{buf: make([]byte, frameBufSize)}, dst: make([]byte, 0, frameBufSize)}
 	}
-	ep, err := s.ns.NewEndpoint(udp.ProtocolNumber, proto, &u.wq)
-	if err != nil {
-		return nil, fmt.Errorf("netstack: udp endpoint: %s", err)
-	}
-	if proto == ipv6.ProtocolNumber {
-		ep.SocketOptions().SetV6Only(true)
-		// The reply's source must be the address the query went to
-		// (link-local or global).
-		ep.SocketOptions().SetIPv6ReceivePacketInfo(true)
-	}
-	ep.SocketOptions().SetReceiveBufferSize(udpRcvBuf, true)
-	if err := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: addr, Port: s.cfg.Port}); err != nil {
-		ep.Close()
-		return nil, fmt.Errorf("netstack: bind udp [%s]:%d: %s", addr, s.cfg.Port, err)
-	}
-	u.ep = ep
-	return u, nil
+	s.ns.SetTransportProtocolHandler(udp.ProtocolNumber, u.handle)
+	return u
 }
 
-// serve answers datagrams until stop is closed or the endpoint is closed.
-func (u *udpServer) serve(stop <-chan struct{}) {
-	entry, notify := waiter.NewChannelEntry(waiter.ReadableEvents)
-	u.wq.EventRegister(&entry)
-	defer u.wq.EventUnregister(&entry)
-	defer u.releaseRoutes()
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		if !u.serveOne() {
-			select {
-			case <-notify:
-			case <-stop:
-				return
-			}
-		}
+// handle is gVisor's default UDP handler. It returns false for datagrams
+// that are not ours to answer (another port, a broadcast or multicast
+// destination), which gVisor then treats as it would without a handler
+// (ICMP port unreachable for unicast).
+func (u *udpServer) handle(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
+	if id.LocalPort != u.s.cfg.Port || !slices.Contains(u.locals, id.LocalAddress) {
+		return false
 	}
-}
-
-// serveOne reads and answers one datagram. It returns false when there was
-// nothing to read (or the endpoint is closed), meaning: wait.
-func (u *udpServer) serveOne() bool {
 	svc := &u.s.svc
-	u.rx.n = 0
-	res, err := u.ep.Read(&u.rx, tcpip.ReadOptions{NeedRemoteAddr: true})
-	if err != nil {
-		switch err.(type) {
-		case *tcpip.ErrWouldBlock, *tcpip.ErrClosedForReceive:
-			return false
-		}
-		svc.udpErrors.Add(1)
+	hdr := header.UDP(pkt.TransportHeader().Slice())
+	nh := pkt.Network()
+	lengthValid, csumValid := header.UDPValid(hdr, func() uint16 { return pkt.Data().Checksum() },
+		uint16(pkt.Data().Size()), pkt.NetworkProtocolNumber, nh.SourceAddress(), nh.DestinationAddress(),
+		pkt.RXChecksumValidated)
+	if !lengthValid || !csumValid || id.RemotePort == 0 {
+		svc.udpErrors.Add(1) // as a bound endpoint would, drop it
 		return true
 	}
 	svc.udpQueries.Add(1)
-	if u.rx.n != res.Total {
+	sc := u.pool.Get().(*udpScratch)
+	defer u.pool.Put(sc)
+	sc.rx.n = 0
+	if _, err := pkt.Data().ReadTo(&sc.rx, true); err != nil || sc.rx.n > len(sc.rx.buf) {
 		svc.udpErrors.Add(1) // cannot happen: the buffer holds any datagram
 		return true
 	}
-	reply := u.s.h.ServeDNS(u.dst[:0], u.rx.buf[:u.rx.n], Meta{Client: addrPort(res.RemoteAddr)})
+	client := netip.AddrPortFrom(netipAddr(id.RemoteAddress), id.RemotePort)
+	reply := u.s.h.ServeDNS(sc.dst[:0], sc.rx.buf[:sc.rx.n], Meta{Client: client})
 	if len(reply) == 0 {
 		svc.udpNoReply.Add(1)
 		return true
 	}
-	local := u.local
-	if res.ControlMessages.HasIPv6PacketInfo {
-		local = res.ControlMessages.IPv6PacketInfo.Addr
-	}
-	if err := u.send(local, res.RemoteAddr, reply); err != nil {
+	if err := u.send(pkt.NetworkProtocolNumber, id, reply); err != nil {
 		svc.udpErrors.Add(1)
 		return true
 	}
@@ -132,21 +95,39 @@ func (u *udpServer) serveOne() bool {
 	return true
 }
 
-// send writes payload as a UDP datagram from local:Port to remote, as the
-// endpoint's Write would, but through a cached route.
-func (u *udpServer) send(local tcpip.Address, remote tcpip.FullAddress, payload []byte) tcpip.Error {
-	key := routeKey{local: local, remote: remote.Addr}
+// route returns the cached route from local to remote, finding it first
+// if need be.
+func (u *udpServer) route(proto tcpip.NetworkProtocolNumber, local, remote tcpip.Address) (*stack.Route, tcpip.Error) {
+	key := routeKey{local: local, remote: remote}
+	u.mu.RLock()
 	r := u.routes[key]
-	if r == nil {
-		if len(u.routes) >= maxCachedRoutes {
-			u.releaseRoutes()
-		}
-		var err tcpip.Error
-		r, err = u.s.ns.FindRoute(nicID, local, remote.Addr, u.proto, false)
-		if err != nil {
-			return err
-		}
-		u.routes[key] = r
+	u.mu.RUnlock()
+	if r != nil {
+		return r, nil
+	}
+	r, err := u.s.ns.FindRoute(nicID, local, remote, proto, false)
+	if err != nil {
+		return nil, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if old := u.routes[key]; old != nil {
+		r.Release() // another reader was first
+		return old, nil
+	}
+	if len(u.routes) >= maxCachedRoutes {
+		u.releaseRoutesLocked()
+	}
+	u.routes[key] = r
+	return r, nil
+}
+
+// send writes payload as a UDP datagram answering the one identified by
+// id, as a bound endpoint's Write would, but through a cached route.
+func (u *udpServer) send(proto tcpip.NetworkProtocolNumber, id stack.TransportEndpointID, payload []byte) tcpip.Error {
+	r, err := u.route(proto, id.LocalAddress, id.RemoteAddress)
+	if err != nil {
+		return err
 	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{
 		ReserveHeaderBytes: header.UDPMinimumSize + int(r.MaxHeaderLength()),
@@ -156,7 +137,7 @@ func (u *udpServer) send(local tcpip.Address, remote tcpip.FullAddress, payload 
 	length := uint16(header.UDPMinimumSize + len(payload))
 	h := header.UDP(pkt.TransportHeader().Push(header.UDPMinimumSize))
 	pkt.TransportProtocolNumber = udp.ProtocolNumber
-	h.Encode(&header.UDPFields{SrcPort: u.s.cfg.Port, DstPort: remote.Port, Length: length})
+	h.Encode(&header.UDPFields{SrcPort: id.LocalPort, DstPort: id.RemotePort, Length: length})
 	xsum := r.PseudoHeaderChecksum(udp.ProtocolNumber, length)
 	xsum = checksum.Checksum(payload, xsum)
 	// A computed checksum of 0 is sent as all ones (RFC 768, RFC 8200 8.1).
@@ -169,27 +150,39 @@ func (u *udpServer) send(local tcpip.Address, remote tcpip.FullAddress, payload 
 		Protocol: udp.ProtocolNumber,
 		TTL:      r.DefaultTTL(),
 		// gVisor's UDP sockets set DF by default (path MTU discovery).
-		DF: u.proto == ipv4.ProtocolNumber,
+		DF: proto == ipv4.ProtocolNumber,
 	}, pkt)
 }
 
-func (u *udpServer) releaseRoutes() {
+// close releases the cached routes; handle is no longer called once the
+// NIC is removed.
+func (u *udpServer) close() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.releaseRoutesLocked()
+}
+
+func (u *udpServer) releaseRoutesLocked() {
 	for k, r := range u.routes {
 		r.Release()
 		delete(u.routes, k)
 	}
 }
 
+// netipAddr converts a gVisor address to the package's public type.
+func netipAddr(a tcpip.Address) netip.Addr {
+	switch a.Len() {
+	case 4:
+		return netip.AddrFrom4(a.As4())
+	case 16:
+		return netip.AddrFrom16(a.As16())
+	}
+	return netip.Addr{}
+}
+
 // addrPort converts a gVisor address to the package's public type.
 func addrPort(a tcpip.FullAddress) netip.AddrPort {
-	var ip netip.Addr
-	switch a.Addr.Len() {
-	case 4:
-		ip = netip.AddrFrom4(a.Addr.As4())
-	case 16:
-		ip = netip.AddrFrom16(a.Addr.As16())
-	}
-	return netip.AddrPortFrom(ip, a.Port)
+	return netip.AddrPortFrom(netipAddr(a.Addr), a.Port)
 }
 
 // sliceWriter is an io.Writer into a fixed buffer; gVisor copies a received
