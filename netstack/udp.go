@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -14,9 +15,9 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
-// maxCachedRoutes bounds the route cache; when it is full the cache starts
-// over (clients of an authoritative server are mostly a few resolvers, so
-// this rarely happens).
+// maxCachedRoutes bounds the route cache. Clients of an authoritative
+// server are mostly a few resolvers; replies to clients beyond the bound
+// find a route per datagram, as an unconnected socket does.
 const maxCachedRoutes = 4096
 
 // udpServer answers DNS over UDP inside gVisor's receive path. It is the
@@ -33,8 +34,12 @@ type udpServer struct {
 	locals []tcpip.Address // our unicast addresses: only these are served
 	pool   sync.Pool       // *udpScratch; several readers may call handle at once
 
-	mu     sync.RWMutex
-	routes map[routeKey]*stack.Route
+	// routes caches a *stack.Route per routeKey. A sync.Map: several
+	// readers (one per queue, on different cores) look up concurrently and
+	// a hit writes nothing shared. Entries are never removed while the
+	// stack runs, so a route is never released while a reader uses it.
+	routes  sync.Map
+	nroutes atomic.Int64
 }
 
 // udpScratch holds one caller's buffers: the query copied out of the
@@ -47,7 +52,7 @@ type udpScratch struct {
 type routeKey struct{ local, remote tcpip.Address }
 
 func newUDPServer(s *Stack, locals []tcpip.Address) *udpServer {
-	u := &udpServer{s: s, locals: locals, routes: make(map[routeKey]*stack.Route)}
+	u := &udpServer{s: s, locals: locals}
 	u.pool.New = func() any {
 		return &udpScratch{rx: sliceWriter{buf: make([]byte, frameBufSize)}, dst: make([]byte, 0, frameBufSize)}
 	}
@@ -95,39 +100,38 @@ func (u *udpServer) handle(id stack.TransportEndpointID, pkt *stack.PacketBuffer
 	return true
 }
 
-// route returns the cached route from local to remote, finding it first
-// if need be.
-func (u *udpServer) route(proto tcpip.NetworkProtocolNumber, local, remote tcpip.Address) (*stack.Route, tcpip.Error) {
+// route returns a route from local to remote, from the cache when it can.
+// cached is false for a route the caller must release after use (the
+// cache was full).
+func (u *udpServer) route(proto tcpip.NetworkProtocolNumber, local, remote tcpip.Address) (r *stack.Route, cached bool, err tcpip.Error) {
 	key := routeKey{local: local, remote: remote}
-	u.mu.RLock()
-	r := u.routes[key]
-	u.mu.RUnlock()
-	if r != nil {
-		return r, nil
+	if v, ok := u.routes.Load(key); ok {
+		return v.(*stack.Route), true, nil
 	}
-	r, err := u.s.ns.FindRoute(nicID, local, remote, proto, false)
+	r, err = u.s.ns.FindRoute(nicID, local, remote, proto, false)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if old := u.routes[key]; old != nil {
+	if u.nroutes.Load() >= maxCachedRoutes {
+		return r, false, nil
+	}
+	if v, loaded := u.routes.LoadOrStore(key, r); loaded {
 		r.Release() // another reader was first
-		return old, nil
+		return v.(*stack.Route), true, nil
 	}
-	if len(u.routes) >= maxCachedRoutes {
-		u.releaseRoutesLocked()
-	}
-	u.routes[key] = r
-	return r, nil
+	u.nroutes.Add(1)
+	return r, true, nil
 }
 
 // send writes payload as a UDP datagram answering the one identified by
 // id, as a bound endpoint's Write would, but through a cached route.
 func (u *udpServer) send(proto tcpip.NetworkProtocolNumber, id stack.TransportEndpointID, payload []byte) tcpip.Error {
-	r, err := u.route(proto, id.LocalAddress, id.RemoteAddress)
+	r, cached, err := u.route(proto, id.LocalAddress, id.RemoteAddress)
 	if err != nil {
 		return err
+	}
+	if !cached {
+		defer r.Release()
 	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{
 		ReserveHeaderBytes: header.UDPMinimumSize + int(r.MaxHeaderLength()),
@@ -157,16 +161,12 @@ func (u *udpServer) send(proto tcpip.NetworkProtocolNumber, id stack.TransportEn
 // close releases the cached routes; handle is no longer called once the
 // NIC is removed.
 func (u *udpServer) close() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.releaseRoutesLocked()
-}
-
-func (u *udpServer) releaseRoutesLocked() {
-	for k, r := range u.routes {
-		r.Release()
-		delete(u.routes, k)
-	}
+	u.routes.Range(func(k, v any) bool {
+		v.(*stack.Route).Release()
+		u.routes.Delete(k)
+		return true
+	})
+	u.nroutes.Store(0)
 }
 
 // netipAddr converts a gVisor address to the package's public type.
