@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tapdns/tapdns/internal/labtest"
-	"golang.org/x/sys/unix"
 )
 
 // metaHandler answers "echo:<client>|<udp|tcp>|<query>", so tests see what
@@ -156,34 +155,22 @@ func tcpPipelined(t *testing.T, ns *labtest.NS, addr string, n int) {
 // EINVAL; the fake-TAP test covers them.)
 func injectJunk(t *testing.T, ns *labtest.NS, tap string, ourMAC [6]byte, foreign, otherType int) {
 	t.Helper()
-	var fd, ifindex int
-	if err := ns.Do(func() error {
-		ifc, err := net.InterfaceByName(tap)
-		if err != nil {
-			return err
+	withPacketSocket(t, ns, tap, func(sendFrame func([]byte) error) {
+		send := func(f []byte) {
+			if err := sendFrame(f); err != nil {
+				t.Fatalf("inject %d-byte frame: %v", len(f), err)
+			}
 		}
-		ifindex = ifc.Index
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		return err
-	}); err != nil {
-		t.Fatalf("packet socket in %s: %v", ns.Name, err)
-	}
-	defer unix.Close(fd)
-	sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
-	send := func(f []byte) {
-		if err := unix.Sendto(fd, f, 0, sa); err != nil {
-			t.Fatalf("inject %d-byte frame: %v", len(f), err)
+		f := udp4Frame([6]byte{0x02, 0xde, 0xad, 0xbe, 0xef, 0x01}, ourIP4, 40000, 53, []byte("for another host"))
+		for i := 0; i < foreign; i++ {
+			send(f)
 		}
-	}
-	f := udp4Frame([6]byte{0x02, 0xde, 0xad, 0xbe, 0xef, 0x01}, ourIP4, 40000, 53, []byte("for another host"))
-	for i := 0; i < foreign; i++ {
-		send(f)
-	}
-	f = udp4Frame(ourMAC, ourIP4, 40000, 53, []byte("local experimental ethertype"))
-	f[12], f[13] = 0x88, 0xb5
-	for i := 0; i < otherType; i++ {
-		send(f)
-	}
+		f = udp4Frame(ourMAC, ourIP4, 40000, 53, []byte("local experimental ethertype"))
+		f[12], f[13] = 0x88, 0xb5
+		for i := 0; i < otherType; i++ {
+			send(f)
+		}
+	})
 }
 
 func TestLabTAP(t *testing.T) {
