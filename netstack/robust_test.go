@@ -238,15 +238,23 @@ func goodQuery(t *testing.T, w *wire, mac [6]byte, sport uint16) {
 	w.recv(func(f []byte) bool { p, ok := udp4Payload(f, sport); return ok && string(p) == "ok" })
 }
 
+// robustStack starts a fake-TAP stack with a counting handler and has the
+// other side learn our MAC, as every robustness test begins.
+func robustStack(t *testing.T, fast bool) (*countHandler, *Stack, *wire) {
+	t.Helper()
+	h := &countHandler{}
+	cfg := fakeConfig()
+	cfg.FastPath = fast
+	s, w := newFakeStack(t, cfg, h)
+	w.send(arpRequest(ourIP4))
+	w.recv(isARPReply)
+	return h, s, w
+}
+
 func TestFakeTAPMalformedFrames(t *testing.T) {
 	for _, fast := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fastpath=%v", fast), func(t *testing.T) {
-			h := &countHandler{}
-			cfg := fakeConfig()
-			cfg.FastPath = fast
-			s, w := newFakeStack(t, cfg, h)
-			w.send(arpRequest(ourIP4))
-			w.recv(isARPReply)
+			h, s, w := robustStack(t, fast)
 			sport := uint16(20000)
 			for _, tc := range robustFrames(s.mac) {
 				t.Run(tc.name, func(t *testing.T) {
@@ -343,12 +351,7 @@ func TestFakeTAPRandomFrames(t *testing.T) {
 	}
 	for _, fast := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fastpath=%v", fast), func(t *testing.T) {
-			h := &countHandler{}
-			cfg := fakeConfig()
-			cfg.FastPath = fast
-			s, w := newFakeStack(t, cfg, h)
-			w.send(arpRequest(ourIP4))
-			w.recv(isARPReply)
+			h, s, w := robustStack(t, fast)
 			var seeds [][]byte
 			for _, tc := range robustFrames(s.mac) {
 				if len(tc.frame) > 14 && len(tc.frame) < 2000 {
