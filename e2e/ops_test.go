@@ -439,24 +439,7 @@ func TestPcapAndQueryLog(t *testing.T) {
 	}
 	// Our own reader agrees, and every frame counted was captured: the
 	// shutdown stats' FramesIn+FramesOut equal the packets in the file.
-	f, err := os.Open(pcapFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcap.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	packets := 0
-	for {
-		if _, err := r.Next(); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("packet %d: %v", packets, err)
-		}
-		packets++
-	}
+	packets := countPcap(t, pcapFile)
 	var in, outN int
 	stats := p.Stderr()[strings.LastIndex(p.Stderr(), "msg=stopped"):]
 	if _, err := fmt.Sscanf(stats[strings.Index(stats, "FramesIn:"):], "FramesIn:%d", &in); err != nil {
@@ -611,7 +594,14 @@ func TestPcapLimit(t *testing.T) {
 	if fi.Size() > 1024 || fi.Size() < 24+16+42 {
 		t.Errorf("capture is %d bytes, want at most 1024 and some packets", fi.Size())
 	}
-	f, err := os.Open(pcapFile)
+	countPcap(t, pcapFile)
+}
+
+// countPcap reads a capture with our pcap reader and returns the number
+// of packets; a file that is not valid pcap fails the test.
+func countPcap(t *testing.T, file string) int {
+	t.Helper()
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,12 +610,14 @@ func TestPcapLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	packets := 0
 	for {
 		if _, err := r.Next(); err == io.EOF {
-			break
+			return packets
 		} else if err != nil {
-			t.Fatalf("capped capture is not a valid pcap file: %v", err)
+			t.Fatalf("%s: packet %d: %v", file, packets, err)
 		}
+		packets++
 	}
 }
 
