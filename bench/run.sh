@@ -123,63 +123,11 @@ tap_setup() {
 
 # ---------------------------------------------------------------- servers
 mkdir -p "$WORK/nsd" "$WORK/knot"
-cat >"$WORK/nsd/nsd.conf" <<EOF
-server:
-	server-count: 1
-	ip-address: $VETH_IP
-	port: 53
-	username: ""
-	chroot: ""
-	database: ""
-	zonelistfile: "$WORK/nsd/zone.list"
-	xfrdfile: "$WORK/nsd/xfrd.state"
-	xfrdir: "$WORK/nsd"
-	pidfile: "$WORK/nsd/nsd.pid"
-	rrl-ratelimit: 0
-	verbosity: 0
-	hide-version: yes
-	tcp-count: 10
-remote-control:
-	control-enable: no
-zone:
-	name: "$ZONE_ORIGIN"
-	zonefile: "$WORK/bench.zone"
-EOF
-
-knot_conf() { # $1: file, $2: xdp interface or empty
-	{
-		cat <<EOF
-server:
-    rundir: "$WORK/knot"
-    listen: $VETH_IP@53
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-EOF
-		if [[ -n $2 ]]; then
-			printf 'xdp:\n    listen: %s@53\n    udp: on\n    tcp: off\n' "$2"
-		fi
-		cat <<EOF
-database:
-    storage: "$WORK/knot"
-log:
-  - target: stderr
-    any: info
-template:
-  - id: default
-    storage: "$WORK/knot"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-zone:
-  - domain: $ZONE_ORIGIN
-    file: "$WORK/bench.zone"
-EOF
-	} >"$1"
-}
-knot_conf "$WORK/knot/knot.conf" ""
-knot_conf "$WORK/knot/knot-xdp.conf" "$VS"
+# shellcheck source=bench/peers.sh
+. "$ROOT/bench/peers.sh"
+nsd_conf "$WORK/nsd/nsd.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/nsd"
+knot_conf "$WORK/knot/knot.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/knot"
+knot_conf "$WORK/knot/knot-xdp.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/knot" "$VS"
 
 # Per target: namespace of the generator, its interface, its address, the
 # server address. start_<target> starts the server and sets SPID.

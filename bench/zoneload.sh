@@ -110,53 +110,11 @@ tap_setup() {
 }
 
 mkdir -p "$WORK/nsd" "$WORK/knot"
-nsd_conf() { # $1: file, $2: database ("" for none)
-	cat >"$1" <<EOF
-server:
-	server-count: 1
-	ip-address: 127.0.0.1
-	port: 53
-	username: ""
-	chroot: ""
-	database: "$2"
-	zonelistfile: "$WORK/nsd/zone.list"
-	xfrdfile: "$WORK/nsd/xfrd.state"
-	xfrdir: "$WORK/nsd"
-	pidfile: "$WORK/nsd/nsd.pid"
-	rrl-ratelimit: 0
-	verbosity: 1
-remote-control:
-	control-enable: no
-zone:
-	name: "$ORIGIN"
-	zonefile: "$ZONE"
-EOF
-}
-nsd_conf "$WORK/nsd/nsd.conf" ""
-nsd_conf "$WORK/nsd/nsd-db.conf" "$WORK/nsd/nsd.db"
-cat >"$WORK/knot/knot.conf" <<EOF
-server:
-    rundir: "$WORK/knot"
-    listen: 127.0.0.1@53
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "$WORK/knot"
-log:
-  - target: stderr
-    any: info
-template:
-  - id: default
-    storage: "$WORK/knot"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-zone:
-  - domain: $ORIGIN
-    file: "$ZONE"
-EOF
+# shellcheck source=bench/peers.sh
+. "$ROOT/bench/peers.sh"
+nsd_conf "$WORK/nsd/nsd.conf" 127.0.0.1 "$ORIGIN" "$ZONE" "$WORK/nsd"
+nsd_conf "$WORK/nsd/nsd-db.conf" 127.0.0.1 "$ORIGIN" "$ZONE" "$WORK/nsd" "$WORK/nsd/nsd.db"
+knot_conf "$WORK/knot/knot.conf" 127.0.0.1 "$ORIGIN" "$ZONE" "$WORK/knot"
 
 stop_server() {
 	[[ -n $SPID ]] || return 0
