@@ -14,6 +14,12 @@ packages=(
 	knot-dnsutils  # kdig, kxdpgun (load generator)
 	nsd            # reference server for differential tests and benchmarks
 	knot           # reference server for differential tests and benchmarks
+	unbound        # reference resolver: resolver differential test and benchmarks
+	knot-resolver  # reference resolver (kresd): resolver differential test and benchmarks
+	ldnsutils      # ldns-signzone, ldns-keygen: DNSSEC zones signed in tests
+	bind9-utils    # dnssec-signzone, dnssec-keygen, named-checkzone
+	knot-dnssecutils # kzonesign, kzonecheck
+	python3-zeroconf # mDNS peer in the mDNS tests (runs with /usr/bin/python3)
 	dnsperf        # load generator
 	tshark         # reads --pcap captures back in the e2e tests; debugging
 	tcpdump        # packet captures when debugging
