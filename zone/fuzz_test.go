@@ -230,3 +230,58 @@ func refAnswer(z *Zone, n *Node, qtype uint16, wild bool) Match {
 	}
 	return m
 }
+
+// FuzzBuilder adds arbitrary wire records to a Builder. It must never
+// panic; a zone it accepts must be consistent, and Walk must give back
+// every record once.
+func FuzzBuilder(f *testing.F) {
+	f.Add([]byte("\x07example\x00"), []byte("\x07example\x00\x00\x06\x00\x00\x00\x1c\x02ns\x00\x02hm\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00\x04\x00\x00\x00\x05"+
+		"\x07example\x00\x00\x02\x00\x00\x00\x04\x02ns\x00"+"\x01a\x07example\x00\x00\x01\x00\x00\x00\x04\x01\x02\x03\x04"))
+	f.Add([]byte("\x00"), []byte("\x00\x00\x06\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, origin, recs []byte) {
+		zb := NewBuilder(origin, "fuzz")
+		// Each record: owner (wire name), type (2), ttl (2), rdlength (2), rdata.
+		for len(recs) > 0 {
+			n := 0
+			for n < len(recs) && recs[n] != 0 && n < 300 {
+				n += 1 + int(recs[n])
+			}
+			n++
+			if n+6 > len(recs) {
+				break
+			}
+			owner := recs[:n]
+			typ := uint16(recs[n])<<8 | uint16(recs[n+1])
+			ttl := uint32(recs[n+2])<<8 | uint32(recs[n+3])
+			l := int(recs[n+4])<<8 | int(recs[n+5])
+			recs = recs[n+6:]
+			if l > len(recs) {
+				l = len(recs)
+			}
+			if err := zb.Add(owner, typ, 1, ttl, recs[:l]); err != nil {
+				if !strings.HasPrefix(err.Error(), "zone fuzz: ") {
+					t.Errorf("error without the zone prefix: %v", err)
+				}
+				return
+			}
+			recs = recs[l:]
+		}
+		z, err := zb.Finish()
+		if err != nil {
+			return
+		}
+		checkZone(t, z)
+		count := 0
+		z.Walk(func(owner []byte, typ uint16, ttl uint32, rd []byte) bool {
+			count++
+			n := z.Node(owner)
+			if n == nil || n.RRset(typ) == nil {
+				t.Fatalf("walked a record that is not in the zone")
+			}
+			return true
+		})
+		if count != z.Records() {
+			t.Fatalf("Walk gave %d records, zone has %d", count, z.Records())
+		}
+	})
+}

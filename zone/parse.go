@@ -76,7 +76,6 @@ func parse(r io.Reader, file, origin string, includes bool) (*Zone, error) {
 	src := &sources{cwd: cwd, relative: !filepath.IsAbs(file), byParserName: map[string]int{}}
 	top := src.add(abs, display, r)
 	defer src.closeAll()
-	b.files = src
 
 	if origin != "" {
 		wire, ok := canonicalName(origin)
@@ -142,7 +141,10 @@ func parse(r io.Reader, file, origin string, includes bool) (*Zone, error) {
 	for batch := range out {
 		for i := 0; i < len(batch) && aerr == nil; i++ {
 			p := &batch[i]
-			if aerr = b.add(p.rr, int(p.file), int(p.line)); aerr != nil {
+			if int(p.file) >= len(b.files) {
+				b.files = src.names()
+			}
+			if aerr = addRR(b, p.rr, int(p.file), int(p.line)); aerr != nil {
 				close(stop)
 			}
 		}
@@ -159,7 +161,32 @@ func parse(r io.Reader, file, origin string, includes bool) (*Zone, error) {
 	if perr != nil {
 		return nil, src.convert(perr)
 	}
+	b.files = src.names()
 	return b.finish()
+}
+
+// addRR packs one record parsed by miekg/dns and adds it.
+func addRR(b *builder, rr dns.RR, file int, line int) error {
+	h := rr.Header()
+	f, l := uint16(file), uint32(line)
+	if h.Class != dns.ClassINET {
+		return b.errAt(f, l, "class %s not supported (only IN)", dns.Class(h.Class))
+	}
+	var owner [256]byte
+	n, err := dns.PackDomainName(h.Name, owner[:], 0, nil, false)
+	if err != nil {
+		return b.errAt(f, l, "bad owner name %s: %v", h.Name, err)
+	}
+	lower(owner[:n])
+	name := h.Name
+	h.Name = "."
+	var pack [64<<10 + 512]byte
+	end, err := dns.PackRR(rr, pack[:], 0, nil, false)
+	h.Name = name
+	if err != nil {
+		return b.errAt(f, l, "cannot encode %s record: %v", dns.Type(h.Rrtype), err)
+	}
+	return b.add(owner[:n], h.Rrtype, h.Ttl, pack[end-int(h.Rdlength):end], f, l)
 }
 
 // parsed is a record handed from the parsing goroutine to the compiler.
@@ -245,6 +272,13 @@ func (s *sources) add(parserName, display string, r io.Reader) *lineReader {
 // mark starts a new record: the next entry start seen in any input is its
 // first line.
 func (s *sources) mark() { s.last = nil }
+
+// names returns the names of the inputs so far.
+func (s *sources) names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.files...)
+}
 
 // name returns the name of input i for messages.
 func (s *sources) name(i int) string {

@@ -11,7 +11,10 @@
 // builds its replacement; callers swap whole sets atomically (see dnssvc).
 package zone
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"strconv"
+)
 
 // Result is the outcome of a lookup in a Set.
 type Result uint8
@@ -127,6 +130,32 @@ type Zone struct {
 	flags []uint8
 	seed  maphash.Seed
 	rrs   int // number of records, duplicates removed
+
+	warnings  []Warning // the first maxWarnings
+	nwarnings int
+}
+
+// Warnings returns the problems found while loading the zone that did not
+// stop it from loading (the first 100), and how many there were in all.
+// The slice must not be modified.
+func (z *Zone) Warnings() ([]Warning, int) { return z.warnings, z.nwarnings }
+
+// Warning is a problem in a zone that did not stop it from loading, such
+// as records of one RRset with different TTLs.
+type Warning struct {
+	File string // as in errors: the path given, or "(input)"
+	Line int    // line in File; for a Builder, the number of the record
+	Msg  string
+	unit string // "line" or "record"
+}
+
+// String formats the warning as "zone FILE: line N: warning: MSG".
+func (w Warning) String() string {
+	unit := w.unit
+	if unit == "" {
+		unit = "line"
+	}
+	return "zone " + w.File + ": " + unit + " " + strconv.Itoa(w.Line) + ": warning: " + w.Msg
 }
 
 // Node returns the node with exactly this canonical wire-format name, ignoring
