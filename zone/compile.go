@@ -85,6 +85,9 @@ type builder struct {
 
 	warnings  []Warning
 	nwarnings int
+
+	pack    []byte    // miekg PackRR scratch
+	scratch [256]byte // owner scratch
 }
 
 func newBuilder(file string) *builder {

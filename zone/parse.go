@@ -172,16 +172,19 @@ func addRR(b *builder, rr dns.RR, file int, line int) error {
 	if h.Class != dns.ClassINET {
 		return b.errAt(f, l, "class %s not supported (only IN)", dns.Class(h.Class))
 	}
-	var owner [256]byte
-	n, err := dns.PackDomainName(h.Name, owner[:], 0, nil, false)
+	owner := b.scratch[:]
+	n, err := dns.PackDomainName(h.Name, owner, 0, nil, false)
 	if err != nil {
 		return b.errAt(f, l, "bad owner name %s: %v", h.Name, err)
 	}
 	lower(owner[:n])
 	name := h.Name
 	h.Name = "."
-	var pack [64<<10 + 512]byte
-	end, err := dns.PackRR(rr, pack[:], 0, nil, false)
+	if b.pack == nil {
+		b.pack = make([]byte, 64<<10+512)
+	}
+	pack := b.pack
+	end, err := dns.PackRR(rr, pack, 0, nil, false)
 	h.Name = name
 	if err != nil {
 		return b.errAt(f, l, "cannot encode %s record: %v", dns.Type(h.Rrtype), err)
