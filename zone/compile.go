@@ -56,6 +56,8 @@ type builder struct {
 	origin []byte // canonical; nil until known
 	// files names the inputs for messages: files[0] is the top-level one.
 	files []string
+	// included lists the paths of $INCLUDEd files as opened.
+	included []string
 	// unit names what rec.line counts: "line" for files, "record" for a
 	// Builder.
 	unit string
@@ -85,9 +87,6 @@ type builder struct {
 
 	warnings  []Warning
 	nwarnings int
-
-	pack    []byte    // miekg PackRR scratch
-	scratch [256]byte // owner scratch
 }
 
 func newBuilder(file string) *builder {

@@ -133,7 +133,13 @@ type Zone struct {
 
 	warnings  []Warning // the first maxWarnings
 	nwarnings int
+	included  []string
 }
+
+// Included returns the paths of the files the zone's file included
+// ($INCLUDE), as opened, in the order they were read. The slice must not
+// be modified.
+func (z *Zone) Included() []string { return z.included }
 
 // Warnings returns the problems found while loading the zone that did not
 // stop it from loading (the first 100), and how many there were in all.
