@@ -144,7 +144,7 @@ func appendText(dst, w []byte) ([]byte, error) {
 // form used as keys in this package: absolute, uncompressed, ASCII
 // lower-cased.
 func canonicalName(s string) ([]byte, bool) {
-	if s == "" {
+	if s == "" || s == "@" {
 		return nil, false
 	}
 	w, err := appendName(nil, []byte(s), []byte{0})

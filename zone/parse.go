@@ -73,7 +73,8 @@ func parse(r io.Reader, file, origin string, includes bool) (*Zone, error) {
 			return nil, fmt.Errorf("zone %s: bad origin %q", b.files[0], origin)
 		}
 		b.setOrigin(wire)
-		s.origin = append([]byte(nil), wire...)
+		// Relative names take the origin's case, as with $ORIGIN.
+		s.origin, _ = appendName(nil, []byte(origin), []byte{0})
 	}
 	if err := s.skipBOM(); err != nil {
 		return nil, err

@@ -166,7 +166,7 @@ func (s *scanner) lex() (bool, error) {
 		}
 		c := in.buf[in.pos]
 		switch c {
-		case ' ', '\t', '\r', '\f', '\v':
+		case ' ', '\t', '\r':
 			if lineStart && len(s.toks) == 0 && c != '\r' {
 				s.blank = true
 			}
