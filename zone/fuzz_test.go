@@ -29,7 +29,11 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				f.Fatal(err)
 			}
-			f.Add(string(b), "")
+			origin := ""
+			if first, _, _ := strings.Cut(string(b), "\n"); strings.HasPrefix(first, "; origin: ") {
+				origin = strings.TrimSpace(strings.TrimPrefix(first, "; origin: "))
+			}
+			f.Add(string(b), origin)
 		}
 	}
 	f.Add("$ORIGIN example.\n@ 60 SOA ns hm 1 2 3 4 5\n@ NS ns\n*.a CNAME b\nb.c.d TXT x\n", "")
@@ -55,10 +59,13 @@ func FuzzParse(f *testing.F) {
 // first record. Known differences, where miekg is wrong, are skipped:
 // $GENERATE (miekg ignores $TTL and drops escaped characters), NXT (miekg
 // writes an NSEC bit map), ISDN without a subaddress (miekg adds an empty
-// one) and AMTRELAY with a name relay (miekg drops the name).
+// one), AMTRELAY with a name relay (miekg drops the name) and NSEC3 with
+// a next hashed owner other than 20 octets (miekg writes length 20), and
+// words glued to a parenthesis or a quote ("a)b", "a\"b\"": NSD and
+// tapdns read two words, miekg one).
 func compareMiekg(t *testing.T, z *Zone, text, origin string) {
 	t.Helper()
-	if strings.Contains(strings.ToUpper(text), "$GENERATE") {
+	if strings.Contains(strings.ToUpper(text), "$GENERATE") || gluedDelimiters(text) {
 		return
 	}
 	if origin != "" {
@@ -84,6 +91,10 @@ func compareMiekg(t *testing.T, z *Zone, text, origin string) {
 		case *dns.AMTRELAY:
 			if x.GatewayType == 3 {
 				return
+			}
+		case *dns.NSEC3:
+			if len(x.NextDomain) != 32 {
+				return // miekg writes hash length 20 whatever the hash
 			}
 		}
 		name, ok := canonicalName(h.Name)
@@ -131,6 +142,51 @@ func compareMiekg(t *testing.T, z *Zone, text, origin string) {
 	if len(got) != len(want) {
 		t.Fatalf("%d RRsets, miekg %d", len(got), len(want))
 	}
+}
+
+// gluedDelimiters reports whether a parenthesis or a quote touches a
+// word in text (outside quotes), or a carriage return is not part of a
+// CRLF line end.
+func gluedDelimiters(text string) bool {
+	word := func(i int) bool {
+		if i < 0 || i >= len(text) {
+			return false
+		}
+		c := text[i]
+		return c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ';' && c != '(' && c != ')'
+	}
+	quoted := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '\r' && (i+1 == len(text) || text[i+1] != '\n'):
+			return true
+		case quoted && c == '\\':
+			i++
+		case c == '"' && !quoted:
+			if word(i - 1) {
+				return true
+			}
+			quoted = true
+		case c == '"':
+			if word(i + 1) {
+				return true
+			}
+			quoted = false
+		case quoted:
+		case c == ';':
+			for i < len(text) && text[i] != '\n' {
+				i++
+			}
+		case c == '(' || c == ')':
+			if word(i-1) || word(i+1) {
+				return true
+			}
+		case c == '\\':
+			i++
+		}
+	}
+	return false
 }
 
 // checkZone checks the invariants of a compiled zone.

@@ -61,6 +61,27 @@ func (in *input) fill() bool {
 	return false
 }
 
+// ensure makes at least n bytes available at buf[pos:], keeping those
+// there, unless the input ends first; it reports whether they are.
+func (in *input) ensure(n int) bool {
+	for tries := 0; len(in.buf)-in.pos < n; tries++ {
+		if in.err != nil {
+			return false
+		}
+		if tries == 100 {
+			in.err = io.ErrNoProgress
+			return false
+		}
+		rest := copy(in.buf[:cap(in.buf)], in.buf[in.pos:])
+		m, err := in.r.Read(in.buf[rest:cap(in.buf)])
+		in.buf, in.pos = in.buf[:rest+m], 0
+		if err != nil {
+			in.err = err
+		}
+	}
+	return true
+}
+
 // scanner state that lives across entries.
 type scanner struct {
 	b        *builder
@@ -166,8 +187,16 @@ func (s *scanner) lex() (bool, error) {
 		}
 		c := in.buf[in.pos]
 		switch c {
-		case ' ', '\t', '\r':
-			if lineStart && len(s.toks) == 0 && c != '\r' {
+		case '\r':
+			// Part of a CRLF line end (or the last byte), or else an
+			// ordinary byte of a word, as in NSD.
+			if in.ensure(2) && in.buf[in.pos+1] != '\n' {
+				break
+			}
+			in.pos++
+			continue
+		case ' ', '\t':
+			if lineStart && len(s.toks) == 0 {
 				s.blank = true
 			}
 			in.pos++
@@ -255,6 +284,14 @@ func (s *scanner) lexWord() error {
 				break
 			}
 			continue
+		}
+		if in.buf[i] == '\r' {
+			if in.ensure(2) && in.buf[in.pos+1] != '\n' {
+				s.text = append(s.text, '\r')
+				in.pos++
+				continue
+			}
+			break
 		}
 		if in.buf[i] != '\\' {
 			break
@@ -481,21 +518,7 @@ const readBlock = 64 << 10
 // a warning: NSD and Knot DNS reject such files.
 func (s *scanner) skipBOM() error {
 	in := s.in
-	for len(in.buf)-in.pos < 3 {
-		rest := append([]byte(nil), in.buf[in.pos:]...)
-		if in.err != nil {
-			break
-		}
-		n, err := in.r.Read(in.buf[len(rest):cap(in.buf)])
-		copy(in.buf, rest)
-		in.buf, in.pos = in.buf[:len(rest)+n], 0
-		if err != nil {
-			in.err = err
-		}
-		if n == 0 && err == nil {
-			continue
-		}
-	}
+	in.ensure(3)
 	if bytes.HasPrefix(in.buf[in.pos:], []byte("\xef\xbb\xbf")) {
 		in.pos += 3
 		s.b.warn(in.file, 1, "byte order mark (U+FEFF) at the start of the file ignored; NSD and Knot DNS reject it")
