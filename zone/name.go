@@ -140,19 +140,27 @@ func appendText(dst, w []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// CanonicalName converts a presentation-format domain name (absolute or
+// not: it is taken as absolute) to the canonical wire form this package
+// uses (uncompressed, lower case), as Builder and zone origins want it.
+func CanonicalName(s string) ([]byte, error) {
+	if s == "" || s == "@" {
+		return nil, errors.New("empty name")
+	}
+	w, err := appendName(nil, []byte(s), []byte{0})
+	if err != nil {
+		return nil, err
+	}
+	lower(w)
+	return w, nil
+}
+
 // canonicalName converts a presentation-format name to the canonical wire
 // form used as keys in this package: absolute, uncompressed, ASCII
 // lower-cased.
 func canonicalName(s string) ([]byte, bool) {
-	if s == "" || s == "@" {
-		return nil, false
-	}
-	w, err := appendName(nil, []byte(s), []byte{0})
-	if err != nil {
-		return nil, false
-	}
-	lower(w)
-	return w, true
+	w, err := CanonicalName(s)
+	return w, err == nil
 }
 
 // lower ASCII-lower-cases a wire name in place. Length octets are at most

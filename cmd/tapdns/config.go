@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
 )
 
@@ -36,21 +37,22 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// zoneFiles is the repeatable --zone flag.
+// zoneFiles is the repeatable --zone flag: FILE or ORIGIN=FILE
+// (zoneset.ParseSource).
 type zoneFiles []string
 
 func (z *zoneFiles) String() string { return strings.Join(*z, ",") }
 
 func (z *zoneFiles) Set(s string) error {
-	if s == "" {
-		return errors.New("empty file name")
+	if _, err := zoneset.ParseSource(s); err != nil {
+		return err
 	}
 	*z = append(*z, s)
 	return nil
 }
 
 const usageHead = `Usage: tapdns [flags]
-       tapdns check --zone FILE [--zone FILE ...]
+       tapdns check --zone [ORIGIN=]FILE [--zone [ORIGIN=]FILE ...]
        tapdns version
 
 tapdns serves authoritative DNS from zone files on a TAP device through a
@@ -96,7 +98,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		rrl       = fs.Int("rrl", 0, "response rate limit: UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0: off")
 		rrlSlip   = fs.Int("rrl-slip", dnssvc.DefaultRRLSlip, "with --rrl, send every `K`-th limited response as a truncated (TC=1) one and drop the others; 0: drop all")
 	)
-	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
+	fs.Var(&zones, "zone", "zone to serve: `FILE`, or ORIGIN=FILE for a file that does not set its origin (repeatable)")
 	ops := addOpsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -251,11 +251,12 @@ func versionString() string {
 // target costs some CPU during loads and keeps the peak near what is live.
 const loadGCPercent = 25
 
-// loadLean loads one zone file with the tighter GC target.
-func loadLean(path string) (*zone.Zone, error) {
+// loadLean loads one zone (--zone FILE or ORIGIN=FILE) with the tighter
+// GC target.
+func loadLean(arg string) (*zone.Zone, error) {
 	old := debug.SetGCPercent(loadGCPercent)
 	defer debug.SetGCPercent(old)
-	return zone.LoadFile(path)
+	return zoneset.Load(arg)
 }
 
 // installLean returns the zoneset install hook: swap the set in, then hand
