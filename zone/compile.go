@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strconv"
+	"unsafe"
 )
 
 // The builder compiles records as they arrive (from the scanner or from
@@ -108,16 +109,19 @@ func newBuilder(file string) *builder {
 func (b *builder) setOrigin(wire []byte) { b.origin = wire }
 
 // presize reserves room for a zone file of size bytes, to spare the
-// copying of growing slices. Records take 25 bytes or more in a file;
-// names, counted with the empty non-terminals, about 40.
+// copying of growing slices (a grown slice costs its old and new copies
+// at once, and peak memory matters on a reload). Records take 25 bytes or
+// more in a file; names, counted with the empty non-terminals, about 36,
+// and about 21 bytes each in wire form.
 func (b *builder) presize(size int64) {
 	if size <= 0 || size > 1<<32 {
 		return
 	}
 	b.recs = make([]rec, 0, size/25)
-	names := int(size / 40)
+	names := int(size / 36)
 	b.nameOff = make([]uint32, 1, names+1)
-	b.names = make([]byte, 0, names*20)
+	b.parent = make([]uint32, 0, names)
+	b.names = make([]byte, 0, names*21)
 	b.table = make([]uint32, max(len(b.table), 2*names))
 }
 
@@ -376,18 +380,22 @@ func (b *builder) finish() (*Zone, error) {
 	if err := b.completeTree(); err != nil {
 		return nil, err
 	}
+	// Each build temporary is dropped as soon as it has served: on a
+	// reload the old zone is live too, and the peak is what counts.
 	apex := uint32(b.lookup(b.origin))
+	b.table = nil
 	g := b.group()
 	z := b.newZone(apex)
+	b.nameOff = nil
 	if err := b.buildNodes(z, g, apex); err != nil {
 		return nil, err
 	}
 	if err := b.checkDNAME(z, g, apex); err != nil {
 		return nil, err
 	}
-	b.recs, b.nameOff, g = nil, nil, nil // free the build temporaries
+	b.recs, g = nil, nil
 	b.markCuts(z, apex)
-	b.index(z)
+	z.buildTable()
 	z.warnings, z.nwarnings = b.warnings, b.nwarnings
 	return z, nil
 }
@@ -473,14 +481,29 @@ func (b *builder) newZone(apex uint32) *Zone {
 		nodes:  make([]Node, nnodes),
 		flags:  make([]uint8, nnodes),
 	}
-	names := string(b.names)
-	b.names = nil // free the build copy at the next GC: peak memory matters on reload
+	names := b.nameString()
 	for n := range z.nodes {
 		z.nodes[n].Name = names[b.nameOff[n]:b.nameOff[n+1]]
 	}
 	z.Origin = z.nodes[apex].Name
 	z.Apex = &z.nodes[apex]
 	return z
+}
+
+// nameString turns the node names into the one string the nodes' names
+// are substrings of. When the build buffer is nearly full it becomes that
+// string without a copy (peak memory matters on a reload, where the old
+// zone is live too); the builder never writes to it again.
+func (b *builder) nameString() string {
+	buf := b.names
+	b.names = nil
+	if len(buf) == 0 {
+		return ""
+	}
+	if cap(buf)-len(buf) > len(buf)/8 {
+		return string(buf) // too much slack to keep
+	}
+	return unsafe.String(unsafe.SliceData(buf), len(buf))
 }
 
 // rrsetBuilder holds the state shared by the RRsets of one zone.
@@ -655,17 +678,6 @@ func (b *builder) markCuts(z *Zone, apex uint32) {
 		}
 	}
 	b.parent = nil
-}
-
-// index installs the name index: the build table when it is dense enough,
-// else a new one of the right size.
-func (b *builder) index(z *Zone) {
-	if 10*len(z.nodes) >= 4*len(b.table) {
-		z.table = b.table
-	} else {
-		z.buildTable()
-	}
-	b.table = nil
 }
 
 // check applies the per-node rules once the node's RRsets are built. recs
