@@ -113,7 +113,10 @@ func classText(c uint16) string {
 // canonical form as octet strings). It stops when f returns false. owner
 // is the canonical (lower-case) wire name and is valid only during the
 // call; rdata is the stored record data and must not be modified. The SOA
-// record is not repeated at its canonical position.
+// record is not repeated at its canonical position. An RRSIG record is
+// reported with the TTL of the RRset it covers (RFC 4034 section 3), as
+// signers write it; RRset.TTL of an RRSIG RRset is only its first
+// record's.
 //
 // Walk sorts the zone's names, so it allocates about 4 bytes per name and
 // takes O(n log n); it is meant for zone transfers and checks, not for
@@ -156,12 +159,24 @@ func (z *Zone) Walk(f func(owner []byte, typ uint16, ttl uint32, rdata []byte) b
 				sortCanonical(recs, rs.Type, &canon)
 			}
 			for _, rd := range recs {
-				if !f(owner, rs.Type, rs.TTL, rd) {
+				if !f(owner, rs.Type, sigTTL(n, rs, rd), rd) {
 					return
 				}
 			}
 		}
 	}
+}
+
+// sigTTL is the TTL of one record of rs: for an RRSIG, the TTL of the
+// RRset it covers at n (RFC 4034 section 3), when n has it.
+func sigTTL(n *Node, rs *RRset, rd []byte) uint32 {
+	if rs.Type != typeRRSIG || len(rd) < 2 {
+		return rs.TTL
+	}
+	if c := n.RRset(uint16(rd[0])<<8 | uint16(rd[1])); c != nil {
+		return c.TTL
+	}
+	return rs.TTL
 }
 
 // sortCanonical sorts the rdata of one RRset by their canonical forms.

@@ -385,3 +385,52 @@ func TestTypeText(t *testing.T) {
 		t.Errorf("TypeText(65280) = %s", TypeText(65280))
 	}
 }
+
+// TestWalkSigned: Walk gives back a signed zone's records exactly, RRSIG
+// TTLs included (those of the RRsets they cover, not one per owner).
+func TestWalkSigned(t *testing.T) {
+	for _, file := range []string{"testdata/corpus/signed-nsec.zone", "testdata/corpus/signed-nsec3.zone"} {
+		t.Run(file, func(t *testing.T) {
+			z, err := LoadFileOrigin(file, "signed.example.")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ws, n := z.Warnings(); n != 0 {
+				t.Errorf("warnings for a signed zone: %v", ws)
+			}
+			want := map[walked]bool{}
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			zp := dns.NewZoneParser(f, "signed.example.", file)
+			for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+				h := rr.Header()
+				want[walked{string(wireName(t, h.Name)), h.Rrtype, h.Ttl, string(packRR(t, rr))}] = true
+			}
+			if err := zp.Err(); err != nil {
+				t.Fatal(err)
+			}
+			got := map[walked]bool{}
+			for _, r := range walkAll(z) {
+				got[r] = true
+				if !want[r] {
+					t.Errorf("walked %s %s TTL %d, not in the file", nameText(r.owner), TypeText(r.typ), r.ttl)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("walked %d records, the file has %d", len(got), len(want))
+			}
+		})
+	}
+	text := scanHead + "www A 192.0.2.1\nwww RRSIG A 8 3 300 20300101000000 20200101000000 1 example.com. AQID\nwww 60 RRSIG NSEC 8 3 300 20300101000000 20200101000000 1 example.com. AQID\nwww 60 NSEC x.example.com. A RRSIG NSEC\nwww 90 RRSIG TXT 8 3 300 20300101000000 20200101000000 1 example.com. AQID\nwww TXT x\n"
+	z, err := Parse(strings.NewReader(text), "s.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, n := z.Warnings()
+	if want := "zone s.zone: line 9: warning: TTL 90 of this RRSIG record at www.example.com. differs from the TTL 300 of the TXT RRset it covers (RFC 4034 section 3)"; n != 1 || ws[0].String() != want {
+		t.Errorf("warnings %v, want one: %s", ws, want)
+	}
+}

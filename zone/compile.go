@@ -539,6 +539,7 @@ func (b *builder) buildNodes(z *Zone, g *grouping, apex uint32) error {
 		if err := b.check(node, uint32(n) == apex, recs); err != nil {
 			return err
 		}
+		b.checkSigTTLs(node, recs)
 		if uint32(n) != apex && node.RRset(typeNS) != nil {
 			node.Cut = true
 		}
@@ -553,7 +554,8 @@ func (b *builder) rrset(rb *rrsetBuilder, node *Node, group []uint32) (RRset, er
 	r0 := &b.recs[group[0]]
 	rs := RRset{Type: r0.typ, TTL: r0.ttl}
 	for _, x := range group[1:] {
-		if r := &b.recs[x]; r.ttl != r0.ttl {
+		// RRSIGs take the TTL of the RRset each covers: checkSigTTLs.
+		if r := &b.recs[x]; r.ttl != r0.ttl && !isSig(r.typ) {
 			b.warn(r.file, r.line, "TTL %d of this %s record at %s differs from the TTL %d of its RRset (%s); the RRset is served with %d",
 				r.ttl, TypeText(r.typ), nameText(node.Name), r0.ttl, b.ref(r.file, r0), r0.ttl)
 		}
@@ -625,6 +627,27 @@ func (b *builder) rrset(rb *rrsetBuilder, node *Node, group []uint32) (RRset, er
 	rs.Rdata = rb.extra[from:len(rb.extra):len(rb.extra)]
 	rs.Count = uint16(count)
 	return rs, nil
+}
+
+// isSig reports whether t is RRSIG or SIG, whose records at one owner
+// cover different types and so may have different TTLs.
+func isSig(t uint16) bool { return t == typeRRSIG || t == typeSIG }
+
+// checkSigTTLs warns of RRSIG records whose TTL is not that of the RRset
+// they cover (RFC 4034 section 3).
+func (b *builder) checkSigTTLs(node *Node, recs []uint32) {
+	for _, x := range recs {
+		r := &b.recs[x]
+		if r.typ != typeRRSIG {
+			continue
+		}
+		rd := b.rdata(r)
+		covered := uint16(rd[0])<<8 | uint16(rd[1])
+		if rs := node.RRset(covered); rs != nil && rs.TTL != r.ttl {
+			b.warn(r.file, r.line, "TTL %d of this RRSIG record at %s differs from the TTL %d of the %s RRset it covers (RFC 4034 section 3)",
+				r.ttl, nameText(node.Name), rs.TTL, TypeText(covered))
+		}
+	}
 }
 
 // hasDuplicates reports whether two records of group have the same rdata.

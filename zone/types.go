@@ -186,6 +186,7 @@ const (
 	typeA      uint16 = 1
 	typeNS     uint16 = 2
 	typeSOA    uint16 = 6
+	typeSIG    uint16 = 24
 	typeTXT    uint16 = 16
 	typeAAAA   uint16 = 28
 	typeDNAME  uint16 = 39

@@ -64,7 +64,10 @@ func (r Result) String() string {
 type RRset struct {
 	Type  uint16
 	Count uint16 // number of records in Rdata
-	TTL   uint32 // RFC 2181 5.2: one TTL per RRset; the first record's TTL wins.
+	// TTL: RFC 2181 5.2, one TTL per RRset; the first record's wins.
+	// RRSIGs at one owner cover different RRsets and take the TTL of the
+	// one each covers (RFC 4034 section 3): see Zone.Walk.
+	TTL   uint32
 	Rdata []byte
 	// The field order packs the struct into 32 bytes: a zone has about one
 	// RRset per record.
