@@ -399,7 +399,7 @@ func (p *fieldParser) name() error {
 	if err != nil {
 		if errors.Is(err, errNoOrigin) {
 			return &syntaxError{line: t.line, err: errNoOrigin,
-				msg: fmt.Sprintf("bad %s record: relative name %s, but %s: set it with $ORIGIN before this line, or give it when loading the file", TypeText(p.typ), tokText(p.s.tok(t)), errNoOrigin)}
+				msg: fmt.Sprintf("bad %s record: relative name %s, but %s: put $ORIGIN before this line or give the zone's origin", TypeText(p.typ), tokText(p.s.tok(t)), errNoOrigin)}
 		}
 		return p.errAt(p.i-1, "bad domain name %s: %v", tokText(p.s.tok(t)), err)
 	}

@@ -114,7 +114,7 @@ type scanner struct {
 
 // errNoOrigin is wrapped by errors about relative names met when no
 // origin is known.
-var errNoOrigin = errors.New("the zone's origin is not known")
+var errNoOrigin = errors.New("no origin is known")
 
 // ErrNoOrigin is wrapped by load errors caused by a relative name (or @)
 // in a file that neither sets $ORIGIN before it nor was given an origin.
@@ -629,7 +629,7 @@ func (s *scanner) absName(t token, origin []byte) ([]byte, error) {
 	n, err := appendName(s.name[:0], s.tok(t), origin)
 	if err != nil {
 		if errors.Is(err, errNoOrigin) {
-			return nil, &syntaxError{line: t.line, msg: fmt.Sprintf("relative name %s, but %s: set it with $ORIGIN before this line, or give it when loading the file", tokText(s.tok(t)), errNoOrigin), err: errNoOrigin}
+			return nil, &syntaxError{line: t.line, msg: fmt.Sprintf("relative name %s, but %s: put $ORIGIN before this line or give the zone's origin", tokText(s.tok(t)), errNoOrigin), err: errNoOrigin}
 		}
 		return nil, s.errTok(t, "bad domain name %s: %v", tokText(s.tok(t)), err)
 	}

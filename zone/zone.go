@@ -1,6 +1,14 @@
 // Package zone loads RFC 1035 master files, validates them, and compiles them
 // into an immutable structure that answers lookups without allocating.
 //
+// Zone files are read by the package's own scanner (scan.go: lexing and
+// directives; rdatatext.go and rdataspecial.go: the text of each record
+// type, described in types.go), which hands every record in wire form to
+// the builder (compile.go); Builder does the same for records that arrive
+// in wire form (zone transfers). The builder's finish step validates the
+// zone and lays it out; Zone.Walk gives the records back in canonical
+// order.
+//
 // Names inside this package are canonical wire-format names: uncompressed,
 // lower-cased (ASCII only), ending with the root label. They are used as map
 // keys (as strings) and compared bytewise. Record data (rdata) keeps the case

@@ -208,7 +208,7 @@ func TestParseErrors(t *testing.T) {
 		{"NS only below apex", "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm 1 2 3 4 5\nsub NS ns\n", "", "zone bad.zone: line 3: the zone apex example.com. has no NS records (a zone needs NS records at its apex)"},
 		{"empty", "", "", "zone bad.zone: empty zone file (no records)"},
 		{"only comments", "; nothing\n\n$TTL 300\n", "", "zone bad.zone: empty zone file (no records)"},
-		{"relative name without origin", "@ 300 SOA ns hm 1 2 3 4 5\n", "", "zone bad.zone: line 1: relative name @, but the zone's origin is not known: set it with $ORIGIN before this line, or give it when loading the file"},
+		{"relative name without origin", "@ 300 SOA ns hm 1 2 3 4 5\n", "", "zone bad.zone: line 1: relative name @, but no origin is known: put $ORIGIN before this line or give the zone's origin"},
 		{"bad origin", head, "exa..mple", `zone bad.zone: bad origin "exa..mple"`},
 		{"include not allowed outside", head + "$INCLUDE /nonexistent/zone/file\n", "", "zone bad.zone: line 5: $INCLUDE /nonexistent/zone/file: open /nonexistent/zone/file: no such file or directory"},
 		{"include of a device", head + "$INCLUDE /dev/null\n", "", "zone bad.zone: line 5: $INCLUDE /dev/null: open /dev/null: not a regular file"},

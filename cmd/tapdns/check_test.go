@@ -28,8 +28,8 @@ func TestCheckOriginsAndWarnings(t *testing.T) {
 		code           int
 		stdout, stderr []string
 	}{
-		{"no origin", []string{noOrigin}, 1, nil, []string{"zone " + noOrigin + ": line 2: relative name @, but the zone's origin is not known",
-			"(to give the origin: --zone ORIGIN=" + noOrigin + ", such as --zone example.com.=" + noOrigin + ")"}},
+		{"no origin", []string{noOrigin}, 1, nil, []string{"zone " + noOrigin + ": line 2: relative name @, but no origin is known: put $ORIGIN before this line or give the zone's origin",
+			"(--zone ORIGIN=FILE, such as --zone example.com.=" + noOrigin + ")"}},
 		{"origin given", []string{"--zone", "example.test.=" + noOrigin}, 0, []string{"zone " + noOrigin + ": origin example.test. serial 7 records 3\n"}, nil},
 		{"origin given, positional", []string{"Example.TEST=" + noOrigin}, 0, []string{"origin example.test. serial 7"}, nil},
 		{"bad origin", []string{"--zone", "a..b=" + noOrigin}, 2, nil, []string{`bad origin "a..b"`}},
@@ -63,7 +63,7 @@ func TestCheckOriginsAndWarnings(t *testing.T) {
 	// The server takes the same forms and reports the same way (it stops
 	// at the zone, before the network stack starts).
 	code, _, stderr := runForTest("--ip", "198.18.0.2", "--zone", noOrigin)
-	if code != exitUsage || !strings.Contains(stderr, "--zone ORIGIN="+noOrigin) {
+	if code != exitUsage || !strings.Contains(stderr, "--zone example.com.="+noOrigin) {
 		t.Errorf("server with a file without origin: exit %d, stderr %q", code, stderr)
 	}
 	code, _, stderr = runForTest("--ip", "198.18.0.2", "--zone", "a..b="+noOrigin)

@@ -69,7 +69,7 @@ func Load(arg string) (*zone.Zone, error) {
 	}
 	z, err := zone.LoadFileOrigin(src.File, src.Origin)
 	if err != nil && errors.Is(err, zone.ErrNoOrigin) {
-		return nil, fmt.Errorf("%w (to give the origin: --zone ORIGIN=%s, such as --zone example.com.=%s)", err, src.File, src.File)
+		return nil, fmt.Errorf("%w (--zone ORIGIN=FILE, such as --zone example.com.=%s)", err, src.File)
 	}
 	return z, err
 }

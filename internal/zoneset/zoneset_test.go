@@ -255,7 +255,7 @@ func TestLoadOrigin(t *testing.T) {
 	f := filepath.Join(dir, "db.example")
 	write(t, f, "$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.2\n")
 	_, err := Load(f)
-	want := "zone " + f + ": line 2: relative name @, but the zone's origin is not known: set it with $ORIGIN before this line, or give it when loading the file (to give the origin: --zone ORIGIN=" + f + ", such as --zone example.com.=" + f + ")"
+	want := "zone " + f + ": line 2: relative name @, but no origin is known: put $ORIGIN before this line or give the zone's origin (--zone ORIGIN=FILE, such as --zone example.com.=" + f + ")"
 	if err == nil || err.Error() != want {
 		t.Errorf("Load without origin:\n got: %v\nwant: %s", err, want)
 	}
