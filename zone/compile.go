@@ -396,6 +396,8 @@ func (b *builder) finish() (*Zone, error) {
 	b.recs, g = nil, nil
 	b.markCuts(z, apex)
 	z.buildTable()
+	// Indexes derived from the finished zone (such as DNSSEC's) are one
+	// more step here, each a call that may fail the load.
 	z.warnings, z.nwarnings = b.warnings, b.nwarnings
 	return z, nil
 }

@@ -257,6 +257,8 @@ func TestScanErrors(t *testing.T) {
 		{"$GENERATE range", scanHead + "$GENERATE 3-1 h$ A 10.0.0.$\n", "zone e.zone: line 5: bad $GENERATE range 3-1: expected start-stop with 0 <= start <= stop"},
 		{"$GENERATE too many", scanHead + "$GENERATE 0-70000 h$ A 10.0.0.1\n", "zone e.zone: line 5: bad $GENERATE range 0-70000: more than 65536 records"},
 		{"class in $GENERATE", scanHead + "$GENERATE 1-2 h$ CH A 10.0.0.$\n", "zone e.zone: line 5: class CH not supported (only IN) (in the record $GENERATE made for 1)"},
+		{"rdata over 65535", scanHead + "www TXT" + strings.Repeat(" \""+strings.Repeat("x", 255)+"\"", 300) + "\n",
+			"zone e.zone: line 5: bad TXT record: record data is 76800 octets long; at most 65535 fit"},
 		{"include loop", "", ""}, // filled in below
 	}
 	dir := t.TempDir()
@@ -400,6 +402,26 @@ func netipParse(s string) ([16]byte, error) {
 		return [16]byte{}, errors.New("not IPv6")
 	}
 	return a.As16(), nil
+}
+
+// FuzzAddr compares the address parsers with net/netip.
+func FuzzAddr(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "::", "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "01.2.3.4", "1::2::3", "fe80::1%eth0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got6, ok6 := parseIPv6([]byte(s))
+		want6, err := netipParse(s)
+		if ok6 != (err == nil) || ok6 && got6 != want6 {
+			t.Fatalf("parseIPv6(%q) = %x, %v; net/netip %x, %v", s, got6, ok6, want6, err)
+		}
+		got4, ok4 := parseIPv4([]byte(s))
+		a, err := netip.ParseAddr(s)
+		want4 := err == nil && a.Is4()
+		if ok4 != want4 || ok4 && got4 != a.As4() {
+			t.Fatalf("parseIPv4(%q) = %v, %v; net/netip %v, %v", s, got4, ok4, a, err)
+		}
+	})
 }
 
 func TestNameErrors(t *testing.T) {
