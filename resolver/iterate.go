@@ -620,7 +620,8 @@ func (r *request) takeAnswer(m *msg, zone, qname []byte, qtype uint16, forward b
 	}
 	var st step
 	cur := qname
-	for hop := 0; ; hop++ {
+	hop := 0
+	for ; ; hop++ {
 		if hop > maxChain {
 			return step{kind: stepFail, cause: CauseLoop}
 		}
@@ -673,7 +674,7 @@ func (r *request) takeAnswer(m *msg, zone, qname []byte, qtype uint16, forward b
 	// chain without one, ask about cur anew (the server may have
 	// stopped at a zone cut or not followed at all).
 	soa := soaFor(m.ns, zone, cur)
-	if soa == nil && len(st.records) > 0 && len(cur) != len(qname) {
+	if soa == nil && hop > 0 {
 		st.kind, st.target = stepFollow, cur
 		return st
 	}

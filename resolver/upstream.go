@@ -56,7 +56,7 @@ func (r *request) exchange(server netip.AddrPort, q question, rd bool, timeout t
 		}
 		m, rtt, err := s.udpExchange(r.ctx, server, q, rd, edns, timeout)
 		if err != nil {
-			if r.ctx.Err() != nil {
+			if r.ctx.Err() != nil || r.pastDeadline() {
 				return nil, errBudget // cut short: no verdict on the server
 			}
 			if errors.Is(err, errTimeout) {
@@ -98,6 +98,13 @@ func (r *request) exchange(server netip.AddrPort, q question, rd bool, timeout t
 		}
 		return m, nil
 	}
+}
+
+// pastDeadline reports whether the budget's deadline has passed (ctx.Err
+// follows a moment later, from a timer).
+func (r *request) pastDeadline() bool {
+	d, ok := r.ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // spend counts one upstream query against the request's bounds.
@@ -175,7 +182,12 @@ func (s *Server) udpExchange(ctx context.Context, server netip.AddrPort, q quest
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if err := pc.SetDeadline(deadline); err != nil {
+	if !time.Now().Before(deadline) {
+		return nil, 0, errTimeout
+	}
+	// A read deadline only: a write that met the deadline would look
+	// like a network error.
+	if err := pc.SetReadDeadline(deadline); err != nil {
 		return nil, 0, errors.Join(errNetwork, err)
 	}
 	// Close wakes the read at once instead of at the deadline.
