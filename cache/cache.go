@@ -5,8 +5,10 @@
 // reply with no allocation and TTLs counting down.
 //
 // Memory is bounded by Config.MaxBytes, the slot table included. Readers
-// never lock: the table is set-associative (buckets of bucketSlots
-// atomic pointers to immutable entries), writers lock one bucket, and
+// never lock: the table is buckets of bucketSlots atomic pointers to
+// immutable entries, an entry may live in either of two buckets chosen by
+// its hash (two-choice hashing, so that buckets rarely overflow), writers
+// lock the two buckets, and
 // eviction is a CLOCK sweep over the buckets (an entry read since the
 // hand last passed survives one more pass). Expired entries are dropped
 // when met; messages are kept past expiry for Config.ServeStale (RFC
@@ -25,6 +27,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Defaults for Config's zero values.
@@ -176,16 +179,23 @@ func (c *Cache) hash(k kind, name []byte, typ uint16) uint64 {
 	return h ^ (uint64(typ)<<8|uint64(k))*0x9E3779B97F4A7C15
 }
 
-func (c *Cache) bucketOf(h uint64) *bucket { return &c.buckets[(h>>32^h)&c.mask] }
+// buckets returns the two buckets an entry of hash h may live in
+// (two-choice hashing: an entry goes to the emptier one, which keeps
+// buckets from overflowing long before the cache is full).
+func (c *Cache) bucketsOf(h uint64) (*bucket, *bucket) {
+	return &c.buckets[h&c.mask], &c.buckets[(h>>32)&c.mask]
+}
 
 // find returns the entry for the key, expired or not, or nil.
 func (c *Cache) find(k kind, name []byte, typ uint16) *entry {
 	h := c.hash(k, name, typ)
-	b := c.bucketOf(h)
-	for i := range b.slots {
-		e := b.slots[i].Load()
-		if e != nil && e.hash == h && e.typ == typ && e.kind == k && string(e.name()) == string(name) {
-			return e
+	b1, b2 := c.bucketsOf(h)
+	for _, b := range [2]*bucket{b1, b2} {
+		for i := range b.slots {
+			e := b.slots[i].Load()
+			if e != nil && e.hash == h && e.typ == typ && e.kind == k && string(e.name()) == string(name) {
+				return e
+			}
 		}
 	}
 	return nil
@@ -208,58 +218,98 @@ func (c *Cache) gone(e *entry, now int64) bool {
 	return e.kind != kindMsg || c.stale == 0 || now >= e.expire+c.stale
 }
 
+// lock2 locks the two buckets of a key in address order, once when they
+// are the same; unlock2 undoes it.
+func lock2(b1, b2 *bucket) {
+	switch {
+	case b1 == b2:
+		b1.mu.Lock()
+	case uintptr(unsafe.Pointer(b1)) < uintptr(unsafe.Pointer(b2)):
+		b1.mu.Lock()
+		b2.mu.Lock()
+	default:
+		b2.mu.Lock()
+		b1.mu.Lock()
+	}
+}
+
+func unlock2(b1, b2 *bucket) {
+	b1.mu.Unlock()
+	if b2 != b1 {
+		b2.mu.Unlock()
+	}
+}
+
 // insert publishes e, replacing an entry of the same key unless keep says
 // the old one wins. It reports whether e was stored.
 func (c *Cache) insert(e *entry, keep func(old *entry) bool) bool {
 	e.hash = c.hash(e.kind, e.name(), e.typ)
 	e.size = entrySize(e)
 	now := c.clock()
-	b := c.bucketOf(e.hash)
-	b.mu.Lock()
-	free, victim := -1, -1
+	b1, b2 := c.bucketsOf(e.hash)
+	lock2(b1, b2)
+	bs := [2]*bucket{b1, b2}
+	if b1 == b2 {
+		bs[1] = nil
+	}
+	var free [2]int // free slots per bucket, after dropping what is gone
+	var vb *bucket
+	vi := -1
+	for bi, b := range bs {
+		if b == nil {
+			continue
+		}
+		for i := range b.slots {
+			old := b.slots[i].Load()
+			if old == nil {
+				free[bi]++
+				continue
+			}
+			if old.hash == e.hash && old.typ == e.typ && old.kind == e.kind && string(old.name()) == string(e.name()) {
+				if keep != nil && now < old.expire && keep(old) {
+					unlock2(b1, b2)
+					return false
+				}
+				b.slots[i].Store(e)
+				c.used.Add(int64(e.size) - int64(old.size))
+				c.entries[old.kind].Add(-1)
+				c.entries[e.kind].Add(1)
+				unlock2(b1, b2)
+				c.inserts.Add(1)
+				c.shrink()
+				return true
+			}
+			if c.gone(old, now) {
+				c.remove(b, i, old, true)
+				free[bi]++
+				continue
+			}
+			if vi < 0 || better(old, vb.slots[vi].Load()) {
+				vb, vi = b, i
+			}
+		}
+	}
+	b := b1
+	if bs[1] != nil && free[1] > free[0] {
+		b = b2
+	}
+	slot := -1
 	for i := range b.slots {
-		old := b.slots[i].Load()
-		if old == nil {
-			if free < 0 {
-				free = i
-			}
-			continue
-		}
-		if old.hash == e.hash && old.typ == e.typ && old.kind == e.kind && string(old.name()) == string(e.name()) {
-			if keep != nil && now < old.expire && keep(old) {
-				b.mu.Unlock()
-				return false
-			}
-			b.slots[i].Store(e)
-			c.used.Add(int64(e.size) - int64(old.size))
-			c.entries[old.kind].Add(-1)
-			c.entries[e.kind].Add(1)
-			b.mu.Unlock()
-			c.inserts.Add(1)
-			c.shrink()
-			return true
-		}
-		if c.gone(old, now) {
-			c.remove(b, i, old, true)
-			if free < 0 {
-				free = i
-			}
-			continue
-		}
-		if victim < 0 || better(old, b.slots[victim].Load()) {
-			victim = i
+		if b.slots[i].Load() == nil {
+			slot = i
+			break
 		}
 	}
-	if free < 0 {
-		// A full bucket: the entry not read since the last sweep that
-		// expires first makes room.
-		c.remove(b, victim, b.slots[victim].Load(), false)
-		free = victim
+	if slot < 0 {
+		// Both buckets full: the entry not read since the last sweep
+		// that expires first makes room.
+		c.remove(vb, vi, vb.slots[vi].Load(), false)
+		b, slot = vb, vi
 	}
-	b.slots[free].Store(e)
+	b.slots[slot].Store(e)
 	c.used.Add(int64(e.size))
 	c.entries[e.kind].Add(1)
-	b.mu.Unlock()
+	unlock2(b1, b2)
 	c.inserts.Add(1)
 	c.shrink()
 	return true
@@ -322,15 +372,17 @@ func (c *Cache) shrink() {
 // delete removes the entry of the key, if any.
 func (c *Cache) delete(k kind, name []byte, typ uint16) {
 	h := c.hash(k, name, typ)
-	b := c.bucketOf(h)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i := range b.slots {
-		e := b.slots[i].Load()
-		if e != nil && e.hash == h && e.typ == typ && e.kind == k && string(e.name()) == string(name) {
-			b.slots[i].Store(nil)
-			c.used.Add(-int64(e.size))
-			c.entries[k].Add(-1)
+	b1, b2 := c.bucketsOf(h)
+	lock2(b1, b2)
+	defer unlock2(b1, b2)
+	for _, b := range [2]*bucket{b1, b2} {
+		for i := range b.slots {
+			e := b.slots[i].Load()
+			if e != nil && e.hash == h && e.typ == typ && e.kind == k && string(e.name()) == string(name) {
+				b.slots[i].Store(nil)
+				c.used.Add(-int64(e.size))
+				c.entries[k].Add(-1)
+			}
 		}
 	}
 }
