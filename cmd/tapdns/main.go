@@ -97,7 +97,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
 	// (internal/zoneset), each reload installed whole with SetZones.
+	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
 	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
+	if !cfg.local.empty() {
+		d, err := cfg.local.load()
+		if err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+		svc.SetLocal(d)
+	}
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
 		set, err := loadZones(nil)
@@ -171,7 +181,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if qlog != nil {
 		qlog.start(qctx)
 	}
-	hp := startHelpers(ctx, cfg, zs, pw, hup, log)
+	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
 
 	runErr := st.Run(ctx)
