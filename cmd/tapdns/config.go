@@ -24,7 +24,7 @@ type config struct {
 	tcp       dnstcp.Config
 	zones     []string // zone files in command-line order; none: the embedded zone
 	logLevel  slog.Level
-	logFormat string    // "text" or "json"
+	logFormat string      // "text" or "json"
 	ops       opsConfig   // reloads, metrics, capture, query log, --user (ops.go)
 	local     localConfig // --override, --hosts, --block, --allow-recursion (local.go)
 }
