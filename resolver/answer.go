@@ -75,12 +75,19 @@ func (s *Server) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
 	}
 	sh.misses.Add(1)
 	if q.Flags&dnswire.FlagRD == 0 {
-		// No recursion asked: the cache is all there is. Unbound and
-		// Knot Resolver answer such a miss without data too.
-		return s.writeEmpty(dst, &cl, dnswire.RcodeServFail, -1)
+		// No recursion asked: the cache is all there is, and a miss is
+		// REFUSED, as Unbound answers it.
+		return s.writeEmpty(dst, &cl, dnswire.RcodeRefused, -1)
 	}
 	if rq.TCP {
 		return s.answerTCP(dst, &cl, name, q.QType, st == cache.Stale)
+	}
+	if !rq.Local.IsValid() {
+		// No address to answer from later: resolve anyway, so that the
+		// client's retry finds the answer cached, and drop this one.
+		s.enqueuePrefetch(name, q.QType)
+		sh.dropped.Add(1)
+		return nil
 	}
 	if !s.enqueue(rq, st == cache.Stale) {
 		sh.dropped.Add(1)

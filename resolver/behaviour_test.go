@@ -714,8 +714,8 @@ func TestAnswerWithoutRD(t *testing.T) {
 	l := stdLab(t)
 	s := l.resolver(Config{}, cache.Config{})
 	r, hit := l.askRaw(s, "www.example.test.", dns.TypeA, false, noRD())
-	if !hit || r.Rcode != dns.RcodeServerFailure || r.RecursionDesired {
-		t.Errorf("RD=0 miss: hit %v %s RD %v, want SERVFAIL at once", hit, dns.RcodeToString[r.Rcode], r.RecursionDesired)
+	if !hit || r.Rcode != dns.RcodeRefused || r.RecursionDesired {
+		t.Errorf("RD=0 miss: hit %v %s RD %v, want REFUSED at once", hit, dns.RcodeToString[r.Rcode], r.RecursionDesired)
 	}
 	l.ask(s, "www.example.test.", dns.TypeA)
 	if r, hit := l.askRaw(s, "www.example.test.", dns.TypeA, false, noRD()); !hit || len(r.Answer) != 1 {
