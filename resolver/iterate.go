@@ -23,6 +23,10 @@ const (
 	minimiseOneLab   = 4
 	// maxNSNames bounds the NS names of one delegation that are used.
 	maxNSNames = 13
+	// maxRetryRounds bounds the extra rounds over servers that timed
+	// out (a lost datagram, a slow moment): their timeouts double each
+	// time, and the budget bounds them too.
+	maxRetryRounds = 3
 )
 
 // request is the state of one resolution (a client's question, with the
@@ -497,14 +501,15 @@ func (r *request) takeGlue(m *msg, zone []byte, names [][]byte) {
 // queryZone asks the servers of ns the question until one gives a usable
 // response: the best by RTT first, then the others; lame ones are marked,
 // glueless names resolved when the known addresses run out, and the
-// timed-out ones asked once more in a second round. It returns the
+// timed-out ones asked again in up to maxRetryRounds more rounds (with
+// their timeouts doubled each time) while the budget lasts. It returns the
 // response and its kind, or nil and why none came.
 func (r *request) queryZone(ns *nsSet, q question) (*msg, respKind, Cause) {
 	s := r.s
 	tried := map[netip.AddrPort]bool{}
 	skip := func(a netip.AddrPort) bool { return tried[a] }
 	last := CauseNoAddress
-	second := false
+	rounds := 0
 	for {
 		if r.ctx.Err() != nil {
 			return nil, 0, r.budgetCause()
@@ -517,8 +522,8 @@ func (r *request) queryZone(ns *nsSet, q question) (*msg, respKind, Cause) {
 				r.resolveNS(ns, n)
 				continue
 			}
-			if !second && last == CauseTimeout {
-				second = true
+			if rounds < maxRetryRounds && last == CauseTimeout {
+				rounds++
 				clear(tried)
 				continue
 			}
@@ -739,22 +744,23 @@ func u32(b []byte) uint32 {
 }
 
 // forward asks the forwarders for name and type: the one with the best
-// RTT first, the others when it fails, each once more after timeouts.
+// RTT first, the others when it fails, and again after timeouts (as
+// queryZone).
 func (r *request) forward(name []byte, qtype uint16) step {
 	s := r.s
 	q := question{name: name, qtype: qtype}
 	tried := map[netip.AddrPort]bool{}
 	skip := func(a netip.AddrPort) bool { return tried[a] }
 	last := CauseTimeout
-	second := false
+	rounds := 0
 	for {
 		if r.ctx.Err() != nil {
 			return step{kind: stepFail, cause: r.budgetCause()}
 		}
 		a, rto := s.infra.pick(s.cfg.Forward, s.root, skip, s.initialRTO)
 		if !a.IsValid() {
-			if !second && last == CauseTimeout {
-				second = true
+			if rounds < maxRetryRounds && last == CauseTimeout {
+				rounds++
 				clear(tried)
 				continue
 			}
