@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/tapdns/tapdns/cache"
+	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/dnswire"
 )
 
@@ -778,4 +779,46 @@ func TestClose(t *testing.T) {
 		t.Errorf("TCP miss after Close: %s", dns.RcodeToString[r.Rcode])
 	}
 	_ = dnswire.RcodeServFail
+}
+
+// TestThroughDnssvc answers through the query front as the appliance
+// does: dnssvc decides, hands the query to the resolver, and the deferred
+// reply comes back through SendUDP; an allowed client gets answers from
+// the cache at once after that, others REFUSED.
+func TestThroughDnssvc(t *testing.T) {
+	l := stdLab(t)
+	s := l.resolver(Config{}, cache.Config{})
+	front := dnssvc.New(dnssvc.Config{Recursion: s, AllowRecursion: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")}}, nil, nil)
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.test.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	wire := mustPack(t, q)
+	client := netip.MustParseAddrPort("198.18.0.1:5300")
+	local := netip.MustParseAddrPort("198.18.0.2:53")
+	if out := front.Respond(make([]byte, 0, 1500), wire, dnssvc.Request{Client: client, Local: local}); len(out) != 0 {
+		t.Fatalf("miss answered at once: %v", unpack(t, out))
+	}
+	select {
+	case r := <-l.replies:
+		m := unpack(t, r.msg)
+		if r.src != local || r.dst != client || len(m.Answer) != 1 || !m.RecursionAvailable || m.Id != q.Id {
+			t.Errorf("deferred reply %v -> %v: %v", r.src, r.dst, m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no deferred reply")
+	}
+	out := front.Respond(make([]byte, 0, 1500), wire, dnssvc.Request{Client: client, Local: local})
+	if m := unpack(t, out); len(m.Answer) != 1 || !m.RecursionAvailable || m.Authoritative {
+		t.Errorf("cached reply %v", m)
+	}
+	dst := make([]byte, 0, 1500)
+	if n := testing.AllocsPerRun(100, func() {
+		front.Respond(dst, wire, dnssvc.Request{Client: client, Local: local})
+	}); n != 0 {
+		t.Errorf("%v allocations per cached answer through dnssvc, want 0", n)
+	}
+	out = front.Respond(make([]byte, 0, 1500), wire, dnssvc.Request{Client: netip.MustParseAddrPort("192.0.2.1:5300"), Local: local})
+	if m := unpack(t, out); m.Rcode != dns.RcodeRefused {
+		t.Errorf("client outside AllowRecursion: %s", dns.RcodeToString[m.Rcode])
+	}
 }
