@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tapdns/tapdns/cache"
@@ -238,7 +239,7 @@ func (s *Server) answerTCP(dst []byte, c *client, name []byte, qtype uint16, sta
 }
 
 // errBusy: no resolution slot came free in time.
-var errBusy = context.DeadlineExceeded
+var errBusy = errors.New("resolver: no resolution slot free")
 
 // startFlight returns the flight for key, starting one (on a goroutine
 // holding one of the Concurrency TCP slots) when none is in progress.

@@ -402,17 +402,6 @@ func (c Cause) EDE() int {
 	return edeOther
 }
 
-// causeOfEDE maps a cached failure's code back for the counters.
-func causeOfEDE(ede int) Cause {
-	switch ede {
-	case edeNoReachableAuthority:
-		return CauseTimeout
-	case edeNetworkError:
-		return CauseNetwork
-	}
-	return CauseLimit
-}
-
 // counterShards is the number of per-caller counter sets (see
 // dnssvc.RecursiveQuery.Shard).
 const counterShards = 16
@@ -474,8 +463,10 @@ type Stats struct {
 	// flight's waiting list was full.
 	Queries, CacheHits, CacheMisses, StaleAnswers, Dropped uint64
 	// Coalesced counts queries that joined an identical one in flight;
-	// Prefetches the refreshes started before expiry; Resolutions the
-	// resolutions run for clients and prefetches.
+	// Prefetches the background resolutions queued: refreshes of answers
+	// near expiry, and misses that could not be answered later (no
+	// local address) resolved for the client's retry; Resolutions the
+	// resolutions run.
 	Coalesced, Prefetches, Resolutions uint64
 	// ServFail counts SERVFAIL answers by cause (index Cause).
 	ServFail [numCauses]uint64
