@@ -211,3 +211,21 @@ func BenchmarkParseQueryAnswerHit(b *testing.B) {
 		dst = s.Answer(dst, rq)
 	}
 }
+
+// TestQueueAllocs: handing a UDP miss or a prefetch to the work queue
+// allocates nothing either (the reader goroutine pays no GC for misses).
+func TestQueueAllocs(t *testing.T) {
+	s := filledServer(t, time.Now)
+	rq := rqFor(t, "miss.example.com.", dns.TypeA, false, withEDNS(1232))
+	if n := testing.AllocsPerRun(50, func() {
+		if s.Answer(nil, rq) != nil {
+			t.Fatal("a miss answered at once")
+		}
+	}); n != 0 {
+		t.Errorf("queueing a miss: %v allocations, want 0", n)
+	}
+	name := w("www.example.com.")
+	if n := testing.AllocsPerRun(50, func() { s.enqueuePrefetch(name, dns.TypeA) }); n != 0 {
+		t.Errorf("queueing a prefetch: %v allocations, want 0", n)
+	}
+}
