@@ -219,7 +219,7 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 
 	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
 		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
-			if e.rcode == dnswire.RcodeSuccess {
+			if dnswire.Rcode(e.rcode) == dnswire.RcodeSuccess {
 				sh.ctr.cached.Add(1)
 			} else {
 				sh.ctr.cachedNX.Add(1)
@@ -314,12 +314,12 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)),
 			b.Flags()&dnswire.FlagAA, uint8(rcode))
 	}
-	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.Opcode(flags), rcode&0xF))
+	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.FlagsOpcode(flags), rcode&0xF))
 	if q.EDNS {
 		// An EDE option goes only on responses without records (REFUSED),
 		// so the limit needs no room for it.
 		b.AddOPTEDE(uint16(s.udpSize), uint8(rcode>>4), q.EDNSFlags&dnswire.EDNSFlagDO, nsid, r.ede)
 	}
-	sh.ctr.rcode[min(rcode, len(sh.ctr.rcode)-1)].Add(1)
+	sh.ctr.rcode[min(int(rcode), len(sh.ctr.rcode)-1)].Add(1)
 	return b.Finish()
 }
