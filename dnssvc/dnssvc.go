@@ -86,6 +86,7 @@ type Server struct {
 	identity []byte // TXT rdata for hostname.bind / id.server
 	state    atomic.Pointer[state]
 	rrl      *rrl // nil when rate limiting is off
+	noCache  bool // set by tests only: every answer from the generic encoder
 
 	// Counters, one set per Request.Shard (modulo counterShards) so that
 	// readers on different cores do not share a cache line; Stats sums.
@@ -217,7 +218,7 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 		limit -= dnswire.OPTLen(len(nsid)) // the OPT always fits
 	}
 
-	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
+	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) && !s.noCache {
 		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
 			if dnswire.Rcode(e.rcode) == dnswire.RcodeSuccess {
 				sh.ctr.cached.Add(1)
@@ -309,7 +310,7 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.SetFlags(b.Flags() | dnswire.FlagTC)
 		sh.ctr.truncated.Add(1)
 	}
-	if cacheable && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
+	if cacheable && !s.noCache && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
 		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
 			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)),
 			b.Flags()&dnswire.FlagAA, uint8(rcode))
