@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tapdns/tapdns/internal/labtest"
 )
 
 // frame returns a minimal Ethernet frame of n bytes whose payload bytes
@@ -162,9 +164,7 @@ func TestReaderRejects(t *testing.T) {
 // TestTshark checks that tshark reads what Writer writes. It reads a file
 // and touches no network.
 func TestTshark(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("skipping: tshark not found (scripts/setup.sh installs it)")
-	}
+	labtest.RequireTools(t, "tshark")
 	path := filepath.Join(t.TempDir(), "x.pcap")
 	f, err := os.Create(path)
 	if err != nil {
