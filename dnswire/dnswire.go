@@ -125,6 +125,7 @@ const (
 // EDENone means no Extended DNS Error option.
 const (
 	EDENone             EDE = -1
+	EDEBlocked          EDE = 15
 	EDEProhibited       EDE = 18
 	EDENotAuthoritative EDE = 20
 	EDENotSupported     EDE = 21
