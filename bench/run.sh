@@ -81,6 +81,9 @@ trap 'exit 130' INT TERM
 
 log() { echo "# $*" >&2; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck source=bench/provenance.sh
+. "$ROOT/bench/provenance.sh"
+PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
 has() { [[ ",$1," == *",$2,"* ]]; }
 
 # ---------------------------------------------------------------- build
@@ -318,12 +321,10 @@ done
 
 # ---------------------------------------------------------------- report
 {
-	echo "tapdns packet benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "tapdns packet benchmark"
+	echo "$PROVENANCE"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-	if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-		echo "WARNING: the machine was busy when this run started: treat the numbers as noise."
-	fi
+	busy_warning "$LOAD0"
 	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	echo
@@ -399,5 +400,25 @@ done
 	ratio "gVisor path / NSD" gvisor nsd
 	ratio "fast / gVisor" fast gvisor
 	ratio "Go reflector / C reflector" refl-go refl-c
+	echo
+	# The goals of issue 4, on the kxdpgun medians above; the verdicts are
+	# this script's, to be copied as printed.
+	echo "goals (issue 4; kxdpgun median replies/s, one core, one queue):"
+	goal() { # $1 label, $2 numerator, $3 denominator, $4 operator (ge, gt), $5 factor
+		local a b
+		a=$(med "$2" kxdpgun) b=$(med "$3" kxdpgun)
+		if [[ -z $a || -z $b ]] || ! awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
+			printf '  %-36s not measured (%s or %s missing)\n' "$1" "$2" "$3"
+			return
+		fi
+		awk -v a="$a" -v b="$b" -v op="$4" -v f="$5" -v l="$1" 'BEGIN {
+			r = a / b; ok = (op == "ge") ? (r >= f) : (r > f)
+			printf "  %-36s %.2fx: %s\n", l, r, ok ? "PASS" : "FAIL" }'
+	}
+	goal "fast path >= 0.9x Go reflector" fast refl-go ge 0.9
+	goal "fast path > 3x NSD" fast nsd gt 3
+	goal "fast path > 3x Knot" fast knot gt 3
+	goal "fast path > Knot-XDP" fast knot-xdp gt 1
+	goal "gVisor path >= NSD" gvisor nsd ge 1
 } | tee "$RESULT"
 log "table: $RESULT, samples: $SAMPLES"
