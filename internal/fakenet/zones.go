@@ -163,7 +163,7 @@ www	AAAA	2001:2:0:10::11
 		// the apex occludes every name below it, so the NS name is in
 		// another zone (a sibling's, whose address the lab. zone has).
 		{origin: "olddomain.lab.", servers: []string{"leaf1"},
-			ns: []nsSpec{{"ns1.example.lab.", []netip.Addr{leaf1V4, leaf1V6}}},
+			ns:   []nsSpec{{"ns1.example.lab.", []netip.Addr{leaf1V4, leaf1V6}}},
 			body: "@\tDNAME\tnewdomain.test.\n"},
 		{origin: "newdomain.test.", servers: []string{"leaf2"}, ns: one("newdomain.test.", "leaf2"),
 			body: "www\tA\t198.18.16.61\n"},
