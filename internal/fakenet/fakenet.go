@@ -357,8 +357,10 @@ func zoneFiles(specs []zoneSpec) (map[string]string, error) {
 		}
 	}
 	extra := map[string][]string{} // origin -> records added below the zone's own
+	added := map[[2]string]bool{}
 	add := func(origin, rr string) {
-		if !slices.Contains(extra[origin], rr) {
+		if k := [2]string{origin, rr}; !added[k] {
+			added[k] = true
 			extra[origin] = append(extra[origin], rr)
 		}
 	}

@@ -101,12 +101,23 @@ func TestWriteZonesLoad(t *testing.T) {
 // TestAddressesInBenchmarkRanges checks that every address the fake
 // Internet uses or publishes is in 198.18.0.0/15 or 2001:2::/48.
 func TestAddressesInBenchmarkRanges(t *testing.T) {
-	l, err := Write(t.TempDir(), Options{BenchZones: MaxBenchZones})
+	l, err := Write(t.TempDir(), Options{BenchZones: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v4 := netip.MustParsePrefix("198.18.0.0/15")
 	v6 := netip.MustParsePrefix("2001:2::/48")
+	// Every data address any bench zone can have, distinct.
+	seen := map[netip.Addr]bool{}
+	for i := range MaxBenchZones {
+		for k := range 64 {
+			a4, a6 := benchAddr(i, k)
+			if !v4.Contains(a4) || !v6.Contains(a6) || seen[a4] || seen[a6] {
+				t.Fatalf("bench zone %d address %d: %s %s outside the ranges or used twice", i, k, a4, a6)
+			}
+			seen[a4], seen[a6] = true, true
+		}
+	}
 	for _, z := range l.Zones {
 		if z.File == "" {
 			continue
