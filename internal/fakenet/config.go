@@ -134,10 +134,13 @@ remote-control:
 // KresdConfig returns a configuration (Lua) for one Knot Resolver process
 // as the reference resolver of a fake Internet: listening on listen (port
 // 53, UDP and TCP), the fake root hints through the hints module, no
-// trust anchor (the fake root is unsigned), test. resolved like any
-// other name (not answered NXDOMAIN as a special-use name), a 64 MiB cache under the
-// working directory kresd is started in (kresd -n -c CONFIG RUNDIR).
-func KresdConfig(hints string, listen []netip.Addr) string {
+// trust anchor (the fake root is unsigned), test. resolved like any other
+// name (kresd answers NXDOMAIN itself for special-use names otherwise),
+// and a 64 MiB cache in dir/cache, its own (kresd's default location is
+// relative to its working directory; Debian's service points it at
+// /var/cache/knot-resolver, which two instances must not share). Start it
+// as kresd -n -c CONFIG dir.
+func KresdConfig(dir, hints string, listen []netip.Addr) string {
 	var b strings.Builder
 	b.WriteString("-- Knot Resolver for a fake Internet (internal/fakenet)\n")
 	for _, a := range listen {
@@ -146,11 +149,9 @@ func KresdConfig(hints string, listen []netip.Addr) string {
 	fmt.Fprintf(&b, `modules.load('hints > iterate')
 hints.root_file('%s')
 trust_anchors.remove('.')
--- kresd answers NXDOMAIN itself for test. (special-use names, RFC 6761);
--- the fake Internet has a test. TLD.
 policy.add(policy.suffix(policy.PASS, { todname('test.') }))
-cache.size = 64 * MB
+cache.open(64 * MB, 'lmdb://%s')
 log_level('notice')
-`, hints)
+`, hints, filepath.Join(dir, "cache"))
 	return b.String()
 }

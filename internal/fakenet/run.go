@@ -209,7 +209,7 @@ func (n *Net) StartKresd(t testing.TB, addrs ...netip.Addr) *Resolver {
 	labtest.RequireTools(t, "kresd")
 	dir := n.resolverDir(t, "kresd", addrs)
 	conf := filepath.Join(dir, "kresd.conf")
-	if err := os.WriteFile(conf, []byte(KresdConfig(n.Hints, addrs)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(KresdConfig(dir, n.Hints, addrs)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return n.startResolver(t, "kresd", addrs, "kresd", "-n", "-c", conf, dir)
