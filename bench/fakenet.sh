@@ -62,7 +62,7 @@ fakenet_up() {
 		while :; do
 			# shellcheck disable=SC2086
 			got=$(ip netns exec "$ns" kdig @"$addr" +norec +time=1 +retry=0 ${zones[$addr]} 2>&1 |
-				awk '/status: NOERROR/ { ok = 1; next } ok && /^;; Flags: qr aa/ { n++ } { ok = 0 } END { print n + 0 }')
+				awk '/status: NOERROR/ { ok = 1; next } ok && /^;; Flags: qr aa/ { n++ } { ok = 0 } END { print n + 0 }' || true)
 			((got == want)) && break
 			if ((SECONDS > deadline)); then
 				echo "fakenet_up: $addr answers $got of its $want zones' SOA authoritatively after 30 s; server logs in $dir/*.log" >&2
