@@ -19,6 +19,14 @@
 // bench/cmd/fakenet uses it for the benchmark and lab scripts. Start does
 // the same inside a labtest.NS and starts the servers; StartUnbound and
 // StartKresd start the reference resolvers with the fake root hints.
+//
+// A resolver under test on a TAP in the same namespace reaches the servers
+// through its gateway, the TAP's kernel side: for tapdns, --ip
+// 198.18.0.2/24 --gateway 198.18.0.1 (kernel side 198.18.0.1/24), and
+// --ip6 2001:2::2/64 --gateway6 2001:2::1 for the IPv6-only server, with
+// --root-hints Layout.Hints. Addresses in 198.19.53.0/24 and
+// 2001:2:0:153::/64 are not used by the fake Internet: the package's own
+// test runs Unbound and kresd there.
 package fakenet
 
 import (
