@@ -46,9 +46,10 @@ resolvers_up() {
 	fi
 }
 
-# tapdns_resolves BIN: true when BIN has the --resolve flag.
+# tapdns_resolves BIN: true when BIN has the --resolve flag (Go's flag
+# package lists it as "  -resolve" in --help).
 tapdns_resolves() {
-	"$1" --help 2>&1 | grep -q -- '--resolve'
+	"$1" --help 2>&1 | grep -qE -- '^[[:space:]]*--?resolve([[:space:]]|$)'
 }
 
 # resolver_cmd TARGET TAPDNS_BIN: prints nothing, sets RCMD (an array): the

@@ -93,7 +93,7 @@ unbound)
 	;;
 tapdns)
 	(cd "$root" && go build -o "$work/tapdns" ./cmd/tapdns)
-	"$work/tapdns" --help 2>&1 | grep -q -- '--resolve' ||
+	"$work/tapdns" --help 2>&1 | grep -qE -- '^[[:space:]]*--?resolve([[:space:]]|$)' ||
 		die "this tapdns has no --resolve yet; run with RESOLVER=unbound"
 	ip -n "$ns" tuntap add dev "$tap" mode tap
 	ip -n "$ns" addr add "$kernel4/24" dev "$tap"
