@@ -49,7 +49,9 @@ resolvers_up() {
 # tapdns_resolves BIN: true when BIN has the --resolve flag (Go's flag
 # package lists it as "  -resolve" in --help).
 tapdns_resolves() {
-	"$1" --help 2>&1 | grep -qE -- '^[[:space:]]*--?resolve([[:space:]]|$)'
+	local help
+	help=$("$1" --help 2>&1 || true) # -help exits non-zero
+	grep -qE -- '^[[:space:]]*--?resolve([[:space:]]|$)' <<<"$help"
 }
 
 # resolver_cmd TARGET TAPDNS_BIN: prints nothing, sets RCMD (an array): the

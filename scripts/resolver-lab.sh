@@ -93,7 +93,8 @@ unbound)
 	;;
 tapdns)
 	(cd "$root" && go build -o "$work/tapdns" ./cmd/tapdns)
-	"$work/tapdns" --help 2>&1 | grep -qE -- '^[[:space:]]*--?resolve([[:space:]]|$)' ||
+	help=$("$work/tapdns" --help 2>&1 || true)
+	grep -qE -- '^[[:space:]]*--?resolve([[:space:]]|$)' <<<"$help" ||
 		die "this tapdns has no --resolve yet; run with RESOLVER=unbound"
 	ip -n "$ns" tuntap add dev "$tap" mode tap
 	ip -n "$ns" addr add "$kernel4/24" dev "$tap"
