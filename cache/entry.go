@@ -3,6 +3,8 @@ package cache
 import (
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // kind separates the entry types that share the table.
@@ -28,7 +30,7 @@ type entry struct {
 	rank    Rank  // RRsets
 	flag    uint8 // negative: 1 for NXDOMAIN; message: the rcode's low 8 bits
 	typ     uint16
-	ede     int16  // messages and failures: Extended DNS Error, or -1
+	ede     int16  // messages and failures: Extended DNS Error, or EDENone (-1)
 	ttl     uint32 // seconds: the shortest TTL as stored
 	size    int32
 	ref     atomic.Uint32 // read since the CLOCK hand passed
@@ -263,23 +265,32 @@ func negativeOf(e *entry, now int64) Negative {
 
 // PutFailure caches the failure to resolve the name and type (RFC 9520)
 // for ttl seconds, with the Extended DNS Error info-code that says why
-// (-1 for none).
-func (c *Cache) PutFailure(name []byte, typ uint16, ede int, ttl uint32) bool {
+// (dnswire.EDENone for none).
+func (c *Cache) PutFailure(name []byte, typ uint16, ede dnswire.EDE, ttl uint32) bool {
 	if len(name) == 0 || len(name) > 255 {
 		return false
 	}
 	e, _ := newEntry(kindFail, name, typ, 0)
-	e.ede = int16(max(min(ede, 0x7FFF), -1))
+	e.ede = clampEDE(ede)
 	c.setTTL(e, ttl)
 	return c.insert(e, nil)
 }
 
 // GetFailure reports whether a failure to resolve the name and type is
 // cached, and its Extended DNS Error info-code.
-func (c *Cache) GetFailure(name []byte, typ uint16) (ede int, ok bool) {
+func (c *Cache) GetFailure(name []byte, typ uint16) (ede dnswire.EDE, ok bool) {
 	e := c.find(kindFail, name, typ)
 	if e == nil || c.clock() >= e.expire {
 		return 0, false
 	}
-	return int(e.ede), true
+	return dnswire.EDE(e.ede), true
+}
+
+// clampEDE stores an info-code in an entry's int16: codes above 0x7FFF
+// (none are assigned) are kept as Other Error.
+func clampEDE(e dnswire.EDE) int16 {
+	if e < dnswire.EDENone || e > 0x7FFF {
+		return 0
+	}
+	return int16(e)
 }

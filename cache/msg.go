@@ -70,10 +70,11 @@ func (m Msg) Valid() bool { return m.e != nil }
 
 // Rcode returns the response code (the low eight bits of an extended
 // one: a cached message's rcode is at most 15 in practice).
-func (m Msg) Rcode() int { return int(m.e.flag) }
+func (m Msg) Rcode() dnswire.Rcode { return dnswire.Rcode(m.e.flag) }
 
-// EDE returns the Extended DNS Error info-code to send, or -1.
-func (m Msg) EDE() int { return int(m.e.ede) }
+// EDE returns the Extended DNS Error info-code to send, or
+// dnswire.EDENone.
+func (m Msg) EDE() dnswire.EDE { return dnswire.EDE(m.e.ede) }
 
 // Counts returns the number of records in the answer, authority and
 // additional sections.
@@ -150,12 +151,13 @@ var ErrTooLarge = errors.New("cache: message too large")
 
 // NewMsg encodes an answer to the canonical name and query type (class
 // IN): the answer and authority records in order, with names compressed,
-// rcode (0..15) and an Extended DNS Error info-code (-1 for none). TTLs
+// rcode (0..15) and an Extended DNS Error info-code (dnswire.EDENone for
+// none). TTLs
 // are clamped to the cache's bounds: MinTTL and MaxTTL, except that an SOA
 // in the authority section (a negative answer's) is only capped by the
 // negative maximum. The message expires with its shortest TTL. It is not
 // stored: see Put.
-func (c *Cache) NewMsg(name []byte, qtype uint16, rcode, ede int, answer, authority []RR) (Msg, error) {
+func (c *Cache) NewMsg(name []byte, qtype uint16, rcode dnswire.Rcode, ede dnswire.EDE, answer, authority []RR) (Msg, error) {
 	var b dnswire.Builder
 	q := make([]byte, 0, len(name)+4)
 	q = append(append(q, name...), byte(qtype>>8), byte(qtype), 0, 1)
@@ -175,7 +177,7 @@ func (c *Cache) NewMsg(name []byte, qtype uint16, rcode, ede int, answer, author
 				ttl = min(rr.TTL, c.maxNegTTL)
 			}
 			at := b.Len()
-			if !b.AddRR(dnswire.Answer+sec, rr.Name, rr.Type, dnswire.ClassIN, ttl, rr.Data) {
+			if !b.AddRR(dnswire.Answer+dnswire.Section(sec), rr.Name, rr.Type, dnswire.ClassIN, ttl, rr.Data) {
 				return Msg{}, ErrTooLarge
 			}
 			off := skipName(b.Bytes(), at) + 4 // type, class
@@ -201,7 +203,7 @@ func (c *Cache) NewMsg(name []byte, qtype uint16, rcode, ede int, answer, author
 	}
 	copy(p[msgHdrLen+6*len(patches):], secs)
 	e.flag = uint8(rcode)
-	e.ede = int16(max(min(ede, 0x7FFF), -1))
+	e.ede = clampEDE(ede)
 	c.setTTL(e, minTTL)
 	return Msg{e: e, now: e.stored}, nil
 }

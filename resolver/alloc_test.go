@@ -39,7 +39,7 @@ func filledServer(tb testing.TB, now func() time.Time) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	put := func(name string, qtype uint16, rcode int, an, ns []cache.RR) {
+	put := func(name string, qtype uint16, rcode dnswire.Rcode, an, ns []cache.RR) {
 		m, err := c.NewMsg(w(name), qtype, rcode, -1, an, ns)
 		if err != nil {
 			tb.Fatal(err)

@@ -45,7 +45,7 @@ func (s *Server) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
 	case q.QType == dnswire.TypeAXFR || q.QType == dnswire.TypeIXFR:
 		return s.writeEmpty(dst, &cl, dnswire.RcodeRefused, dnswire.EDENotSupported)
 	case q.QType == dnswire.TypeOPT || q.QType >= 128 && q.QType < dnswire.TypeANY:
-		return s.writeEmpty(dst, &cl, dnswire.RcodeNotImp, -1) // meta types (RFC 6895 3.1)
+		return s.writeEmpty(dst, &cl, dnswire.RcodeNotImp, dnswire.EDENone) // meta types (RFC 6895 3.1)
 	}
 	name := q.Name()
 	m, st := s.cache.Lookup(name, q.QType)
@@ -77,7 +77,7 @@ func (s *Server) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
 	if q.Flags&dnswire.FlagRD == 0 {
 		// No recursion asked: the cache is all there is, and a miss is
 		// REFUSED, as Unbound answers it.
-		return s.writeEmpty(dst, &cl, dnswire.RcodeRefused, -1)
+		return s.writeEmpty(dst, &cl, dnswire.RcodeRefused, dnswire.EDENone)
 	}
 	if rq.TCP {
 		return s.answerTCP(dst, &cl, name, q.QType, st == cache.Stale)
@@ -138,7 +138,7 @@ func (s *Server) reply(dst []byte, c *client, m cache.Msg, stale bool) []byte {
 	return dst
 }
 
-func (s *Server) appendOPT(dst []byte, c *client, ede int) []byte {
+func (s *Server) appendOPT(dst []byte, c *client, ede dnswire.EDE) []byte {
 	var do uint16
 	if c.do {
 		do = dnswire.EDNSFlagDO
@@ -147,7 +147,7 @@ func (s *Server) appendOPT(dst []byte, c *client, ede int) []byte {
 }
 
 // writeEmpty writes a response without records: header, question, OPT.
-func (s *Server) writeEmpty(dst []byte, c *client, rcode, ede int) []byte {
+func (s *Server) writeEmpty(dst []byte, c *client, rcode dnswire.Rcode, ede dnswire.EDE) []byte {
 	flags := dnswire.FlagQR | dnswire.FlagRA | c.flags&(dnswire.FlagRD|dnswire.FlagCD) | uint16(rcode&0xF)
 	var ar byte
 	if c.edns {

@@ -1,8 +1,3 @@
-//go:build fakenet
-
-// The build tag keeps this test out until internal/fakenet is in main;
-// delete the two lines above once it is.
-
 package resolver
 
 import (

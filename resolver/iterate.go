@@ -42,7 +42,7 @@ type request struct {
 
 // result is the outcome of a resolution.
 type result struct {
-	rcode     int
+	rcode     dnswire.Rcode
 	answer    []cache.RR // CNAME/DNAME chain, then the answer
 	authority []cache.RR // the SOA of a negative answer
 	cause     Cause      // why, when rcode is SERVFAIL
@@ -61,7 +61,7 @@ const (
 
 type step struct {
 	kind      stepKind
-	rcode     int
+	rcode     dnswire.Rcode
 	records   []cache.RR
 	authority []cache.RR
 	target    []byte

@@ -426,14 +426,14 @@ func answers(m *dns.Msg) []string {
 	return out
 }
 
-// ede returns the Extended DNS Error info-code of m, or -1.
-func ede(m *dns.Msg) int {
+// ede returns the Extended DNS Error info-code of m, or EDENone.
+func ede(m *dns.Msg) dnswire.EDE {
 	if o := m.IsEdns0(); o != nil {
 		for _, opt := range o.Option {
 			if e, ok := opt.(*dns.EDNS0_EDE); ok {
-				return int(e.InfoCode)
+				return dnswire.EDE(e.InfoCode)
 			}
 		}
 	}
-	return -1
+	return dnswire.EDENone
 }

@@ -383,16 +383,16 @@ func (c Cause) String() string {
 
 // Extended DNS Error info-codes (RFC 8914) the resolver sends.
 const (
-	edeOther                = 0
-	edeStaleAnswer          = 3
-	edeStaleNXDomain        = 19
-	edeNoReachableAuthority = 22
-	edeNetworkError         = 23
+	edeOther                dnswire.EDE = 0
+	edeStaleAnswer          dnswire.EDE = 3
+	edeStaleNXDomain        dnswire.EDE = 19
+	edeNoReachableAuthority dnswire.EDE = 22
+	edeNetworkError         dnswire.EDE = 23
 )
 
 // EDE returns the Extended DNS Error info-code sent with a SERVFAIL of
 // this cause.
-func (c Cause) EDE() int {
+func (c Cause) EDE() dnswire.EDE {
 	switch c {
 	case CauseTimeout, CauseLame, CauseNoAddress, CauseBudget:
 		return edeNoReachableAuthority

@@ -21,7 +21,7 @@ type rr struct {
 type msg struct {
 	id     uint16
 	flags  uint16
-	rcode  int // extended with the OPT's upper bits
+	rcode  dnswire.Rcode // extended with the OPT's upper bits
 	qname  []byte
 	qtype  uint16
 	qclass uint16
@@ -62,7 +62,7 @@ func parseMsg(b []byte, m *msg) error {
 	}
 	m.id = u16(b)
 	m.flags = u16(b[2:])
-	m.rcode = dnswire.Rcode(m.flags)
+	m.rcode = dnswire.FlagsRcode(m.flags)
 	if m.flags&dnswire.FlagQR == 0 {
 		return errNotResp
 	}
@@ -134,7 +134,7 @@ func (m *msg) readRRs(b []byte, off, n int, opt bool) ([]rr, int, error) {
 			// The TTL holds the extended rcode's upper bits, the
 			// version and the flags (RFC 6891 section 6.1.3).
 			m.edns = true
-			m.rcode |= int(ttl>>24) << 4
+			m.rcode |= dnswire.Rcode(ttl>>24) << 4
 			off += rdlen
 			continue
 		}
