@@ -32,6 +32,9 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/peers.sh
 . "$ROOT/bench/peers.sh"
+# shellcheck source=bench/provenance.sh
+. "$ROOT/bench/provenance.sh"
+PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
 OUTDIR=$ROOT/bench/out
 mkdir -p "$OUTDIR"
 RESULT=$OUTDIR/resolver-mem-$(date -u +%Y%m%d-%H%M%S).txt
@@ -49,10 +52,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-DESC=$(cd "$ROOT" && git describe --always --dirty)
 {
-	echo "bench/resolver-mem.sh  commit $DESC  $(date -u +%FT%TZ)  NAMES=$NAMES"
-	echo "host: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(unbound -V | head -1)"
+	echo "bench/resolver-mem.sh NAMES=$NAMES"
+	echo "$PROVENANCE"
+	echo "unbound: $(unbound -V | head -1)"
+	echo "(memory does not depend on load: no busy warning here)"
 } | tee "$RESULT"
 
 # The zone and the query file.
