@@ -11,8 +11,10 @@ import (
 // checks as loading a zone file; messages give the position of a record
 // as its number in the order of Add calls ("zone FILE: record 12: ...").
 //
-// A Builder is not safe for concurrent use. The first error of Add is
-// sticky: later calls of Add and Finish return it.
+// A zone has exactly one SOA record: the SOA that closes an AXFR stream
+// (RFC 5936 section 2.2) must not be added again. A Builder is not safe
+// for concurrent use. The first error of Add is sticky: later calls of
+// Add and Finish return it.
 type Builder struct {
 	b     *builder
 	n     uint32 // records added
