@@ -90,6 +90,8 @@ type Config struct {
 	// legacyAttach attaches through netlink instead of a bpf_link, as on
 	// kernels without XDP links; for tests of the leftover cleanup.
 	legacyAttach bool
+	// noSockets opens no sockets: a test binds its own.
+	noSockets bool
 }
 
 // Link is an interface attached through AF_XDP: the XDP program and one
@@ -191,7 +193,7 @@ func Open(cfg Config, logger *slog.Logger) (_ *Link, err error) {
 	}
 	// The program passes every frame to the kernel until a queue's socket
 	// is in the XSKMAP, so binding one after the other loses nothing.
-	for q := 0; q < cfg.Queues; q++ {
+	for q := 0; q < cfg.Queues && !cfg.noSockets; q++ {
 		sc := cfg.Socket
 		sc.Ifindex, sc.Queue, sc.Copy = l.index, q, l.mode == ModeGeneric
 		s, err := NewSocket(sc)

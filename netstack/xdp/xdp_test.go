@@ -39,7 +39,7 @@ type lab struct {
 	dev      string // the server side of the pair
 }
 
-func newLab(t *testing.T, queues int) *lab {
+func newLab(t testing.TB, queues int) *lab {
 	t.Helper()
 	labtest.RequireTools(t, "ethtool", "ping")
 	l := &lab{gen: labtest.NewNS(t, "xdpg"), srv: labtest.NewNS(t, "xdps"), dev: "vs0"}
@@ -56,7 +56,7 @@ func newLab(t *testing.T, queues int) *lab {
 }
 
 // open opens a Link in the server namespace and closes it at cleanup.
-func (l *lab) open(t *testing.T, cfg Config) (*Link, error) {
+func (l *lab) open(t testing.TB, cfg Config) (*Link, error) {
 	t.Helper()
 	if cfg.Interface == "" {
 		cfg.Interface = l.dev
@@ -97,11 +97,11 @@ func xdpState(t *testing.T, ns *labtest.NS, dev string) linkInfo {
 	return li
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -109,7 +109,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // responder serves one socket like a minimal host at ourAddr4: it answers
-// ARP requests and echoes UDP datagrams to port 7 back to their sender
+// ARP requests and echoes UDP datagrams to port 7 (and 53) back to their sender
 // (the Go reflector's rewrite). Every frame it receives is recorded.
 type responder struct {
 	s    *Socket
@@ -217,7 +217,7 @@ func reflectFrame(f []byte, mac [6]byte, ip [4]byte, bad *int) int {
 		if ck := binary.BigEndian.Uint16(u[6:8]); ck != 0 && checksum(pseudo4(ih[12:16], ih[16:20], len(u)), u) != 0xffff {
 			*bad++
 		}
-		if binary.BigEndian.Uint16(u[2:4]) != 7 {
+		if p := binary.BigEndian.Uint16(u[2:4]); p != 7 && p != 53 {
 			return 0
 		}
 		var m [6]byte
