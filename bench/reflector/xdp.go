@@ -33,19 +33,20 @@ func (r *Reflector) ServeXDP(ctx context.Context, s *xdp.Socket, c *Counters) er
 				var tx, dropped uint64
 				for _, d := range descs[:n] {
 					f := s.Frame(d)
-					out := s.NextTX()
+					out := s.TakeTX()
 					if f == nil || out == nil {
 						dropped++
 						s.Recycle(d)
+						s.PutTX(out)
 						continue
 					}
 					m := r.Reflect(out[:copy(out, f)])
 					s.Recycle(d)
+					s.SendTX(out, m) // m == 0 gives the frame back
 					if m == 0 {
 						dropped++
 						continue
 					}
-					s.Send(m)
 					tx++
 				}
 				s.Refill()

@@ -105,11 +105,12 @@ func ownLoop(s *Socket, mac [6]byte) func(func() bool) (int, error) {
 				return once()
 			}
 			for _, d := range descs[:n] {
-				if f, tx := s.Frame(d), s.NextTX(); f != nil && tx != nil {
-					if m := reflectFrame(tx[:copy(tx, f)], mac, ourAddr4.As4(), &bad); m > 0 {
-						s.Send(m)
+				if f, tx := s.Frame(d), s.TakeTX(); f != nil && tx != nil {
+					m := reflectFrame(tx[:copy(tx, f)], mac, ourAddr4.As4(), &bad)
+					if m > 0 {
 						total++
 					}
+					s.SendTX(tx, m)
 				}
 				s.Recycle(d)
 			}

@@ -19,6 +19,9 @@ const (
 	maxFrames        = 1 << 16
 )
 
+// bindBusyWait is how long NewSocket retries a bind to a busy queue.
+const bindBusyWait = 2 * time.Second
+
 // SocketConfig configures one AF_XDP socket.
 type SocketConfig struct {
 	// Ifindex and Queue select the interface (in the calling thread's
@@ -65,14 +68,14 @@ func (c *SocketConfig) normalize() error {
 //   - receive frames cycle from the fill ring to the kernel, back in the
 //     RX ring, to the caller (Receive), and back to the fill ring (Recycle,
 //     Refill);
-//   - transmit frames cycle from a free list to the caller (NextTX), to
-//     the TX ring (Send, Flush) and, once sent, back through the
+//   - transmit frames cycle from a free list to the caller (TakeTX), to
+//     the TX ring (SendTX, Flush) and, once sent, back through the
 //     completion ring to the free list.
 //
 // Each ring is as large as its pool, so no ring can overflow.
 //
 // The receive side (Receive, Frame, Recycle, Refill) and the transmit side
-// (NextTX, Send, Flush) may each be used by one goroutine at a time,
+// (TakeTX, SendTX, PutTX, Flush) may each be used by one goroutine at a time,
 // independently of each other. Stats and KernelStats may be called from
 // any goroutine. Close must not run while either side is in use.
 type Socket struct {
@@ -95,7 +98,7 @@ type Socket struct {
 	tx      descRing
 	comp    addrRing
 	txFree  []uint64 // transmit frames ready for NextTX
-	txBatch uint32   // frames Sent since the last Flush
+	txBatch uint32   // frames sent since the last Flush
 
 	ctr socketCounters
 
@@ -243,7 +246,16 @@ func NewSocket(cfg SocketConfig) (_ *Socket, err error) {
 	if cfg.Copy {
 		flags |= unix.XDP_COPY
 	}
-	if err := unix.Bind(fd, &unix.SockaddrXDP{Flags: flags, Ifindex: uint32(cfg.Ifindex), QueueID: uint32(cfg.Queue)}); err != nil {
+	sa := &unix.SockaddrXDP{Flags: flags, Ifindex: uint32(cfg.Ifindex), QueueID: uint32(cfg.Queue)}
+	err = unix.Bind(fd, sa)
+	// The kernel releases a closed socket's hold on its queue in deferred
+	// work, so a restart right after a crash (or a Close) can find the
+	// queue busy for a moment.
+	for wait := time.Duration(0); errors.Is(err, unix.EBUSY) && wait < bindBusyWait; wait += 20 * time.Millisecond {
+		time.Sleep(20 * time.Millisecond)
+		err = unix.Bind(fd, sa)
+	}
+	if err != nil {
 		switch {
 		case errors.Is(err, unix.EINVAL):
 			return nil, fmt.Errorf("bind to queue %d: %w: %w", cfg.Queue, ErrQueueRange, err)
@@ -356,11 +368,11 @@ func (s *Socket) Refill() {
 	s.fill.publish()
 }
 
-// NextTX returns the buffer of the next transmit frame (FrameCapacity
-// bytes), or nil when every transmit frame is in flight (counted as a
-// frame not sent). Write the frame into it and call Send; a buffer not
-// sent stays free and is returned again.
-func (s *Socket) NextTX() []byte {
+// TakeTX takes a transmit frame from the free list and returns its buffer
+// (FrameCapacity bytes), or nil (counted as a frame not sent) when every
+// transmit frame is in flight. The frame is the caller's until it passes
+// it to SendTX or PutTX.
+func (s *Socket) TakeTX() []byte {
 	if len(s.txFree) == 0 {
 		s.reap()
 		if len(s.txFree) == 0 {
@@ -369,19 +381,45 @@ func (s *Socket) NextTX() []byte {
 		}
 	}
 	a := s.txFree[len(s.txFree)-1]
+	s.txFree = s.txFree[:len(s.txFree)-1]
 	return s.umem[a : a+s.frameSize : a+s.frameSize]
 }
 
-// Send queues the first n bytes of the buffer NextTX returned for
-// transmission. Nothing is sent before Flush.
-func (s *Socket) Send(n int) {
-	if len(s.txFree) == 0 || n <= 0 || uint64(n) > s.frameSize || s.tx.free(1) == 0 {
+// SendTX queues buf[:n] for transmission; buf is a buffer from TakeTX,
+// which goes back to the free list once sent. Nothing is sent before
+// Flush. An n out of range gives the frame back unsent.
+func (s *Socket) SendTX(buf []byte, n int) {
+	a, ok := s.addrOf(buf)
+	if !ok {
 		return
 	}
-	a := s.txFree[len(s.txFree)-1]
-	s.txFree = s.txFree[:len(s.txFree)-1]
+	if n <= 0 || uint64(n) > s.frameSize || s.tx.free(1) == 0 {
+		s.txFree = append(s.txFree, a)
+		return
+	}
 	s.tx.push(unix.XDPDesc{Addr: a, Len: uint32(n)})
 	s.txBatch++
+}
+
+// PutTX gives back a buffer from TakeTX unsent.
+func (s *Socket) PutTX(buf []byte) {
+	if a, ok := s.addrOf(buf); ok && len(s.txFree) < cap(s.txFree) {
+		s.txFree = append(s.txFree, a)
+	}
+}
+
+// addrOf returns the UMEM address of a transmit frame buffer.
+func (s *Socket) addrOf(buf []byte) (uint64, bool) {
+	if cap(buf) == 0 || len(s.umem) == 0 {
+		return 0, false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(s.umem)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	a := uint64(p - base)
+	if p < base || a >= uint64(len(s.umem)) || a&^s.frameMask != 0 || a < uint64(cap(s.rxFree))*s.frameSize {
+		return 0, false // not the start of a transmit frame
+	}
+	return a, true
 }
 
 // maxKicks bounds the system calls one Flush makes: in copy mode a kernel

@@ -168,14 +168,12 @@ func (r *responder) handle(f []byte) {
 	r.mu.Lock()
 	r.frames = append(r.frames, append([]byte(nil), f...))
 	r.mu.Unlock()
-	tx := r.s.NextTX()
+	tx := r.s.TakeTX()
 	if tx == nil {
 		return
 	}
 	n := copy(tx, f)
-	if n = reflectFrame(tx[:n], r.mac, r.ip, &r.bad); n > 0 {
-		r.s.Send(n)
-	}
+	r.s.SendTX(tx, reflectFrame(tx[:n], r.mac, r.ip, &r.bad))
 }
 
 // received returns copies of the frames received so far.
@@ -631,12 +629,12 @@ func TestBurstAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(runs, func() {
 		n := s.Receive(descs)
 		for _, d := range descs[:n] {
-			if tx := s.NextTX(); tx != nil {
+			if tx := s.TakeTX(); tx != nil {
 				m := copy(tx, s.Frame(d))
 				if m = reflectFrame(tx[:m], mac, ourAddr4.As4(), &bad); m > 0 {
-					s.Send(m)
 					answered++
 				}
+				s.SendTX(tx, m)
 			}
 			s.Recycle(d)
 		}
