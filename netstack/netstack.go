@@ -67,6 +67,11 @@ type Config struct {
 	// TAP is the device name. An existing device is attached to and left in
 	// place on exit; a missing one is created and removed on exit.
 	TAP string
+	// XDP, instead of TAP, names an existing Ethernet interface to attach
+	// to through AF_XDP (see package netstack/xdp): frames for our
+	// addresses are taken from the kernel, all others left to it. MAC and
+	// MTU default to the interface's; a MAC must be the interface's.
+	XDP string
 	// MAC is our Ethernet address; nil means a stable locally administered
 	// address derived from the TAP name.
 	MAC net.HardwareAddr
@@ -82,8 +87,8 @@ type Config struct {
 	Gateway6 netip.Addr
 	// Port is the UDP and TCP port served; 0 means 53.
 	Port uint16
-	// Queues is the number of TAP queues (IFF_MULTI_QUEUE), one reader each;
-	// 0 means 1.
+	// Queues is the number of TAP queues (IFF_MULTI_QUEUE), or with XDP of
+	// RX queues (0 to Queues-1), one reader each; 0 means 1.
 	Queues int
 	// FastPath enables answering plain UDP queries at the link layer.
 	FastPath bool

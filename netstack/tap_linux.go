@@ -118,6 +118,19 @@ func tapError(name string, exists bool, queues int, err error) error {
 	}
 }
 
+// frameIOs returns one frameIO per queue.
+func (d *tapDevice) frameIOs() ([]frameIO, error) {
+	ios := make([]frameIO, len(d.files))
+	for i, f := range d.files {
+		t, err := newTapIO(f)
+		if err != nil {
+			return nil, fmt.Errorf("tap %s queue %d: %w", d.name, i, err)
+		}
+		ios[i] = t
+	}
+	return ios, nil
+}
+
 // close releases every queue. For a device we created, closing the last fd
 // removes it.
 func (d *tapDevice) close() error {

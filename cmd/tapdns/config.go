@@ -81,7 +81,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		mac       = fs.String("mac", "", "Ethernet `address` of the appliance (default: a stable locally administered address derived from --tap)")
 		mtu       = fs.Int("mtu", 1500, "IP MTU of the link")
 		port      = fs.Int("port", 53, "UDP and TCP port served")
-		queues    = fs.Int("queues", 1, "number of TAP queues, one reader goroutine each (more than 1 needs a multi-queue TAP)")
+		queues    = fs.Int("queues", 1, "number of TAP queues, or with --xdp of RX queues (one AF_XDP socket each), one reader goroutine each (more than 1 needs a multi-queue TAP)")
 		fastpath  = fs.Bool("fastpath", true, "answer plain UDP queries at the link layer, bypassing the gVisor stack")
 		logLevel  = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 		logFormat = fs.String("log-format", "text", "log `format`: text or json")
@@ -98,6 +98,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	)
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	ops := addOpsFlags(fs)
+	xdpf := addXDPFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -180,6 +181,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := ops.parse(&c); err != nil {
+		return config{}, err
+	}
+	if err := xdpf.apply(&c, fs); err != nil {
 		return config{}, err
 	}
 	return c, nil

@@ -118,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	st, err := netstack.New(cfg.net, h, log.With("pkg", "netstack"))
 	if err != nil {
-		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "err", err)
+		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "xdp", cfg.net.XDP, "err", err)
 		return exitRuntime
 	}
 	// Everything that may need root is opened before --user takes effect:
@@ -193,9 +193,13 @@ func newLogger(w io.Writer, cfg config) *slog.Logger {
 // logStartup writes the one line that says what is being served where.
 func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 	n := cfg.net
-	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
+	attrs := []any{"tap", n.TAP}
+	if n.XDP != "" {
+		attrs = []any{"xdp", n.XDP} // MTU 0: the interface's
+	}
+	attrs = append(attrs, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
 		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos, "rrl", cfg.svc.RRL, "rrl_slip", cfg.svc.RRLSlip,
-		"tcp_idle_timeout", n.TCPIdleTimeout.String(), "tcp_max_conns", n.TCPMaxConns, "tcp_max_queries", n.TCPMaxQueries}
+		"tcp_idle_timeout", n.TCPIdleTimeout.String(), "tcp_max_conns", n.TCPMaxConns, "tcp_max_queries", n.TCPMaxQueries)
 	if n.MAC != nil {
 		attrs = append(attrs, "mac", n.MAC.String())
 	}
