@@ -50,7 +50,7 @@ func newXDPStack(cfg Config, h Handler, logger *slog.Logger) (*Stack, error) {
 	case cfg.MTU > lk.MTU():
 		return fail(fmt.Errorf("netstack: MTU %d is larger than %s's MTU %d", cfg.MTU, cfg.XDP, lk.MTU()))
 	}
-	if cfg, err = normalize(cfg); err != nil {
+	if cfg, err = cfg.Normalize(); err != nil {
 		return fail(err)
 	}
 	var mac [6]byte
