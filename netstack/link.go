@@ -3,6 +3,7 @@ package netstack
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,9 @@ type frameIO interface {
 type device interface {
 	// frameIOs returns one frameIO per queue; called once.
 	frameIOs() ([]frameIO, error)
+	// addGroup makes the device deliver the frames of multicast group g
+	// (a TAP delivers every frame anyway).
+	addGroup(g netip.Addr) error
 	// close releases the device after the stack is done with it.
 	close() error
 }

@@ -128,6 +128,10 @@ func (s *Stack) ListenMulticastUDP(group netip.AddrPort) (net.PacketConn, error)
 	if terr := ep.SetSockOpt(&tcpip.AddMembershipOption{NIC: nicID, MulticastAddr: tcpipAddr(g)}); terr != nil {
 		return fail("join", terr)
 	}
+	if err := s.dev.addGroup(g); err != nil {
+		ep.Close()
+		return nil, fmt.Errorf("netstack: multicast %v: %w", group, err)
+	}
 	return gonet.NewUDPConn(&wq, ep), nil
 }
 

@@ -3,6 +3,7 @@ package netstack
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/songgao/water"
@@ -131,6 +132,9 @@ func (d *tapDevice) frameIOs() ([]frameIO, error) {
 	}
 	return ios, nil
 }
+
+// addGroup is a no-op: a TAP hands us every frame.
+func (d *tapDevice) addGroup(netip.Addr) error { return nil }
 
 // close releases every queue. For a device we created, closing the last fd
 // removes it.

@@ -92,6 +92,9 @@ func (d *xdpDevice) frameIOs() ([]frameIO, error) {
 	return out, nil
 }
 
+// addGroup has the XDP program send g's frames to us, not the kernel.
+func (d *xdpDevice) addGroup(g netip.Addr) error { return d.link.AddAddr(g) }
+
 // close stops writes (a late one gets errFDClosed instead of touching
 // unmapped memory), then detaches the program and closes the sockets.
 func (d *xdpDevice) close() error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +209,39 @@ func TestXDPConfigErrors(t *testing.T) {
 	if bytes.Contains([]byte(out), []byte("prog/xdp")) {
 		t.Errorf("an XDP program is attached after failed New calls:\n%s", out)
 	}
+}
+
+// TestXDPMulticast: a joined group's datagrams reach the stack over
+// AF_XDP (the program redirects the group, the NIC filter accepts it).
+func TestXDPMulticast(t *testing.T) {
+	l := newXDPLab(t, 1)
+	s := xdpStack(t, l, xdpConfig(1))
+	group := netip.MustParseAddrPort("224.0.0.251:5353")
+	pc, err := s.ListenMulticastUDP(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if out := l.srv.MustRun(t, "ip", "maddr", "show", "dev", "vs0"); !strings.Contains(out, "01:00:5e:00:00:fb") {
+		t.Errorf("ip maddr show vs0 lacks 01:00:5e:00:00:fb:\n%s", out)
+	}
+	l.gen.MustRun(t, "ip", "route", "add", "224.0.0.0/4", "dev", "vg0")
+	c, err := l.gen.Dial("udp4", group.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 64)
+	for try := 0; try < 10; try++ {
+		c.Write([]byte("mdns?"))
+		pc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, from, err := pc.ReadFrom(buf)
+		if err == nil {
+			if string(buf[:n]) != "mdns?" || !strings.HasPrefix(from.String(), "198.18.0.1:") {
+				t.Errorf("got %q from %v, want %q from 198.18.0.1", buf[:n], from, "mdns?")
+			}
+			return
+		}
+	}
+	t.Error("no multicast datagram reached the stack")
 }

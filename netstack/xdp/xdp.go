@@ -107,6 +107,8 @@ type Link struct {
 	log      *slog.Logger
 
 	nl    *rtnl
+	ctl   int             // socket for interface ioctls, in the interface's namespace
+	mcast map[[6]byte]int // link-layer groups we added to the NIC's filter, with counts
 	prog  *program
 	lnk   link.Link
 	socks []*Socket
@@ -136,7 +138,7 @@ func Open(cfg Config, logger *slog.Logger) (_ *Link, err error) {
 	if err := cfg.Socket.normalize(); err != nil {
 		return nil, err
 	}
-	l := &Link{name: cfg.Interface, log: logger}
+	l := &Link{name: cfg.Interface, log: logger, ctl: -1, mcast: map[[6]byte]int{}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -161,6 +163,9 @@ func Open(cfg Config, logger *slog.Logger) (_ *Link, err error) {
 	if l.nl, err = openRtnl(); err != nil {
 		return nil, err
 	}
+	if l.ctl, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+		return nil, fmt.Errorf("socket for interface control: %w", err)
+	}
 	li, err := l.nl.getLink(l.index)
 	if err != nil {
 		return nil, err
@@ -180,7 +185,7 @@ func Open(cfg Config, logger *slog.Logger) (_ *Link, err error) {
 		return nil, err
 	}
 	for _, a := range cfg.Addrs {
-		if err := l.prog.addAddr(a); err != nil {
+		if err := l.addAddr(a.Unmap()); err != nil {
 			return nil, err
 		}
 	}
@@ -411,14 +416,30 @@ func (l *Link) Sockets() []*Socket { return l.socks }
 
 // AddAddr makes the program send frames for a to the sockets: IPv4 and
 // ARP for an IPv4 address, IPv6 and neighbour solicitations for an IPv6
-// one. A multicast group's frames then reach only us, not the kernel.
+// one, and the datagrams of a multicast group. A multicast group's frames
+// then reach only us, not the kernel. The NIC's link-layer filter is told
+// to accept the group's frames, or for an IPv6 unicast address those of
+// its solicited-node group: the kernel, which does not have our
+// addresses, has not joined them. Adding an address twice is no error.
 func (l *Link) AddAddr(a netip.Addr) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return net.ErrClosed
 	}
-	return l.prog.addAddr(a.Unmap())
+	return l.addAddr(a.Unmap())
+}
+
+func (l *Link) addAddr(a netip.Addr) error {
+	if mac, ok := groupMAC(a); ok {
+		if l.mcast[mac] == 0 {
+			if err := l.ifMulti(unix.SIOCADDMULTI, mac); err != nil {
+				return fmt.Errorf("accept multicast %v for %v: %w", net.HardwareAddr(mac[:]), a, err)
+			}
+		}
+		l.mcast[mac]++
+	}
+	return l.prog.addAddr(a)
 }
 
 // RemoveAddr undoes AddAddr.
@@ -428,7 +449,55 @@ func (l *Link) RemoveAddr(a netip.Addr) error {
 	if l.closed {
 		return net.ErrClosed
 	}
-	return l.prog.removeAddr(a.Unmap())
+	a = a.Unmap()
+	if mac, ok := groupMAC(a); ok && l.mcast[mac] > 0 {
+		if l.mcast[mac]--; l.mcast[mac] == 0 {
+			delete(l.mcast, mac)
+			_ = l.ifMulti(unix.SIOCDELMULTI, mac)
+		}
+	}
+	return l.prog.removeAddr(a)
+}
+
+// groupMAC returns the link-layer multicast address the frames for a are
+// sent to when a is a multicast group (RFC 1112 6.4, RFC 2464 7), or the
+// one of its solicited-node group when a is an IPv6 unicast address
+// (RFC 4291 2.7.1).
+func groupMAC(a netip.Addr) ([6]byte, bool) {
+	switch {
+	case a.Is4() && a.IsMulticast():
+		b := a.As4()
+		return [6]byte{0x01, 0x00, 0x5e, b[1] & 0x7f, b[2], b[3]}, true
+	case a.Is6() && a.IsMulticast():
+		b := a.As16()
+		return [6]byte{0x33, 0x33, b[12], b[13], b[14], b[15]}, true
+	case a.Is6():
+		b := a.As16()
+		return [6]byte{0x33, 0x33, 0xff, b[13], b[14], b[15]}, true
+	}
+	return [6]byte{}, false
+}
+
+// ifMulti adds (SIOCADDMULTI) or removes (SIOCDELMULTI) mac in the
+// interface's multicast filter. The kernel counts additions per address,
+// so the host's own memberships are unaffected.
+func (l *Link) ifMulti(req uint, mac [6]byte) error {
+	var ifr struct {
+		name   [unix.IFNAMSIZ]byte
+		family uint16
+		data   [14]byte
+		_      [8]byte
+	}
+	copy(ifr.name[:], l.name)
+	ifr.family = unix.AF_UNSPEC
+	copy(ifr.data[:], mac[:])
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(l.ctl), uintptr(req), uintptr(unsafe.Pointer(&ifr))); e != 0 {
+		if e == unix.EPERM || e == unix.EACCES {
+			return fmt.Errorf("%w (needs CAP_NET_ADMIN): %w", ErrPermission, e)
+		}
+		return e
+	}
+	return nil
 }
 
 // Close detaches the program, so the kernel gets every frame again, then
@@ -461,6 +530,16 @@ func (l *Link) Close() error {
 	}
 	if l.prog != nil {
 		l.prog.close()
+	}
+	for mac := range l.mcast {
+		if err := l.ifMulti(unix.SIOCDELMULTI, mac); err != nil {
+			errs = append(errs, fmt.Errorf("drop multicast %v: %w", net.HardwareAddr(mac[:]), err))
+		}
+	}
+	clear(l.mcast)
+	if l.ctl >= 0 {
+		unix.Close(l.ctl)
+		l.ctl = -1
 	}
 	l.nl.close()
 	return errors.Join(errs...)

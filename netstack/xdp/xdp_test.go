@@ -317,6 +317,12 @@ func TestRoundTrip(t *testing.T) {
 			if li.attached != want {
 				t.Errorf("IFLA_XDP_ATTACHED = %d, want %d", li.attached, want)
 			}
+			// The NIC accepts our solicited-node group (the kernel, which
+			// lacks our address, did not join it).
+			const snMAC = "33:33:ff:00:00:02"
+			if out := lb.srv.MustRun(t, "ip", "maddr", "show", "dev", lb.dev); !strings.Contains(out, snMAC) {
+				t.Errorf("ip maddr show %s lacks %s:\n%s", lb.dev, snMAC, out)
+			}
 			r := startResponder(t, lk.Sockets()[0], lk.MAC())
 			kernelEcho(t, lb.srv, netip.AddrPortFrom(hostAddr4, 7))
 			kernelEcho(t, lb.srv, netip.AddrPortFrom(hostAddr6, 7))
@@ -384,6 +390,9 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if li := xdpState(t, lb.srv, lb.dev); li.attached != xdpAttachedNone {
 				t.Errorf("after Close: IFLA_XDP_ATTACHED = %d, want none", li.attached)
+			}
+			if out := lb.srv.MustRun(t, "ip", "maddr", "show", "dev", lb.dev); strings.Contains(out, snMAC) {
+				t.Errorf("after Close: ip maddr show %s still has %s:\n%s", lb.dev, snMAC, out)
 			}
 			if err := lk.Close(); err != nil {
 				t.Errorf("second Close: %v", err)
