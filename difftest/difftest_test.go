@@ -40,7 +40,7 @@ type outcome struct {
 // the tapdns comparison, it does not pass it).
 func TestDifferential(t *testing.T) {
 	labtest.RequireRoot(t)
-	labtest.RequireTools(t, "nsd", "nsd-checkconf", "knotd", "knotc")
+	labtest.RequireTools(t, "nsd", "nsd-checkconf", "knotd", "knotc", "ethtool")
 	refOnly := os.Getenv("DIFFTEST_REFERENCE_ONLY") != ""
 	start := time.Now()
 

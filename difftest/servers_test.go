@@ -20,6 +20,9 @@ type server struct {
 	addr netip.AddrPort // IPv4 address
 	six  netip.AddrPort // IPv6 address
 	proc *labtest.Proc
+	// from, when set, is where the server is reachable from for the
+	// readiness probe (an --xdp instance runs in a namespace of its own).
+	from *labtest.NS
 }
 
 // Addresses inside the test namespace. NSD and Knot listen on loopback, each
@@ -38,12 +41,15 @@ type tapdnsNet struct {
 	ip4, gw4, ip6    string // tapdns flags
 	addr, addr6      netip.AddrPort
 	extra            []string
+	// xdp: tap is a veth whose peer is in a namespace of its own, where
+	// tapdns attaches through AF_XDP (--xdp) instead of a TAP.
+	xdp bool
 }
 
-// tapdnsNets are the two tapdns instances: "tapdns" with its defaults (the
-// link-layer fast path answers plain UDP queries) and "tapdns-stack" with
-// --fastpath=false (everything through gVisor). Both must give the expected
-// answer.
+// tapdnsNets are the tapdns instances: "tapdns" with its defaults (the
+// link-layer fast path answers plain UDP queries), "tapdns-stack" with
+// --fastpath=false (everything through gVisor), and "tapdns-xdp" with its
+// defaults on a veth through AF_XDP. All must give the expected answer.
 var tapdnsNets = []tapdnsNet{
 	{name: "tapdns", tap: "tap0", kernel4: "198.18.0.1/24", kernel6: "2001:2::1/64",
 		ip4: "198.18.0.2/24", gw4: "198.18.0.1", ip6: "2001:2::2/64",
@@ -54,6 +60,11 @@ var tapdnsNets = []tapdnsNet{
 		addr:  netip.MustParseAddrPort("198.19.0.2:53"),
 		addr6: netip.MustParseAddrPort("[2001:2:1::2]:53"),
 		extra: []string{"--fastpath=false"}},
+	{name: "tapdns-xdp", tap: "vx0", kernel4: "198.18.2.1/24", kernel6: "2001:2:2::1/64",
+		ip4: "198.18.2.2/24", gw4: "198.18.2.1", ip6: "2001:2:2::2/64",
+		addr:  netip.MustParseAddrPort("198.18.2.2:53"),
+		addr6: netip.MustParseAddrPort("[2001:2:2::2]:53"),
+		xdp:   true},
 }
 
 // testZone is one zone served by every server.
@@ -219,7 +230,11 @@ func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 		}
 	}
 	for _, s := range servers {
-		s.proc.WaitReady(t, s.addr.String())
+		if s.from != nil {
+			s.proc.WaitReadyFrom(t, s.from, s.addr.String())
+		} else {
+			s.proc.WaitReady(t, s.addr.String())
+		}
 		waitZones(t, ns, s)
 	}
 	return servers
@@ -253,12 +268,36 @@ func waitZones(t *testing.T, ns *labtest.NS, s *server) {
 // and answering CHAOS identity queries like NSD and Knot are configured to.
 func startTapdns(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string) *server {
 	t.Helper()
+	if n.xdp {
+		return startTapdnsXDP(t, ns, bin, n, dir)
+	}
 	ns.AddTAP(t, n.tap, n.kernel4, n.kernel6)
 	args := []string{"--tap", n.tap, "--ip", n.ip4, "--gateway", n.gw4, "--ip6", n.ip6}
+	args = append(args, tapdnsArgs(n, dir)...)
+	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: ns.StartTapdns(t, bin, args...)}
+}
+
+// tapdnsArgs are the zone, CHAOS and extra flags of every instance.
+func tapdnsArgs(n tapdnsNet, dir string) []string {
+	var args []string
 	for _, z := range testZones {
 		args = append(args, "--zone", filepath.Join(dir, z.file))
 	}
 	args = append(args, "--chaos", "--chaos-version", chaosVersion, "--chaos-identity", chaosIdentity)
-	args = append(args, n.extra...)
-	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: ns.StartTapdns(t, bin, args...)}
+	return append(args, n.extra...)
+}
+
+// startTapdnsXDP starts bin with --xdp in a namespace of its own, on the
+// far end of a veth whose near end, n.tap in ns, has n's kernel
+// addresses. The near end's TX checksum offload is off: through AF_XDP
+// tapdns would see the partial checksums a veth passes on.
+func startTapdnsXDP(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string) *server {
+	t.Helper()
+	srv := labtest.NewNS(t, "diffx")
+	ns.AddVeth(t, n.tap, srv, "vs0", 1)
+	ns.AddAddr(t, n.tap, n.kernel4)
+	ns.AddAddr(t, n.tap, n.kernel6)
+	ns.MustRun(t, "ethtool", "-K", n.tap, "tx", "off")
+	args := append([]string{"--xdp", "vs0", "--ip", n.ip4, "--gateway", n.gw4, "--ip6", n.ip6}, tapdnsArgs(n, dir)...)
+	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: srv.StartTapdns(t, bin, args...), from: ns}
 }
