@@ -8,7 +8,11 @@
 #   TAP targets   ns <id>t: tap "tb<id>" kernel side 198.18.0.1/24, server
 #                 (tapdns or a reflector) on the user side as 198.18.0.2.
 #   veth targets  ns <id>g (generator, 198.18.1.1/24) <-> ns <id>s (server,
-#                 198.18.1.2/24) over a veth pair.
+#                 198.18.1.2/24) over a veth pair: NSD, Knot (sockets and
+#                 AF_XDP), tapdns --xdp and the Go AF_XDP reflector. The
+#                 generator's veth has TX checksum offload off: a veth hands
+#                 the kernel's partial checksums on, which AF_XDP servers
+#                 would see (kxdpgun writes complete ones itself).
 # Load generators, each bounded by DURATION seconds:
 #   kxdpgun (AF_XDP, knot-dnsutils) on the TAP's kernel side / the generator
 #           veth; its "total replies" pps is the headline number.
@@ -19,7 +23,7 @@
 # worker n to CPU n by itself, so keep SRV_CPU=0 for a fair Knot number).
 #
 # Usage (root):  ROUNDS=3 DURATION=5 bench/run.sh
-#   ONLY=fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp  targets (default all)
+#   ONLY=fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp,xdp,refl-xdp  targets (default all)
 #   TOOLS=kxdpgun,dnsperf   QPS=2000000 (kxdpgun offered load)
 #   NAMES=1000 (bench zone size)  QUEUES=1 (tapdns --queues)
 #   SRV_CPU=0 GEN_CPU=1   TAPDNS_ARGS="" (extra tapdns flags)
@@ -29,7 +33,7 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-ONLY=${ONLY:-fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp}
+ONLY=${ONLY:-fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp,xdp,refl-xdp}
 TOOLS=${TOOLS:-kxdpgun,dnsperf}
 QPS=${QPS:-2000000}
 NAMES=${NAMES:-1000}
@@ -43,7 +47,7 @@ if [[ $(id -u) != 0 ]]; then
 	echo "bench/run.sh: needs root (network namespaces, TAP, AF_XDP)" >&2
 	exit 1
 fi
-for t in kxdpgun dnsperf kdig nsd knotd gcc go taskset; do
+for t in kxdpgun dnsperf kdig nsd knotd gcc go taskset ethtool; do
 	command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t" >&2; exit 1; }
 done
 
@@ -87,6 +91,7 @@ has() { [[ ",$1," == *",$2,"* ]]; }
 mkdir -p "$WORK/bin"
 log "building in $WORK/bin"
 (cd "$ROOT" && go build -o "$WORK/bin/tapreflect-go" ./bench/cmd/tapreflect)
+(cd "$ROOT" && go build -o "$WORK/bin/xdpreflect" ./bench/cmd/xdpreflect)
 (cd "$ROOT" && go build -o "$WORK/bin/zonegen" ./bench/cmd/zonegen)
 gcc -O2 -Wall -o "$WORK/bin/tapreflect-c" "$ROOT/bench/reflector-c/tapreflect.c"
 TAPDNS_OK=1
@@ -102,11 +107,16 @@ ip netns add "$NS_T"
 ip netns add "$NS_G"
 ip netns add "$NS_S"
 for ns in "$NS_T" "$NS_G" "$NS_S"; do ip -n "$ns" link set lo up; done
-ip link add "$VG" netns "$NS_G" type veth peer name "$VS" netns "$NS_S"
+# QUEUES RX/TX queues on each end (the default would be one per CPU): an
+# AF_XDP server binds sockets to QUEUES queues, and frames arriving on
+# another queue would go to the kernel.
+ip link add "$VG" netns "$NS_G" numrxqueues "$QUEUES" numtxqueues "$QUEUES" type veth \
+	peer name "$VS" netns "$NS_S" numrxqueues "$QUEUES" numtxqueues "$QUEUES"
 ip -n "$NS_G" addr add "$VETH_LOCAL/24" dev "$VG"
 ip -n "$NS_S" addr add "$VETH_IP/24" dev "$VS"
 ip -n "$NS_G" link set "$VG" up
 ip -n "$NS_S" link set "$VS" up
+ip netns exec "$NS_G" ethtool -K "$VG" tx off >/dev/null
 
 # tap_setup (re)creates the TAP: a server built on water clears the
 # persist flag, so the device may be gone after the previous target.
@@ -173,6 +183,16 @@ start_target() { # $1: target, $2: log file
 		;;
 	knot-xdp)
 		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" knotd -c "$WORK/knot/knot-xdp.conf"
+		;;
+	xdp)
+		# The server's kernel has the same address on the veth, as for
+		# Knot's XDP mode: the XDP program takes its frames first.
+		# shellcheck disable=SC2086
+		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" "$WORK/bin/tapdns" \
+			--xdp "$VS" --ip "$VETH_IP/24" --zone "$WORK/bench.zone" --queues "$QUEUES" $TAPDNS_ARGS
+		;;
+	refl-xdp)
+		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" "$WORK/bin/xdpreflect" -iface "$VS" -ip "$VETH_IP" -queues "$QUEUES"
 		;;
 	esac
 }
@@ -259,9 +279,9 @@ run_dnsperf() { # $1: log file
 }
 
 TARGETS=()
-for t in fast gvisor refl-go refl-c nsd knot knot-xdp; do
+for t in fast gvisor refl-go refl-c nsd knot knot-xdp xdp refl-xdp; do
 	has "$ONLY" "$t" || continue
-	if [[ $t == fast || $t == gvisor ]] && [[ $TAPDNS_OK == 0 ]]; then
+	if [[ $t == fast || $t == gvisor || $t == xdp ]] && [[ $TAPDNS_OK == 0 ]]; then
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' 0 "$t" all NA NA "tapdns does not build" >>"$SAMPLES.skip"
 		continue
 	fi
@@ -309,6 +329,15 @@ for r in $(seq "$ROUNDS"); do
 			log "round $r $t dnsperf: $qps qps, $pct% answered, avg latency $lat us"
 		fi
 		stop_target
+		if [[ $t == knot-xdp ]]; then
+			# knotd leaves its XDP program attached when it exits (it
+			# replaces it on the next start); tapdns and the reflector
+			# refuse to replace another program.
+			ip -n "$NS_S" link set dev "$VS" xdp off 2>/dev/null || true
+		fi
+		if [[ $t == xdp && $r == 1 ]]; then
+			log "xdp: $(grep -o 'mode=[a-z]* zerocopy=[a-z]* queues=[0-9]* rx_queues=[0-9]*' "$slog" | head -1)"
+		fi
 		if [[ $t == knot-xdp && $r == 1 ]]; then
 			XDPMODE=$(grep -E 'initialized XDP|XDP.*(error|fail)' "$slog" | head -2 | sed 's/^[^ ]* //' | tr '\n' ' ')
 			log "knot-xdp: ${XDPMODE:-no XDP line in the knotd log}"
@@ -399,5 +428,31 @@ done
 	ratio "gVisor path / NSD" gvisor nsd
 	ratio "fast / gVisor" fast gvisor
 	ratio "Go reflector / C reflector" refl-go refl-c
+	ratio "xdp / Go AF_XDP reflector" xdp refl-xdp
+	ratio "xdp / Knot-XDP" xdp knot-xdp
+	ratio "xdp / NSD" xdp nsd
+	ratio "xdp / fast path (TAP)" xdp fast
+	echo
+	echo "server CPU per reply (kxdpgun; median replies per server CPU-second, inverted):"
+	for t in "${TARGETS[@]}"; do
+		e=$(eff "$t")
+		[[ -n $e ]] && awk -v t="$t" -v e="$e" 'BEGIN { if (e > 0) printf "  %-9s %6.0f ns\n", t, 1e9 / e }'
+	done
+	echo
+	echo "goals (kxdpgun median replies/s, same run):"
+	goal() { # $1 label, $2 numerator, $3 denominator, $4 factor
+		local a b
+		a=$(med "$2" kxdpgun) b=$(med "$3" kxdpgun)
+		if [[ -z $a || -z $b ]]; then
+			printf '  %-32s not measured\n' "$1"
+			return
+		fi
+		awk -v l="$1" -v a="$a" -v b="$b" -v f="$4" 'BEGIN {
+			r = (b > 0) ? a / b : 0
+			printf "  %-32s %.2fx: %s\n", l, r, (r >= f) ? "met" : "missed"
+		}'
+	}
+	goal "xdp >= 1.3x Knot-XDP" xdp knot-xdp 1.3
+	goal "xdp >= 4x NSD" xdp nsd 4
 } | tee "$RESULT"
 log "table: $RESULT, samples: $SAMPLES"
