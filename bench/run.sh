@@ -348,6 +348,7 @@ done
 # ---------------------------------------------------------------- report
 {
 	echo "tapdns packet benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "commit: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then

@@ -60,12 +60,12 @@ func (l *xdpLab) attached(t *testing.T, dev string) bool {
 
 // TestXDP serves DNS over UDP and TCP, IPv4 and IPv6, answers ARP, NDP and
 // ping through AF_XDP while the server's kernel keeps using the same
-// interface; it counts fast-path answers, captures frames with --pcap, and
-// detaches on SIGTERM.
+// interface; it counts fast-path answers, captures frames with --pcap,
+// runs as nobody after start (--user), and detaches on SIGTERM.
 func TestXDP(t *testing.T) {
 	l := newXDPLab(t, 1)
 	pcapFile := filepath.Join(t.TempDir(), "xdp.pcap")
-	p := l.start(t, "", "--zone", testdata(t, "example.zone"), "--metrics", metricsAddr, "--pcap", pcapFile)
+	p := l.start(t, "", "--zone", testdata(t, "example.zone"), "--metrics", metricsAddr, "--pcap", pcapFile, "--user", "nobody")
 	p.WaitReadyFrom(t, l.gen, appliance4)
 	p.WaitReadyFrom(t, l.gen, appliance6)
 	if !l.attached(t, "vs0") {
@@ -155,6 +155,9 @@ func TestXDPKilled(t *testing.T) {
 	}
 	if l.attached(t, "vs0") {
 		t.Fatal("XDP program still attached 5 s after SIGKILL")
+	}
+	if out := l.srv.MustRun(t, "ip", "maddr", "show", "dev", "vs0"); strings.Contains(out, "33:33:ff:00:00:02") {
+		t.Errorf("our solicited-node group still in vs0's filter after SIGKILL:\n%s", out)
 	}
 	p2 := l.start(t, "")
 	p2.WaitReadyFrom(t, l.gen, appliance4)

@@ -107,8 +107,8 @@ type Link struct {
 	log      *slog.Logger
 
 	nl    *rtnl
-	ctl   int             // socket for interface ioctls, in the interface's namespace
-	mcast map[[6]byte]int // link-layer groups we added to the NIC's filter, with counts
+	mcast int             // packet socket holding our link-layer multicast memberships
+	maddr map[[6]byte]int // those memberships, with counts
 	prog  *program
 	lnk   link.Link
 	socks []*Socket
@@ -138,7 +138,7 @@ func Open(cfg Config, logger *slog.Logger) (_ *Link, err error) {
 	if err := cfg.Socket.normalize(); err != nil {
 		return nil, err
 	}
-	l := &Link{name: cfg.Interface, log: logger, ctl: -1, mcast: map[[6]byte]int{}}
+	l := &Link{name: cfg.Interface, log: logger, mcast: -1, maddr: map[[6]byte]int{}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -163,8 +163,13 @@ func Open(cfg Config, logger *slog.Logger) (_ *Link, err error) {
 	if l.nl, err = openRtnl(); err != nil {
 		return nil, err
 	}
-	if l.ctl, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-		return nil, fmt.Errorf("socket for interface control: %w", err)
+	// Protocol 0: the socket receives nothing; it only holds memberships,
+	// which the kernel drops when it is closed, even by a killed process.
+	if l.mcast, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0); err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, fmt.Errorf("packet socket for multicast memberships: %w (needs CAP_NET_RAW): %w", ErrPermission, err)
+		}
+		return nil, fmt.Errorf("packet socket for multicast memberships: %w", err)
 	}
 	li, err := l.nl.getLink(l.index)
 	if err != nil {
@@ -339,14 +344,23 @@ func (l *Link) clearLeftover(li linkInfo) error {
 func progName(id uint32) (string, error) {
 	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
 	if err != nil {
-		return "", bpfError(fmt.Sprintf("inspect attached XDP program %d", id), err)
+		return "", inspectError(fmt.Sprintf("inspect attached XDP program %d", id), err)
 	}
 	defer p.Close()
 	info, err := p.Info()
 	if err != nil {
-		return "", bpfError(fmt.Sprintf("inspect attached XDP program %d", id), err)
+		return "", inspectError(fmt.Sprintf("inspect attached XDP program %d", id), err)
 	}
 	return info.Name, nil
+}
+
+// inspectError wraps a failure to look at another program or link, which
+// needs more than loading our own.
+func inspectError(what string, err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%s: %w (needs CAP_SYS_ADMIN, or root): %w", what, ErrPermission, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // linkOwns reports whether a bpf_link holds the program with this ID.
@@ -363,7 +377,7 @@ func linkOwns(progID uint32) (bool, error) {
 		}
 	}
 	if err := it.Err(); err != nil {
-		return false, bpfError("list bpf links", err)
+		return false, inspectError("list bpf links", err)
 	}
 	return false, nil
 }
@@ -420,7 +434,9 @@ func (l *Link) Sockets() []*Socket { return l.socks }
 // then reach only us, not the kernel. The NIC's link-layer filter is told
 // to accept the group's frames, or for an IPv6 unicast address those of
 // its solicited-node group: the kernel, which does not have our
-// addresses, has not joined them. Adding an address twice is no error.
+// addresses, has not joined them. The membership lasts until RemoveAddr
+// or Close, or until the process dies. Adding an address twice is no
+// error.
 func (l *Link) AddAddr(a netip.Addr) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -432,12 +448,12 @@ func (l *Link) AddAddr(a netip.Addr) error {
 
 func (l *Link) addAddr(a netip.Addr) error {
 	if mac, ok := groupMAC(a); ok {
-		if l.mcast[mac] == 0 {
-			if err := l.ifMulti(unix.SIOCADDMULTI, mac); err != nil {
+		if l.maddr[mac] == 0 {
+			if err := l.membership(unix.PACKET_ADD_MEMBERSHIP, mac); err != nil {
 				return fmt.Errorf("accept multicast %v for %v: %w", net.HardwareAddr(mac[:]), a, err)
 			}
 		}
-		l.mcast[mac]++
+		l.maddr[mac]++
 	}
 	return l.prog.addAddr(a)
 }
@@ -450,10 +466,10 @@ func (l *Link) RemoveAddr(a netip.Addr) error {
 		return net.ErrClosed
 	}
 	a = a.Unmap()
-	if mac, ok := groupMAC(a); ok && l.mcast[mac] > 0 {
-		if l.mcast[mac]--; l.mcast[mac] == 0 {
-			delete(l.mcast, mac)
-			_ = l.ifMulti(unix.SIOCDELMULTI, mac)
+	if mac, ok := groupMAC(a); ok && l.maddr[mac] > 0 {
+		if l.maddr[mac]--; l.maddr[mac] == 0 {
+			delete(l.maddr, mac)
+			_ = l.membership(unix.PACKET_DROP_MEMBERSHIP, mac)
 		}
 	}
 	return l.prog.removeAddr(a)
@@ -478,24 +494,17 @@ func groupMAC(a netip.Addr) ([6]byte, bool) {
 	return [6]byte{}, false
 }
 
-// ifMulti adds (SIOCADDMULTI) or removes (SIOCDELMULTI) mac in the
-// interface's multicast filter. The kernel counts additions per address,
-// so the host's own memberships are unaffected.
-func (l *Link) ifMulti(req uint, mac [6]byte) error {
-	var ifr struct {
-		name   [unix.IFNAMSIZ]byte
-		family uint16
-		data   [14]byte
-		_      [8]byte
-	}
-	copy(ifr.name[:], l.name)
-	ifr.family = unix.AF_UNSPEC
-	copy(ifr.data[:], mac[:])
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(l.ctl), uintptr(req), uintptr(unsafe.Pointer(&ifr))); e != 0 {
-		if e == unix.EPERM || e == unix.EACCES {
-			return fmt.Errorf("%w (needs CAP_NET_ADMIN): %w", ErrPermission, e)
+// membership adds (PACKET_ADD_MEMBERSHIP) or drops mac in the interface's
+// multicast filter, held by the packet socket. The kernel counts
+// memberships per address, so the host's own are unaffected.
+func (l *Link) membership(opt int, mac [6]byte) error {
+	mr := unix.PacketMreq{Ifindex: int32(l.index), Type: unix.PACKET_MR_MULTICAST, Alen: 6}
+	copy(mr.Address[:], mac[:])
+	if err := unix.SetsockoptPacketMreq(l.mcast, unix.SOL_PACKET, opt, &mr); err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("%w (needs CAP_NET_RAW): %w", ErrPermission, err)
 		}
-		return e
+		return err
 	}
 	return nil
 }
@@ -531,16 +540,12 @@ func (l *Link) Close() error {
 	if l.prog != nil {
 		l.prog.close()
 	}
-	for mac := range l.mcast {
-		if err := l.ifMulti(unix.SIOCDELMULTI, mac); err != nil {
-			errs = append(errs, fmt.Errorf("drop multicast %v: %w", net.HardwareAddr(mac[:]), err))
-		}
+	// Closing the packet socket drops its memberships; no privilege needed.
+	if l.mcast >= 0 {
+		unix.Close(l.mcast)
+		l.mcast = -1
 	}
-	clear(l.mcast)
-	if l.ctl >= 0 {
-		unix.Close(l.ctl)
-		l.ctl = -1
-	}
+	clear(l.maddr)
 	l.nl.close()
 	return errors.Join(errs...)
 }
