@@ -126,6 +126,12 @@ func TestXDP(t *testing.T) {
 	if v := m[`tapdns_tcp_replies_total`]; v < 2 {
 		t.Errorf("tapdns_tcp_replies_total = %v, want >= 2", v)
 	}
+	if v, ok := m[`tapdns_xdp_syscalls_total{dir="tx"}`]; !ok || v < 1 {
+		t.Errorf(`tapdns_xdp_syscalls_total{dir="tx"} = %v (present %v), want >= 1`, v, ok)
+	}
+	if v, ok := m[`tapdns_xdp_drops_total{reason="rx_ring_full"}`]; !ok || v != 0 {
+		t.Errorf(`tapdns_xdp_drops_total{reason="rx_ring_full"} = %v (present %v), want 0`, v, ok)
+	}
 
 	stopWithin(t, p, syscall.SIGTERM)
 	if l.attached(t, "vs0") {

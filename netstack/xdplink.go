@@ -248,3 +248,41 @@ func (x *xdpIO) write(frame []byte) error {
 	x.sock.SendTX(b, copy(b, frame))
 	return x.sock.Flush()
 }
+
+// XDPStats is a snapshot of an AF_XDP link's counters, all queues
+// together.
+type XDPStats struct {
+	// Enabled is false on a TAP; the rest is then zero.
+	Enabled bool
+	// The kernel's (XDP_STATISTICS): received frames it dropped because
+	// the RX ring was full, times it found the fill ring empty (a frame
+	// dropped each), frames dropped otherwise (larger than a UMEM frame),
+	// and descriptors it rejected.
+	RXRingFull, RXFillRingEmpty, RXDropped, RXInvalidDescs, TXInvalidDescs uint64
+	// Ours: system calls that kicked transmission (one per burst), failed
+	// ones, frames not sent because every transmit frame was in flight,
+	// and system calls that woke the receive side (zero-copy drivers).
+	TXKicks, TXKickErrors, TXNoFrame, RXWakeups uint64
+}
+
+// XDPStats returns a snapshot of the AF_XDP link's counters.
+func (s *Stack) XDPStats() XDPStats {
+	d, ok := s.dev.(*xdpDevice)
+	if !ok {
+		return XDPStats{}
+	}
+	st := XDPStats{Enabled: true}
+	for _, sk := range d.link.Sockets() {
+		k, o := sk.KernelStats(), sk.Stats()
+		st.RXRingFull += k.RXRingFull
+		st.RXFillRingEmpty += k.RXFillRingEmpty
+		st.RXDropped += k.RXDropped
+		st.RXInvalidDescs += k.RXInvalidDescs + o.RXInvalid
+		st.TXInvalidDescs += k.TXInvalidDescs
+		st.TXKicks += o.TXKicks
+		st.TXKickErrors += o.TXKickErrs
+		st.TXNoFrame += o.TXNoFrame
+		st.RXWakeups += o.RXWakeups
+	}
+	return st
+}

@@ -255,7 +255,7 @@ func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp
 	}
 	version, revision, goVersion := buildInfo()
 	src := metrics.Sources{
-		DNS: svc.Stats, Requests: svc.RequestStats, Net: st.Stats, Fast: st.FastPathStats, TCP: tcp.Stats, Zones: svc.Zones,
+		DNS: svc.Stats, Requests: svc.RequestStats, Net: st.Stats, Fast: st.FastPathStats, XDP: st.XDPStats, TCP: tcp.Stats, Zones: svc.Zones,
 		Version: version, Revision: revision, GoVersion: goVersion,
 	}
 	if qlog != nil {

@@ -40,6 +40,7 @@ type Sources struct {
 	Requests func() dnssvc.RequestStats
 	Net      func() netstack.Stats
 	Fast     func() netstack.FastPathStats
+	XDP      func() netstack.XDPStats
 	TCP      func() dnstcp.Stats
 	Zones    func() *zone.Set
 	Reloads  func() zoneset.Stats
@@ -74,6 +75,7 @@ type Collector struct {
 	zoneSerial, zoneRecords, reloads, reloadFailures, fileFailures, lastReload, lastOK *prometheus.Desc
 	pcapPackets, pcapDropped, pcapBytes                                                *prometheus.Desc
 	qlogDropped                                                                        *prometheus.Desc
+	xdpDrops, xdpKicks, xdpKickErrors                                                  *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading src.
@@ -125,6 +127,10 @@ func NewCollector(src Sources) *Collector {
 		pcapDropped: desc("pcap_dropped_total", "Frames not written to the --pcap file (size limit reached)."),
 		pcapBytes:   desc("pcap_bytes", "Size of the --pcap file."),
 		qlogDropped: desc("query_log_dropped_total", "--log-queries lines dropped because the log could not keep up."),
+
+		xdpDrops:      desc("xdp_drops_total", "With --xdp: frames lost at the AF_XDP sockets, by reason (the kernel's counters and ours).", "reason"),
+		xdpKicks:      desc("xdp_syscalls_total", "With --xdp: system calls that kicked transmission (tx, one per burst) or woke reception (rx).", "dir"),
+		xdpKickErrors: desc("xdp_tx_kick_errors_total", "With --xdp: transmission kicks that failed (the frames go with the next)."),
 	}
 }
 
@@ -138,6 +144,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.tcpQueries, c.tcpReplies, c.tcpAccepted, c.tcpActive, c.tcpClosed,
 		c.zoneSerial, c.zoneRecords, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
 		c.pcapPackets, c.pcapDropped, c.pcapBytes, c.qlogDropped,
+		c.xdpDrops, c.xdpKicks, c.xdpKickErrors,
 	} {
 		ch <- d
 	}
@@ -262,6 +269,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.QueryLogDropped != nil {
 		counter(ch, c.qlogDropped, s.QueryLogDropped())
+	}
+	if s.XDP != nil {
+		if x := s.XDP(); x.Enabled {
+			counter(ch, c.xdpDrops, x.RXRingFull, "rx_ring_full")
+			counter(ch, c.xdpDrops, x.RXFillRingEmpty, "fill_ring_empty")
+			counter(ch, c.xdpDrops, x.RXDropped, "rx_other")
+			counter(ch, c.xdpDrops, x.RXInvalidDescs, "rx_invalid_desc")
+			counter(ch, c.xdpDrops, x.TXInvalidDescs, "tx_invalid_desc")
+			counter(ch, c.xdpDrops, x.TXNoFrame, "tx_no_frame")
+			counter(ch, c.xdpKicks, x.TXKicks, "tx")
+			counter(ch, c.xdpKicks, x.RXWakeups, "rx")
+			counter(ch, c.xdpKickErrors, x.TXKickErrors)
+		}
 	}
 }
 
