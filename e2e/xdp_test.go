@@ -239,3 +239,16 @@ func TestXDPErrors(t *testing.T) {
 		t.Error("an XDP program is attached after the failed starts")
 	}
 }
+
+// TestXDPInterfaceRemoved: when the interface goes away, tapdns notices
+// (the kernel does not wake AF_XDP readers for it) and exits with status 1.
+func TestXDPInterfaceRemoved(t *testing.T) {
+	l := newXDPLab(t, 1)
+	p := l.start(t, "")
+	p.WaitReadyFrom(t, l.gen, appliance4)
+	l.gen.MustRun(t, "ip", "link", "del", "vg0")
+	code, ok := p.Wait(10 * time.Second)
+	if !ok || code != 1 || !strings.Contains(p.Stderr(), "interface removed?") {
+		t.Errorf("exit %d (exited %v), want 1 with 'interface removed?'; stderr:\n%s", code, ok, p.Stderr())
+	}
+}

@@ -344,6 +344,9 @@ func (s *Stack) readLoop(q *queue) error {
 		return nil
 	}
 	q.ctr.readErrors.Add(1)
+	if s.cfg.XDP != "" {
+		return fmt.Errorf("netstack: read from xdp %s (queue %d; interface removed?): %w", s.cfg.XDP, q.idx, err)
+	}
 	return fmt.Errorf("netstack: read from tap %s (queue %d; device removed or detached?): %w", s.cfg.TAP, q.idx, err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -149,9 +150,31 @@ func newXDPIO(sk *xdp.Socket) *xdpIO {
 	return x
 }
 
+// xdpCheckEvery is how often an idle reader checks its socket for an
+// error: when the interface goes away, the kernel sets one but does not
+// wake the poller.
+const xdpCheckEvery = time.Second
+
 func (x *xdpIO) run(q *queue) error {
 	x.q = q
-	return x.sock.RawConn().Read(x.readFn)
+	for {
+		// stop sets stopping, then a deadline in the past: checking after
+		// our own deadline is set means neither can be lost.
+		_ = x.sock.SetReadDeadline(time.Now().Add(xdpCheckEvery))
+		if q.stopping.Load() {
+			return nil
+		}
+		err := x.sock.RawConn().Read(x.readFn)
+		if q.stopping.Load() {
+			return nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if err := x.sock.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // drain is the RawConn read callback: it handles bursts of frames until

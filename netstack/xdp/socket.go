@@ -472,6 +472,19 @@ func (s *Socket) reap() {
 	s.comp.release()
 }
 
+// Err returns and clears the socket's pending error (SO_ERROR): ENETDOWN
+// once the interface is gone. It is for the receive side's goroutine.
+func (s *Socket) Err() error {
+	n, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return err
+	}
+	if n != 0 {
+		return unix.Errno(n)
+	}
+	return nil
+}
+
 // Stats returns a snapshot of the socket's counters.
 func (s *Socket) Stats() SocketStats {
 	return SocketStats{
