@@ -1,14 +1,18 @@
-// Package netstack attaches to a Linux TAP device and runs the gVisor
-// userspace TCP/IP stack on it with static addresses. It is the only
-// package that imports gVisor and water, and it knows nothing of DNS: it
+// Package netstack attaches to a Linux TAP device, or to an Ethernet
+// interface through AF_XDP (package netstack/xdp, Config.XDP), and runs
+// the gVisor userspace TCP/IP stack on it with static addresses. It is the
+// only package that imports gVisor, water and cilium/ebpf (through
+// netstack/xdp), and it knows nothing of DNS: it
 // moves bytes. Datagrams to the served UDP port go to a Handler on the
 // reader goroutine, and what it returns is sent back; everything else the
 // layers above need is lent as sockets with the standard library's types
 // (sockets.go): ListenUDP, ListenTCP, DialTCP, ListenMulticastUDP, and
 // SendUDP for replies that are ready later than their query.
 //
-// Frames are read by our own loop, one goroutine per TAP queue, on
-// non-blocking fds driven by Go's poller. Each frame is classified first:
+// Frames are read by our own loop, one goroutine per TAP queue or AF_XDP
+// socket, on non-blocking fds driven by Go's poller (link.go: a queue's
+// device side is a frameIO; xdplink.go takes AF_XDP frames in bursts and
+// sends the fast path's replies once per burst). Each frame is classified first:
 // runts, unicast frames for other MACs (bridges flood those) and EtherTypes
 // other than IPv4, IPv6 and ARP are counted and dropped, so nothing odd can
 // stall the reader. With Config.FastPath, plain UDP queries to our address
