@@ -70,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check" {
 		return runCheck(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "dig" {
+		return runDig(args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -97,7 +100,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
 	// (internal/zoneset), each reload installed whole with SetZones.
+	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
 	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
+	if !cfg.local.empty() {
+		d, err := cfg.local.load()
+		if err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+		svc.SetLocal(d)
+	}
+	loadZone, installZones := zoneHooks(svc)
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
 		set, err := loadZones(nil)
@@ -106,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		svc.SetZones(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadLean, installLean(svc), log.With("pkg", "zoneset")); err != nil {
+	} else if zs, err = zoneset.New(cfg.zones, loadZone, installZones, log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -171,7 +185,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if qlog != nil {
 		qlog.start(qctx)
 	}
-	hp := startHelpers(ctx, cfg, zs, pw, hup, log)
+	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
 
 	runErr := st.Run(ctx)
@@ -329,4 +343,16 @@ func installLean(svc *dnssvc.Server) func(*zone.Set) {
 		svc.SetZones(set)
 		debug.FreeOSMemory()
 	}
+}
+
+// zoneHooks returns the zoneset loader and install hook: loadLean and
+// installLean, or plain zone.LoadFile and SetZones when the environment
+// variable TAPDNS_LEAN_RELOAD is "0". That switch is for measurement only
+// (bench/reload-latency.sh compares the two under load) and not part of
+// the interface.
+func zoneHooks(svc *dnssvc.Server) (zoneset.Loader, func(*zone.Set)) {
+	if os.Getenv("TAPDNS_LEAN_RELOAD") == "0" {
+		return zone.LoadFile, svc.SetZones
+	}
+	return loadLean, installLean(svc)
 }
