@@ -87,6 +87,7 @@ type Socket struct {
 	umem      []byte
 	frameMask uint64
 	frameSize uint64
+	txBase    uint64   // UMEM address of the first transmit frame; receive frames lie below
 	maps      [][]byte // the rings' mappings, for Close
 
 	// Receive side.
@@ -227,6 +228,7 @@ func NewSocket(cfg SocketConfig) (_ *Socket, err error) {
 
 	// Receive frames are the first nrx, all of them in the fill ring from
 	// the start; transmit frames the rest.
+	s.txBase = uint64(nrx) * s.frameSize
 	s.rxFree = make([]uint64, 0, nrx)
 	for i := uint32(0); i < nrx; i++ {
 		s.fill.push(uint64(i) * s.frameSize)
@@ -346,7 +348,7 @@ func (s *Socket) Frame(d unix.XDPDesc) []byte {
 // Recycle gives a received frame back; Refill returns it to the kernel.
 func (s *Socket) Recycle(d unix.XDPDesc) {
 	a := d.Addr & s.frameMask
-	if len(s.rxFree) == cap(s.rxFree) || a >= uint64(cap(s.rxFree))*s.frameSize {
+	if len(s.rxFree) == cap(s.rxFree) || a >= s.txBase {
 		return // not a receive frame, or recycled twice
 	}
 	s.rxFree = append(s.rxFree, a)
@@ -416,7 +418,7 @@ func (s *Socket) addrOf(buf []byte) (uint64, bool) {
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(s.umem)))
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
 	a := uint64(p - base)
-	if p < base || a >= uint64(len(s.umem)) || a&^s.frameMask != 0 || a < uint64(cap(s.rxFree))*s.frameSize {
+	if p < base || a >= uint64(len(s.umem)) || a&^s.frameMask != 0 || a < s.txBase {
 		return 0, false // not the start of a transmit frame
 	}
 	return a, true
