@@ -40,13 +40,18 @@ type outcome struct {
 // the tapdns comparison, it does not pass it).
 func TestDifferential(t *testing.T) {
 	labtest.RequireRoot(t)
-	labtest.RequireTools(t, "nsd", "nsd-checkconf", "knotd", "knotc")
+	labtest.RequireTools(t, append([]string{"nsd", "nsd-checkconf", "knotd", "knotc"}, signers...)...)
 	refOnly := os.Getenv("DIFFTEST_REFERENCE_ONLY") != ""
 	start := time.Now()
 
 	ns := labtest.NewNS(t, "diff")
-	servers := startServers(t, ns, !refOnly)
-	cases := allCases()
+	signed := signZones(t, t.TempDir())
+	zones := append([]testZone{}, testZones...)
+	for _, z := range signed {
+		zones = append(zones, z.testZone)
+	}
+	servers := startServers(t, ns, zones, !refOnly)
+	cases := append(allCases(), signedCases(signed)...)
 
 	outcomes := make([]outcome, len(cases))
 	for i, c := range cases {

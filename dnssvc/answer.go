@@ -25,6 +25,13 @@ type responder struct {
 	tc      bool // the answer did not fit: TC to be set
 	dropped bool // optional additional records were left out
 	ede     int  // Extended DNS Error info-code for the OPT, or dnswire.EDENone
+
+	// do is the query's DO bit: answers from signed zones carry DNSSEC
+	// records (see dnssec.go), whose proofs wait in proofs until the
+	// answer section is complete.
+	do      bool
+	proofs  [maxProofs]proof
+	nproofs int
 }
 
 // answer fills in the answer to a well-formed QUERY and returns the rcode
@@ -61,10 +68,14 @@ func (r *responder) answer() (int, bool) {
 		return r.resolve(m), false
 	}
 	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
-	// Everything resolve writes depends only on the canonical name and
-	// type (see cache); ANY is left out as the one transport-dependent
-	// answer by policy.
-	return r.resolve(m), q.QType != dnswire.TypeANY
+	// Everything resolve writes depends only on the canonical name, type
+	// and DO bit (see cache); ANY is left out as the one
+	// transport-dependent answer by policy.
+	rcode := r.resolve(m)
+	if !r.tc {
+		r.flush() // proofs not written yet: the chain ended early
+	}
+	return rcode, q.QType != dnswire.TypeANY
 }
 
 // transfer answers AXFR and IXFR: we never transfer zones. Over UDP AXFR
@@ -102,10 +113,16 @@ func (r *responder) resolve(m zone.Match) int {
 		n := 0
 		switch m.Result {
 		case zone.NoData:
+			if m.Wildcard {
+				r.proveWildcardNoData(m.Zone, cur, m.Node)
+			} else {
+				r.proveNoData(m.Zone, cur, m.Node)
+			}
 			return r.negative(m.Zone, dnswire.RcodeSuccess)
 		case zone.NXDomain:
 			dn, d := dnameAbove(m.Zone, cur)
 			if d == nil {
+				r.proveNXDomain(m.Zone, cur)
 				return r.negative(m.Zone, dnswire.RcodeNXDomain)
 			}
 			// RFC 6672 3.2: the DNAME, then a CNAME synthesised from
@@ -113,7 +130,7 @@ func (r *responder) resolve(m zone.Match) int {
 			// A DNAME met again (its target is below its owner) is not
 			// repeated; the CNAMEs go on to the hop limit (Knot DNS).
 			if !slices.ContainsFunc(seen[:i], func(h hop) bool { return h.rs == d }) {
-				if _, ok := r.addRRset(dnswire.Answer, bytesOf(dn.Name), 0, d); !ok {
+				if _, ok := r.addSigned(dnswire.Answer, bytesOf(dn.Name), 0, m.Zone, dn, d); !ok {
 					return r.truncate(dnswire.RcodeSuccess)
 				}
 			}
@@ -133,14 +150,25 @@ func (r *responder) resolve(m zone.Match) int {
 			r.referral(m.Zone, m.Node)
 			return dnswire.RcodeSuccess
 		case zone.Success:
+			if m.Wildcard {
+				r.proveWildcard(m.Zone, cur, m.Node)
+			}
 			if m.Answer == nil { // ANY
 				return r.any(owner, m.Zone, m.Node)
 			}
-			if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, m.Answer); !ok {
+			ok := false
+			if m.Answer.Type == dnswire.TypeRRSIG && !m.CNAME {
+				ok = r.addRRSIGs(owner, questionOff, m.Node, m.Answer)
+			} else {
+				_, ok = r.addSigned(dnswire.Answer, owner, questionOff, m.Zone, m.Node, m.Answer)
+			}
+			if !ok {
 				return r.truncate(dnswire.RcodeSuccess)
 			}
 			if !m.CNAME {
-				r.additional(m.Zone, m.Answer)
+				if r.flush() {
+					r.additional(m.Zone, m.Answer)
+				}
 				return dnswire.RcodeSuccess
 			}
 			seen[i] = hopOf(m, prev)
@@ -273,25 +301,41 @@ func (r *responder) any(owner []byte, z *zone.Zone, n *zone.Node) int {
 		return dnswire.RcodeSuccess
 	}
 	rs := &n.RRsets[0]
-	if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, rs); !ok {
+	if _, ok := r.addSigned(dnswire.Answer, owner, questionOff, z, n, rs); !ok {
 		return r.truncate(dnswire.RcodeSuccess)
 	}
 	// The addresses of NS, MX and SRV targets, as for a query of that
 	// type (Knot DNS does the same).
-	r.additional(z, rs)
+	if r.flush() {
+		r.additional(z, rs)
+	}
 	return dnswire.RcodeSuccess
 }
 
 // negative adds the zone's SOA to the authority section (RFC 2308 3) with
-// the negative TTL, and returns rcode.
+// the negative TTL, then the queued proofs, and returns rcode. The SOA's
+// signatures keep the SOA RRset's own TTL, as NSD and Knot DNS send them.
 func (r *responder) negative(z *zone.Zone, rcode int) int {
 	soa := z.Apex.RRset(dnswire.TypeSOA)
 	if soa == nil {
 		return rcode
 	}
+	m := r.b.Mark()
 	if !r.b.AddRR(dnswire.Authority, bytesOf(z.Origin), dnswire.TypeSOA, dnswire.ClassIN, z.NegTTL, firstRecord(soa)) {
 		return r.truncate(rcode)
 	}
+	if r.secure(z) {
+		var owner []byte
+		at := r.b.LastOwner()
+		if at == 0 {
+			owner = bytesOf(z.Origin)
+		}
+		if !r.addSigs(dnswire.Authority, owner, at, z.Apex, dnswire.TypeSOA, soa.TTL) {
+			r.b.Rollback(m)
+			return r.truncate(rcode)
+		}
+	}
+	r.flush()
 	return rcode
 }
 
@@ -309,6 +353,21 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 		r.truncate(0)
 		return
 	}
+	// DNSSEC: the DS RRset with its signatures, or the proof that there
+	// is none (RFC 4035 3.1.4, RFC 5155 7.2.7).
+	if r.secure(z) {
+		if ds := cut.RRset(dnswire.TypeDS); ds != nil {
+			if _, ok := r.addSigned(dnswire.Authority, bytesOf(cut.Name), 0, z, cut, ds); !ok {
+				r.truncate(0)
+				return
+			}
+		} else {
+			r.proveNoDS(z, cut)
+		}
+	}
+	if !r.flush() {
+		return
+	}
 	var canon [dnswire.MaxNameLen]byte
 	cutName := bytesOf(cut.Name)
 	afterNS := r.b.Mark()
@@ -323,7 +382,7 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 			if node == nil {
 				continue
 			}
-			if !r.addAddrs(rd, node) {
+			if !r.addAddrs(rd, z, node) {
 				if required {
 					r.b.Rollback(afterNS)
 					r.tc = true
@@ -377,16 +436,17 @@ func (r *responder) additional(z *zone.Zone, rs *zone.RRset) {
 			done[ndone] = node
 			ndone++
 		}
-		if !r.addAddrs(t, node) {
+		if !r.addAddrs(t, z, node) {
 			r.dropped = true
 			return
 		}
 	}
 }
 
-// addAddrs adds node's A and AAAA RRsets, owned by name, to the additional
-// section; all or nothing.
-func (r *responder) addAddrs(name []byte, node *zone.Node) bool {
+// addAddrs adds node's A and AAAA RRsets of zone z, owned by name, to the
+// additional section, with their signatures in a DNSSEC answer; all or
+// nothing.
+func (r *responder) addAddrs(name []byte, z *zone.Zone, node *zone.Node) bool {
 	m := r.b.Mark()
 	owner, at := name, 0
 	for _, t := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
@@ -394,7 +454,7 @@ func (r *responder) addAddrs(name []byte, node *zone.Node) bool {
 		if rs == nil {
 			continue
 		}
-		off, ok := r.addRRset(dnswire.Additional, owner, at, rs)
+		off, ok := r.addSigned(dnswire.Additional, owner, at, z, node, rs)
 		if !ok {
 			r.b.Rollback(m)
 			return false

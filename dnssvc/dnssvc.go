@@ -107,6 +107,9 @@ type shard struct {
 type state struct {
 	set   *zone.Set
 	cache *cache
+	// signed is true when a zone of the set is signed: only then does DO
+	// change answers (and the cache key).
+	signed bool
 }
 
 // New returns a Server answering from zones (nil means an empty set).
@@ -167,7 +170,11 @@ func (s *Server) SetZones(z *zone.Set) {
 	}
 	// Room for about one answer per record and one per name (a negative
 	// or synthesised answer), within newCache's bounds.
-	s.state.Store(&state{set: z, cache: newCache((nodes + records) / 2)})
+	signed := false
+	for _, zz := range z.Zones() {
+		signed = signed || zz.Signed()
+	}
+	s.state.Store(&state{set: z, cache: newCache((nodes + records) / 2), signed: signed})
 	s.log.Debug("zones installed", "zones", len(z.Zones()), "nodes", nodes)
 }
 
@@ -218,7 +225,7 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 	}
 
 	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
-		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
+		if e := st.cache.get(q.Name(), q.QType, q.DO() && st.signed); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
 			if e.rcode == dnswire.RcodeSuccess {
 				sh.ctr.cached.Add(1)
 			} else {
@@ -292,7 +299,8 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.Question(q.Question)
 	}
 
-	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone}
+	do := q.DO() && st.signed
+	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone, do: do}
 	rcode := dnswire.RcodeSuccess
 	cacheable := false
 	switch {
@@ -310,7 +318,7 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		sh.ctr.truncated.Add(1)
 	}
 	if cacheable && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
-		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
+		st.cache.put(q.Name(), q.QType, do, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
 			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)),
 			b.Flags()&dnswire.FlagAA, uint8(rcode))
 	}
