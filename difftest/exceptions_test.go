@@ -24,7 +24,9 @@ var exceptions = []exception{
 		id: "additional-for-targets",
 		cases: []string{"example./MX/*", "mx.example./MX/*", "_sip._tcp.example./SRV/*", "raw/edns/size*-mx",
 			"mx.example./ANY/*", "_sip._tcp.example./ANY/*", "lcmx.example./MX/*", "lcsrv.example./SRV/*",
-			"tomx.example./MX/*", "tosrv.example./SRV/*", "tons.example./MX/*"},
+			"tomx.example./MX/*", "tosrv.example./SRV/*", "tons.example./MX/*",
+			"nsec./MX/*", "nsec3./MX/*", "optout./MX/*", "mx.nsec./MX/*", "mx.nsec3./MX/*", "mx.optout./MX/*",
+			"_sip._tcp.nsec./SRV/*", "_sip._tcp.nsec3./SRV/*", "_sip._tcp.optout./SRV/*"},
 		follow: "knot",
 		rfc:    "RFC 1034 §4.3.2 step 6, RFC 1035 §3.3.9, RFC 2782 (additional section processing)",
 		why: "Knot adds the A/AAAA records of MX and SRV targets that are in the same zone, as it does " +
@@ -59,7 +61,7 @@ var exceptions = []exception{
 	},
 	{
 		id:     "any-at-apex",
-		cases:  []string{"example./ANY/*", "child.example./ANY/*"},
+		cases:  []string{"example./ANY/*", "child.example./ANY/*", "nsec./ANY/*", "nsec3./ANY/*", "optout./ANY/*"},
 		follow: "knot",
 		rfc:    "RFC 8482 §4.1 (answer ANY with a subset: one RRset of the server's choosing)",
 		why: "Both return one RRset for ANY, over UDP and TCP alike. At the apex NSD picks the SOA, " +
@@ -68,7 +70,7 @@ var exceptions = []exception{
 	},
 	{
 		id: "cname-across-zones",
-		cases: []string{"xzone.example./A/*", "xzone2.example./A/*", "tochild.example./*",
+		cases: []string{"xzone.example./A/*", "xzone2.example./A/*", "tochild.example./*", "cnameout.*",
 			"back.child.example./*", "tonet.child.example./A/*", "alias.example.net./A/*", "back.example.net./A/*",
 			"www.dname.example./*"},
 		follow: "knot",
@@ -250,5 +252,44 @@ var exceptions = []exception{
 		rfc:    "RFC 7314 (EDNS EXPIRE is for zone transfer clients; optional)",
 		why: "Knot returns the EXPIRE option with the zone's SOA expire; NSD ignores the option. tapdns " +
 			"follows NSD: it does not transfer zones and sends no EDNS options it was not built for.",
+	},
+	{
+		id:     "sibling-glue",
+		cases:  []string{"www.tld.example./A/plain/udp", "www.tld.example./A/edns512/udp", "tld.example./NS/*"},
+		follow: "nsd",
+		rfc:    "RFC 9471 §3 (sibling glue is optional: what does not fit is left out, without TC)",
+		why: "A referral to 13 name servers whose addresses are sibling glue, like the root zone's for com., " +
+			"does not fit in 512 octets with all of them. Both add what still fits, without TC: NSD the A " +
+			"record of every name first, then an AAAA record while one fits; Knot A and AAAA name by name, " +
+			"then the A records that still fit. tapdns follows NSD: the resolver gets an IPv4 address for " +
+			"every name server rather than two addresses for half of them.",
+	},
+	{
+		id:     "rrsig-query",
+		cases:  []string{"*/RRSIG/*"},
+		follow: "nsd",
+		rfc:    "RFC 4034 §3 (an RRSIG's TTL is that of the RRset it covers); RFC 4035 §3.1.5 is silent on qtype RRSIG",
+		why: "For a query of type RRSIG at a signed name NSD answers every RRSIG record there, each with the " +
+			"TTL of the RRset it covers; Knot answers one of them. tapdns follows NSD: the answer is the " +
+			"records the zone has, as for every other type.",
+	},
+	{
+		id:     "signed-truncation",
+		cases:  []string{"big.*./TXT/do512/udp"},
+		follow: "nsd",
+		rfc:    "RFC 4035 §3.1.1 (if the RRSIG RRs do not fit, the name server MUST set TC)",
+		why: "A TXT RRset that fits in 512 octets alone but not with its signature: both set TC. NSD " +
+			"leaves the RRset out with its signature, Knot sends the RRset without it. tapdns follows " +
+			"NSD: an RRset and its signatures are one unit, and RRsets are never sent in part.",
+	},
+	{
+		id:     "nsec3-wildcard-owner",
+		cases:  []string{"*.wild.nsec3./MX/*", "*.wild.optout./MX/*"},
+		follow: "knot",
+		rfc:    "RFC 5155 §7.2.3 (NODATA: the NSEC3 RR that matches QNAME)",
+		why: "A query for a type the wildcard lacks, asked for the wildcard's own name (*.wild): Knot " +
+			"answers with the NSEC3 record that matches the name, as for any name without that type; NSD " +
+			"adds another NSEC3 record, as if the wildcard had been used to answer. tapdns follows Knot: " +
+			"the name exists, so the wildcard rules do not apply.",
 	},
 }

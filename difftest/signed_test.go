@@ -27,6 +27,9 @@ import (
 //
 // Keys are ECDSAP256SHA256 (algorithm 13): fast to make and to check.
 
+// signedOrigins are the origins of the signed zones, in signing order.
+var signedOrigins = []string{"nsec.", "nsec3.", "optout.", "wildapex."}
+
 // signedZone is one zone signed for the test.
 type signedZone struct {
 	testZone
@@ -52,6 +55,9 @@ func signZones(t *testing.T, dir string) []signedZone {
 	}
 	for i := range zones {
 		z := &zones[i]
+		if z.origin != signedOrigins[i] {
+			t.Fatalf("signed zone %d is %s, want %s", i, z.origin, signedOrigins[i])
+		}
 		if z.nsec3 = nsec3Param(t, z.src); z.nsec3 == nil && z.origin != "nsec." {
 			t.Fatalf("%s: signed zone %s has no NSEC3PARAM", z.origin, z.src)
 		}

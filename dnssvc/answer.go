@@ -105,6 +105,8 @@ func (r *responder) resolve(m zone.Match) int {
 	cur := r.q.Name()
 	var owner []byte // nil: the question name (questionOff)
 	// seen[i] identifies the CNAME record written at hop i (see hop).
+	// Hops 0 to maxCNAMEHops-1 may write a CNAME; hop maxCNAMEHops only
+	// answers for the last target, unless that takes another CNAME.
 	var seen [maxCNAMEHops]hop
 	var prev *zone.RRset // the CNAME or DNAME RRset of the previous hop
 	first := m.Zone
@@ -124,6 +126,9 @@ func (r *responder) resolve(m zone.Match) int {
 			if d == nil {
 				r.proveNXDomain(m.Zone, cur)
 				return r.negative(m.Zone, dnswire.RcodeNXDomain)
+			}
+			if i == maxCNAMEHops {
+				return dnswire.RcodeSuccess // it would take a sixth CNAME
 			}
 			// RFC 6672 3.2: the DNAME, then a CNAME synthesised from
 			// it with the DNAME's TTL, then the answer for its target.
@@ -150,6 +155,9 @@ func (r *responder) resolve(m zone.Match) int {
 			r.referral(m.Zone, m.Node)
 			return dnswire.RcodeSuccess
 		case zone.Success:
+			if m.CNAME && i == maxCNAMEHops {
+				return dnswire.RcodeSuccess // a sixth CNAME: the resolver goes on
+			}
 			if m.Wildcard {
 				r.proveWildcard(m.Zone, cur, m.Node)
 			}
@@ -178,9 +186,6 @@ func (r *responder) resolve(m zone.Match) int {
 				return dnswire.RcodeSuccess
 			}
 		default:
-			return dnswire.RcodeSuccess
-		}
-		if i+1 == maxCNAMEHops {
 			return dnswire.RcodeSuccess
 		}
 		target := next[:n]
@@ -314,7 +319,7 @@ func (r *responder) any(owner []byte, z *zone.Zone, n *zone.Node) int {
 
 // negative adds the zone's SOA to the authority section (RFC 2308 3) with
 // the negative TTL, then the queued proofs, and returns rcode. The SOA's
-// signatures keep the SOA RRset's own TTL, as NSD and Knot DNS send them.
+// signatures get the same TTL, as NSD and Knot DNS send them.
 func (r *responder) negative(z *zone.Zone, rcode int) int {
 	soa := z.Apex.RRset(dnswire.TypeSOA)
 	if soa == nil {
@@ -330,7 +335,7 @@ func (r *responder) negative(z *zone.Zone, rcode int) int {
 		if at == 0 {
 			owner = bytesOf(z.Origin)
 		}
-		if !r.addSigs(dnswire.Authority, owner, at, z.Apex, dnswire.TypeSOA, soa.TTL) {
+		if !r.addSigs(dnswire.Authority, owner, at, z.Apex, dnswire.TypeSOA, z.NegTTL) {
 			r.b.Rollback(m)
 			return r.truncate(rcode)
 		}
@@ -343,7 +348,7 @@ func (r *responder) negative(z *zone.Zone, rcode int) int {
 // addresses to the additional section. Glue for targets below the cut is
 // required (RFC 9471): if it does not fit, TC is set and the glue left out
 // (the NS RRset stays, as Knot DNS does). Other addresses of targets in the
-// zone (sibling glue) are optional.
+// zone (sibling glue) are optional: what fits is added.
 func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	ns := cut.RRset(dnswire.TypeNS)
 	if ns == nil {
@@ -371,26 +376,38 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	var canon [dnswire.MaxNameLen]byte
 	cutName := bytesOf(cut.Name)
 	afterNS := r.b.Mark()
-	for pass := 0; pass < 2; pass++ {
-		required := pass == 0
+	for rd := range records(ns) {
+		n := dnswire.CanonicalName(&canon, rd)
+		if n < 0 || n != len(rd) || !isSubdomain(canon[:n], cutName) {
+			continue
+		}
+		if node := z.Node(canon[:n]); node != nil && !r.addAddrs(rd, z, node) {
+			r.b.Rollback(afterNS)
+			r.tc = true
+			return
+		}
+	}
+	// The other addresses (sibling glue) as NSD adds them: the A RRset of
+	// every name that still fits, then, if they all did, the AAAA RRsets
+	// that still fit. So a resolver gets an IPv4 address for as many
+	// name servers as possible (one root-zone referral: 13 A records and
+	// one AAAA in 512 octets).
+	for _, t := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
 		for rd := range records(ns) {
 			n := dnswire.CanonicalName(&canon, rd)
-			if n < 0 || n != len(rd) || isSubdomain(canon[:n], cutName) != required {
+			if n < 0 || n != len(rd) || isSubdomain(canon[:n], cutName) {
 				continue
 			}
 			node := z.Node(canon[:n])
-			if node == nil {
+			if node == nil || node.RRset(t) == nil {
 				continue
 			}
-			if !r.addAddrs(rd, z, node) {
-				if required {
-					r.b.Rollback(afterNS)
-					r.tc = true
-				} else {
-					r.dropped = true
-				}
-				return
+			if _, ok := r.addSigned(dnswire.Additional, rd, 0, z, node, node.RRset(t)); !ok {
+				r.dropped = true
 			}
+		}
+		if r.dropped {
+			return
 		}
 	}
 }

@@ -58,10 +58,12 @@ const (
 	DefaultIdentity = "tapdns"
 )
 
-// maxCNAMEHops bounds the CNAME records written for one query: a longer
-// chain is answered as far as it goes, rcode NOERROR, and the resolver
-// continues from the last target. 5 is Knot DNS's limit (NSD follows much
-// longer chains); it bounds the work per query.
+// maxCNAMEHops bounds the CNAME records written for one query: the answer
+// for the fifth CNAME's target is still given (its RRset, or NXDOMAIN or
+// NODATA with the SOA), but a sixth CNAME is not written: the answer
+// stops there, rcode NOERROR, and the resolver continues from the last
+// target. 5 is Knot DNS's limit (NSD follows much longer chains); it
+// bounds the work per query.
 const maxCNAMEHops = 5
 
 // Request describes where a query came from.
