@@ -12,6 +12,10 @@ type exception struct {
 	// printed by view.String), for the few cases where both reference
 	// servers implement something tapdns deliberately does not.
 	set map[string]string
+	// ignore names fields left out of the comparison with tapdns, for
+	// truncated answers whose partial sections the two servers fill
+	// differently (a client discards them and retries over TCP).
+	ignore []string
 	// rfc is the governing reference; why explains the choice.
 	rfc, why string
 }
@@ -274,17 +278,35 @@ var exceptions = []exception{
 			"records the zone has, as for every other type.",
 	},
 	{
-		id:     "signed-truncation",
-		cases:  []string{"big.*./TXT/do512/udp"},
+		id: "signed-truncation",
+		cases: []string{"big.*./TXT/do512/udp", "n1.*./A/do512/udp", "www.insecure.*./A/do512/udp",
+			"nsec*./NS/do512/udp", "nsec*./NS/do-size0/udp", "optout./NS/do*/udp"},
 		follow: "nsd",
-		rfc:    "RFC 4035 §3.1.1 (if the RRSIG RRs do not fit, the name server MUST set TC)",
-		why: "A TXT RRset that fits in 512 octets alone but not with its signature: both set TC. NSD " +
-			"leaves the RRset out with its signature, Knot sends the RRset without it. tapdns follows " +
-			"NSD: an RRset and its signatures are one unit, and RRsets are never sent in part.",
+		rfc:    "RFC 4035 §3.1.1 (if the RRSIG RRs do not fit, the name server MUST set TC; in the additional section it need not)",
+		why: "Signed answers over 512 octets. Where a signed RRset does not fit in the answer or authority " +
+			"section both set TC, but NSD leaves the RRset out with its signatures and Knot sends it " +
+			"without them. In the additional section NSD adds the A RRsets of the targets (each with its " +
+			"signatures, or not at all) and then, if they all fit, the AAAA RRsets; Knot adds what fits " +
+			"name by name, dropping signatures, and sets TC when it drops glue. tapdns follows NSD: an " +
+			"RRset and its signatures are one unit, RRsets are never sent in part, and the additional " +
+			"section is optional.",
+	},
+	{
+		id: "signed-truncation-proofs",
+		cases: []string{"nothere.nsec3./A/do512/udp", "nothere.optout./A/do512/udp", "insecure.optout./DS/do512/udp",
+			"x.wild.nsec3./MX/do512/udp", "x.wild.optout./MX/do512/udp"},
+		follow: "nsd",
+		ignore: []string{fAuthority},
+		rfc:    "RFC 2181 §9 (a truncated response is retried over TCP; its partial sections are not used)",
+		why: "NSEC3 negative answers that do not fit in 512 octets: all set TC, and each server keeps a " +
+			"different part of the authority section (NSD writes an NXDOMAIN's proofs before the SOA, Knot " +
+			"drops their signatures). tapdns sends the SOA with its signature and then the proofs that " +
+			"fit, each with its signatures, and sets TC; the client retries over TCP and gets them all " +
+			"(the TCP cases compare them in full). The rest of the answer is compared.",
 	},
 	{
 		id:     "nsec3-wildcard-owner",
-		cases:  []string{"*.wild.nsec3./MX/*", "*.wild.optout./MX/*"},
+		cases:  []string{`\*.wild.nsec3./MX/*`, `\*.wild.optout./MX/*`},
 		follow: "knot",
 		rfc:    "RFC 5155 §7.2.3 (NODATA: the NSEC3 RR that matches QNAME)",
 		why: "A query for a type the wildcard lacks, asked for the wildcard's own name (*.wild): Knot " +

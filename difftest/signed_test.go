@@ -213,7 +213,13 @@ var signedNames = []struct {
 	{"extdeleg", qtypes(dns.TypeA, dns.TypeDS), doVariants},
 	// Sizes.
 	{"big", qtypes(dns.TypeTXT), signedSizeVariants},
-	{"@", qtypes(dns.TypeDNSKEY), []variant{{do512, udp4}, {doSize0, udp4}}},
+	{"@", qtypes(dns.TypeDNSKEY, dns.TypeNS), []variant{{do512, udp4}, {doSize0, udp4}}},
+	{"nothere", qtypes(dns.TypeA), []variant{{do512, udp4}}},
+	{"x.wild", qtypes(dns.TypeMX), []variant{{do512, udp4}}},
+	{"cnamewild", qtypes(dns.TypeA), []variant{{do512, udp4}}},
+	{"www.insecure", qtypes(dns.TypeA), []variant{{do512, udp4}}},
+	{"insecure", qtypes(dns.TypeDS), []variant{{do512, udp4}}},
+	{"n1", qtypes(dns.TypeA), []variant{{do512, udp4}}},
 }
 
 // wildApexNames are the queries for wildapex. (signed-wild.zone.in).

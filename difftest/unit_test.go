@@ -22,6 +22,9 @@ func TestGlobMatch(t *testing.T) {
 		{"*/A/*", "x.example./AAAA/edns/tcp", false},
 		{"a*a", "a", false},
 		{"a*a", "aa", true},
+		{`\*.wild./MX/*`, "*.wild./MX/do/udp", true},
+		{`\*.wild./MX/*`, "x.wild./MX/do/udp", false},
+		{"*.wild./MX/*", "x.wild./MX/do/udp", true},
 	}
 	for _, tt := range tests {
 		if got := globMatch(tt.pattern, tt.name); got != tt.want {

@@ -426,35 +426,42 @@ func (r *responder) additional(z *zone.Zone, rs *zone.RRset) {
 	default:
 		return
 	}
+	// NSD's order: the A RRsets of every target that still fit, then,
+	// if they all did, the AAAA RRsets that still fit; an RRset goes with
+	// its signatures or not at all.
 	var canon [dnswire.MaxNameLen]byte
-	var done [16]*zone.Node
-	ndone := 0
-	for rd := range records(rs) {
-		if len(rd) <= skip {
-			continue
+	for _, at := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
+		var done [16]*zone.Node
+		ndone := 0
+		for rd := range records(rs) {
+			if len(rd) <= skip {
+				continue
+			}
+			t := rd[skip:]
+			n := dnswire.CanonicalName(&canon, t)
+			if n < 0 || n != len(t) {
+				continue
+			}
+			node := z.Node(canon[:n])
+			if node == nil || node.Cut || node.RRset(at) == nil {
+				continue
+			}
+			dup := false
+			for _, d := range done[:ndone] {
+				dup = dup || d == node
+			}
+			if dup {
+				continue
+			}
+			if ndone < len(done) {
+				done[ndone] = node
+				ndone++
+			}
+			if _, ok := r.addSigned(dnswire.Additional, t, 0, z, node, node.RRset(at)); !ok {
+				r.dropped = true
+			}
 		}
-		t := rd[skip:]
-		n := dnswire.CanonicalName(&canon, t)
-		if n < 0 || n != len(t) {
-			continue
-		}
-		node := z.Node(canon[:n])
-		if node == nil || node.Cut {
-			continue
-		}
-		dup := false
-		for _, d := range done[:ndone] {
-			dup = dup || d == node
-		}
-		if dup {
-			continue
-		}
-		if ndone < len(done) {
-			done[ndone] = node
-			ndone++
-		}
-		if !r.addAddrs(t, z, node) {
-			r.dropped = true
+		if r.dropped {
 			return
 		}
 	}
