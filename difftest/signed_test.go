@@ -55,6 +55,7 @@ func signZones(t *testing.T, dir string) []signedZone {
 	}
 	for i := range zones {
 		z := &zones[i]
+		z.ds = strings.Join(strings.Fields(z.ds), " ")
 		if z.origin != signedOrigins[i] {
 			t.Fatalf("signed zone %d is %s, want %s", i, z.origin, signedOrigins[i])
 		}
