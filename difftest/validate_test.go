@@ -91,7 +91,7 @@ func TestDNSSECValidation(t *testing.T) {
 			{"cname", dns.TypeA, pos, true},
 			{"cnamenx", dns.TypeA, cnameNX, proofs(nx)},
 			{"cnamewild", dns.TypeA, pos, proofs(pos)},
-			{"c1", dns.TypeA, pos, true},    // five CNAMEs, then A
+			{"c1", dns.TypeA, pos, true},     // five CNAMEs, then A
 			{"n1", dns.TypeA, cnameND, true}, // five CNAMEs, then NODATA
 			{"www.dname", dns.TypeA, pos, true},
 			{"big", dns.TypeTXT, pos, true},
