@@ -89,12 +89,7 @@ func (r *responder) addSigs(sec int, owner []byte, at int, n *zone.Node, t uint1
 func (r *responder) addRRSIGs(owner []byte, at int, n *zone.Node, sigs *zone.RRset) bool {
 	m := r.b.Mark()
 	for rd := range records(sigs) {
-		ttl := sigs.TTL
-		if len(rd) >= 2 {
-			if rs := n.RRset(uint16(rd[0])<<8 | uint16(rd[1])); rs != nil {
-				ttl = rs.TTL
-			}
-		}
+		ttl := n.SigTTL(rd, sigs.TTL)
 		var ok bool
 		if owner == nil {
 			ok = r.b.AddRRAt(dnswire.Answer, at, dnswire.TypeRRSIG, dnswire.ClassIN, ttl, rd)

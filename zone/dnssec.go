@@ -45,6 +45,20 @@ func (z *Zone) Signed() bool { return z.sec != nil }
 // an NSEC3 chain); false for NSEC and for unsigned zones.
 func (z *Zone) NSEC3() bool { return z.sec != nil && len(z.sec.nsec3) > 0 }
 
+// SigTTL returns the TTL of the RRSIG record rdata at node n: the TTL of
+// the RRset at n that it covers (RFC 4034 3 requires them equal; the
+// zone keeps one TTL per RRset, so the RRSIG RRset's own TTL is that of
+// its first record), or def when n has no RRset of the covered type.
+// Zone transfers and queries of type RRSIG give each RRSIG this TTL.
+func (n *Node) SigTTL(rdata []byte, def uint32) uint32 {
+	if len(rdata) >= 2 {
+		if rs := n.RRset(uint16(rdata[0])<<8 | uint16(rdata[1])); rs != nil {
+			return rs.TTL
+		}
+	}
+	return def
+}
+
 // NSECCover returns the node whose NSEC record matches the canonical
 // wire-format name (a node of that name with an NSEC RRset) or covers it
 // (the last NSEC owner before it in canonical order; the chain wraps
