@@ -39,7 +39,7 @@ func (r *responder) secure(z *zone.Zone) bool { return r.do && z != nil && z.Sig
 // addSigned adds rs like addRRset and, when the answer from z is secure,
 // the RRSIG records at node n that cover rs's type, with the same owner;
 // all or nothing.
-func (r *responder) addSigned(sec int, owner []byte, at int, z *zone.Zone, n *zone.Node, rs *zone.RRset) (int, bool) {
+func (r *responder) addSigned(sec dnswire.Section, owner []byte, at int, z *zone.Zone, n *zone.Node, rs *zone.RRset) (int, bool) {
 	m := r.b.Mark()
 	off, ok := r.addRRset(sec, owner, at, rs)
 	if !ok || !r.secure(z) || n == nil {
@@ -57,7 +57,7 @@ func (r *responder) addSigned(sec int, owner []byte, at int, z *zone.Zone, n *zo
 
 // addSigs adds the RRSIG records at node n that cover type t, with TTL
 // ttl, owned by owner (or the name at offset at when owner is nil).
-func (r *responder) addSigs(sec int, owner []byte, at int, n *zone.Node, t uint16, ttl uint32) bool {
+func (r *responder) addSigs(sec dnswire.Section, owner []byte, at int, n *zone.Node, t uint16, ttl uint32) bool {
 	sigs := n.RRset(dnswire.TypeRRSIG)
 	if sigs == nil {
 		return true

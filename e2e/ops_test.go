@@ -24,7 +24,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/internal/labtest"
-	"github.com/tapdns/tapdns/internal/pcap"
+	"github.com/tapdns/tapdns/internal/pcap/pcaptest"
 )
 
 const metricsAddr = "127.0.0.1:9153"
@@ -474,7 +474,7 @@ func TestUser(t *testing.T) {
 	requireLab(t)
 	out, err := exec.Command("id", "-u", "nobody").Output()
 	if err != nil {
-		t.Skipf("skipping: no user nobody (%v)", err)
+		labtest.SkipOrFailf(t, "no user nobody (%v)", err)
 	}
 	uid := strings.TrimSpace(string(out))
 	out, err = exec.Command("id", "-g", "nobody").Output()
@@ -606,7 +606,7 @@ func countPcap(t *testing.T, file string) int {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcap.NewReader(f)
+	r, err := pcaptest.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -630,7 +630,7 @@ func TestWithoutRoot(t *testing.T) {
 	labtest.RequireTools(t, "setpriv", "setcap", "unshare")
 	uidOut, err := exec.Command("id", "-u", "nobody").Output()
 	if err != nil {
-		t.Skipf("skipping: no user nobody (%v)", err)
+		labtest.SkipOrFailf(t, "no user nobody (%v)", err)
 	}
 	gidOut, err := exec.Command("id", "-g", "nobody").Output()
 	if err != nil {
@@ -658,7 +658,7 @@ func TestWithoutRoot(t *testing.T) {
 			}
 			if tc.withCaps {
 				if out, err := exec.Command("setcap", "cap_net_admin=ep", bin).CombinedOutput(); err != nil {
-					t.Skipf("skipping: setcap failed (file system without capabilities?): %v: %s", err, out)
+					labtest.SkipOrFailf(t, "setcap failed (file system without capabilities?): %v: %s", err, out)
 				}
 			}
 			ns := labtest.NewNS(t, "e2e")
