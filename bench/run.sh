@@ -33,6 +33,11 @@
 #   TOOLS=kxdpgun,dnsperf   QPS=2000000 (kxdpgun offered load)
 #   NAMES=1000 (bench zone size)  QUEUES=1 (tapdns --queues)
 #   SRV_CPU=0 GEN_CPU=1   TAPDNS_ARGS="" (extra tapdns flags)
+#   DNSSEC=nsec|nsec3 (default off): sign the bench zone with
+#     dnssec-signzone (ECDSA P-256, NSEC or NSEC3 without salt or extra
+#     iterations) and send every query with DO=1, so each target serves
+#     signatures and NSEC/NSEC3 proofs (kxdpgun flag D, dnsperf -D). Only
+#     the servers take part: ONLY defaults to fast,gvisor,nsd,knot,knot-xdp.
 #   TAPDNS_RESOLVE="--resolve --root-hints @HINTS@" (tapdns flags of "resolve")
 # Output: the table on stdout and in bench/out/run-<date>.txt, raw samples
 # in bench/out/run-<date>.tsv.
@@ -40,7 +45,15 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-ONLY=${ONLY:-fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp,xdp,refl-xdp}
+DNSSEC=${DNSSEC:-}
+case $DNSSEC in
+"") ONLY=${ONLY:-fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp,xdp,refl-xdp} ;;
+nsec | nsec3) ONLY=${ONLY:-fast,gvisor,nsd,knot,knot-xdp,xdp} ;;
+*)
+	echo "bench/run.sh: DNSSEC must be nsec, nsec3 or empty" >&2
+	exit 2
+	;;
+esac
 TOOLS=${TOOLS:-kxdpgun,dnsperf}
 QPS=${QPS:-2000000}
 NAMES=${NAMES:-1000}
@@ -54,7 +67,9 @@ if [[ $(id -u) != 0 ]]; then
 	echo "bench/run.sh: needs root (network namespaces, TAP, AF_XDP)" >&2
 	exit 1
 fi
-for t in kxdpgun dnsperf kdig nsd knotd gcc go taskset ethtool; do
+NEED="kxdpgun dnsperf kdig nsd knotd gcc go taskset ethtool"
+[[ -n $DNSSEC ]] && NEED="$NEED dnssec-keygen dnssec-signzone"
+for t in $NEED; do
 	command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t" >&2; exit 1; }
 done
 
@@ -112,6 +127,25 @@ if ! (cd "$ROOT" && go build -o "$WORK/bin/tapdns" ./cmd/tapdns) >"$WORK/tapdns-
 	sed 's/^/#   /' "$WORK/tapdns-build.log" | head -20 >&2
 fi
 "$WORK/bin/zonegen" -n "$NAMES" -o "$WORK/bench.zone" -queries "$WORK/queries.txt" -nq 100000 2>&1 | sed 's/^/# /' >&2
+ZONEFILE=$WORK/bench.zone
+KXQUERIES=$WORK/queries.txt
+DNSPERF_DO=()
+if [[ -n $DNSSEC ]]; then
+	# Sign the zone (KSK + ZSK, ECDSA P-256; NSEC3 per RFC 9276: no salt,
+	# no extra iterations) and ask with DO=1.
+	mkdir -p "$WORK/keys"
+	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -f KSK -n ZONE "$ZONE_ORIGIN" >/dev/null
+	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -n ZONE "$ZONE_ORIGIN" >/dev/null
+	nsec3=()
+	[[ $DNSSEC == nsec3 ]] && nsec3=(-3 - -H 0)
+	log "signing the zone ($DNSSEC)"
+	(cd "$WORK/keys" && dnssec-signzone -q -S -K "$WORK/keys" -d "$WORK/keys" -n "$(nproc)" "${nsec3[@]}" \
+		-o "$ZONE_ORIGIN" -f "$WORK/bench.signed" "$WORK/bench.zone") | sed 's/^/# /' >&2
+	ZONEFILE=$WORK/bench.signed
+	KXQUERIES=$WORK/queries-do.txt
+	awk '{ print $1, $2, "D" }' "$WORK/queries.txt" >"$KXQUERIES"
+	DNSPERF_DO=(-D)
+fi
 RES_VETH=0 RES_TAP=0
 has "$ONLY" unbound && RES_VETH=1
 has "$ONLY" kresd && RES_VETH=1
@@ -161,9 +195,9 @@ tap_setup() {
 mkdir -p "$WORK/nsd" "$WORK/knot"
 # shellcheck source=bench/peers.sh
 . "$ROOT/bench/peers.sh"
-nsd_conf "$WORK/nsd/nsd.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/nsd"
-knot_conf "$WORK/knot/knot.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/knot"
-knot_conf "$WORK/knot/knot-xdp.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/knot" "$VS"
+nsd_conf "$WORK/nsd/nsd.conf" "$VETH_IP" "$ZONE_ORIGIN" "$ZONEFILE" "$WORK/nsd"
+knot_conf "$WORK/knot/knot.conf" "$VETH_IP" "$ZONE_ORIGIN" "$ZONEFILE" "$WORK/knot"
+knot_conf "$WORK/knot/knot-xdp.conf" "$VETH_IP" "$ZONE_ORIGIN" "$ZONEFILE" "$WORK/knot" "$VS"
 
 # Per target: namespace of the generator, its interface, its address, the
 # server address. start_<target> starts the server and sets SPID.
@@ -195,7 +229,7 @@ start_target() { # $1: target, $2: log file
 		[[ $1 == gvisor ]] && fp=false
 		# shellcheck disable=SC2086
 		start_bg "$2" ip netns exec "$NS_T" taskset -c "$SRV_CPU" "$WORK/bin/tapdns" \
-			--tap "$TAP" --ip "$TAP_IP/24" --gateway "$TAP_LOCAL" --zone "$WORK/bench.zone" \
+			--tap "$TAP" --ip "$TAP_IP/24" --gateway "$TAP_LOCAL" --zone "$ZONEFILE" \
 			--fastpath=$fp --queues "$QUEUES" $TAPDNS_ARGS
 		;;
 	refl-go)
@@ -221,7 +255,7 @@ start_target() { # $1: target, $2: log file
 		# Knot's XDP mode: the XDP program takes its frames first.
 		# shellcheck disable=SC2086
 		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" "$WORK/bin/tapdns" \
-			--xdp "$VS" --ip "$VETH_IP/24" --zone "$WORK/bench.zone" --queues "$QUEUES" $TAPDNS_ARGS
+			--xdp "$VS" --ip "$VETH_IP/24" --zone "$ZONEFILE" --queues "$QUEUES" $TAPDNS_ARGS
 		;;
 	refl-xdp)
 		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" "$WORK/bin/xdpreflect" -iface "$VS" -ip "$VETH_IP" -queues "$QUEUES"
@@ -289,12 +323,22 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# kx_queries: kxdpgun's query file: QFILE, with the DO flag on every line
+# for DNSSEC runs against the bench zone.
+kx_queries() {
+	if [[ -n $DNSSEC && $QFILE == "$WORK/queries.txt" ]]; then
+		echo "$KXQUERIES"
+	else
+		echo "$QFILE"
+	fi
+}
+
 # run_kxdpgun prints "rps pct offered" from its summary:
 #   total queries:     N (P pps)
 #   total replies:     N (P pps) (X%)
 run_kxdpgun() { # $1: log file
 	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" kxdpgun \
-		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$QFILE" \
+		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$(kx_queries)" \
 		-I "$GEN_IF" -l "$GEN_LOCAL" -R "$DSTMAC" "$DST" >"$1" 2>&1 || true
 	awk '/^total queries:/ { gsub(/[()%]/, " "); nq = $3; sent = $4 }
 	     /^total replies:/ { gsub(/[()%]/, " "); nr = $3; rps = $4; pct = $6 }
@@ -308,7 +352,7 @@ run_kxdpgun() { # $1: log file
 # run_dnsperf prints "qps pct latency_us".
 run_dnsperf() { # $1: log file
 	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" dnsperf \
-		-s "$DST" -d "$QFILE" -l "$DURATION" -c 16 -q 500 -t 2 >"$1" 2>&1 || true
+		-s "$DST" -d "$QFILE" "${DNSPERF_DO[@]}" -l "$DURATION" -c 16 -q 500 -t 2 >"$1" 2>&1 || true
 	awk '/Queries completed:/ { gsub(/[()%]/, " "); pct = $4 }
 	     /Queries per second:/ { qps = $4 }
 	     /Average Latency \(s\):/ { lat = $4 * 1e6 }
@@ -395,7 +439,8 @@ done
 	echo "$PROVENANCE"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	busy_warning "$LOAD0"
-	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS"
+	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS DNSSEC=${DNSSEC:-off}"
+	[[ -n $DNSSEC ]] && echo "query mix with DO=1 against the zone signed with $DNSSEC ($(grep -c RRSIG "$ZONEFILE") RRSIG lines)"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	echo
 	printf '%-9s %-8s %11s %17s %9s %9s %9s %5s %9s %3s\n' target tool "median r/s" "min-max r/s" answered "lat (us)" offered "cpu%" "r/cpu-s" n

@@ -29,13 +29,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 
 	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/dnstcp"
+	"github.com/tapdns/tapdns/internal/metrics"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/resolver"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -152,28 +155,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
-	tcpSrv, err := serveTCP(cfg, st, h, log.With("pkg", "dnstcp"))
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		_ = st.Close()
-		closeOps(nil, pw, nil, log)
+	// Everything below is stopped by teardown, in the reverse order of
+	// starting, whichever part exists.
+	var (
+		rec    *resolver.Server
+		tcpSrv *dnstcp.Server
+		ms     *metrics.Server
+	)
+	svcCtx, svcCancel := context.WithCancel(ctx)
+	var svcWG sync.WaitGroup
+	teardown := func() error {
+		if tcpSrv != nil {
+			_ = tcpSrv.Close()
+		}
+		svcCancel()
+		if rec != nil {
+			rec.Close()
+		}
+		svcWG.Wait()
+		err := st.Close()
+		closeOps(st, pw, ms, log)
+		return err
+	}
+	fail := func(what string, err error) int {
+		log.Error(what, "err", err)
+		_ = teardown()
 		return exitRuntime
 	}
-	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		_ = tcpSrv.Close()
-		_ = st.Close()
-		closeOps(nil, pw, nil, log)
-		return exitRuntime
+	if cfg.resolve.enabled {
+		if rec, err = startResolver(cfg, st, log.With("pkg", "resolver")); err != nil {
+			return fail("cannot start the resolver", err)
+		}
+		svc.SetRecursion(rec, nil)
+		svcWG.Add(1)
+		go func() {
+			defer svcWG.Done()
+			if err := rec.Run(svcCtx); err != nil {
+				log.Error("resolver stopped", "err", err)
+			}
+		}()
+	}
+	if tcpSrv, err = serveTCP(cfg, st, h, log.With("pkg", "dnstcp")); err != nil {
+		return fail("cannot start", err)
+	}
+	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, log); err != nil {
+		return fail("cannot start", err)
 	}
 	if cfg.ops.user != "" {
 		if err := dropPrivileges(creds); err != nil {
-			log.Error("cannot drop privileges", "err", err)
-			closeOps(st, pw, ms, log)
-			_ = tcpSrv.Close()
-			_ = st.Close()
-			return exitRuntime
+			return fail("cannot drop privileges", err)
 		}
 		log.Info("dropped privileges", "user", creds.name, "uid", creds.uid, "gid", creds.gid, "groups", creds.groups)
 	}
@@ -181,22 +211,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ms.Serve()
 		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
 	}
-	qctx, qcancel := context.WithCancel(ctx)
 	if qlog != nil {
-		qlog.start(qctx)
+		qlog.start(svcCtx)
 	}
 	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
 
 	runErr := st.Run(ctx)
 	hp.Stop()
-	_ = tcpSrv.Close()
-	closeErr := st.Close()
-	qcancel()
+	closeErr := teardown()
 	if qlog != nil {
 		qlog.stop()
 	}
-	closeOps(st, pw, ms, log)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		log.Error("network stack failed", "err", runErr)
 		return exitRuntime
@@ -297,6 +323,21 @@ func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 		zones = append(zones, fmt.Sprintf("%s serial %d from %s", zone.NameText(z.Origin), z.Serial, file))
 	}
 	attrs = append(attrs, "zones", zones)
+	switch r := cfg.resolve; {
+	case len(r.forward) > 0:
+		attrs = append(attrs, "recursion", "forward", "forwarders", r.forward)
+	case r.enabled:
+		hints := r.rootHints
+		if hints == "" {
+			hints = "(IANA, built in)"
+		}
+		attrs = append(attrs, "recursion", "resolve", "root_hints", hints)
+	default:
+		attrs = append(attrs, "recursion", "off")
+	}
+	if r := cfg.resolve; r.enabled {
+		attrs = append(attrs, "allow_recursion", cfg.local.allow, "cache_size", r.cache.MaxBytes)
+	}
 	log.Info("serving", attrs...)
 }
 

@@ -77,6 +77,7 @@ type Collector struct {
 	udpQueries, udpReplies, udpNoReply, udpSent, udpErrors                             *prometheus.Desc
 	tcpQueries, tcpReplies, tcpAccepted, tcpActive, tcpClosed                          *prometheus.Desc
 	zoneSerial, zoneRecords, reloads, reloadFailures, fileFailures, lastReload, lastOK *prometheus.Desc
+	zoneWarnings, zoneSigned                                                           *prometheus.Desc
 	pcapPackets, pcapDropped, pcapBytes                                                *prometheus.Desc
 	qlogDropped                                                                        *prometheus.Desc
 	xdpDrops, xdpKicks, xdpKickErrors                                                  *prometheus.Desc
@@ -119,8 +120,11 @@ func NewCollector(src Sources) *Collector {
 		tcpActive: desc("tcp_connections_active", "TCP connections open now."),
 		tcpClosed: desc("tcp_connections_closed_total", "TCP connections closed by tapdns, by reason.", "reason"),
 
-		zoneSerial:     desc("zone_serial", "SOA serial of each zone served.", "zone", "file"),
-		zoneRecords:    desc("zone_records", "Records in each zone served.", "zone"),
+		zoneSerial:  desc("zone_serial", "SOA serial of each zone served.", "zone", "file"),
+		zoneRecords: desc("zone_records", "Records in each zone served.", "zone"),
+		zoneWarnings: desc("zone_warnings", "Warnings found when each zone served was loaded "+
+			"(expired or not yet valid signatures, broken NSEC/NSEC3 chains, unsigned RRsets; tapdns check lists them).", "zone"),
+		zoneSigned:     desc("zone_dnssec_signed", "1 for a signed zone (served with DNSSEC records to DO=1 queries), 0 otherwise.", "zone"),
 		reloads:        desc("zone_reloads_total", "Zone reloads (SIGHUP or --watch)."),
 		reloadFailures: desc("zone_reload_failures_total", "Reloads in which at least one zone file failed (it kept its old version)."),
 		fileFailures:   desc("zone_file_failures_total", "Zone files that failed to load on reload."),
@@ -146,7 +150,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.fastAnswered, c.fastViaStack, c.fastPassed, c.fastDropped,
 		c.udpQueries, c.udpReplies, c.udpNoReply, c.udpSent, c.udpErrors,
 		c.tcpQueries, c.tcpReplies, c.tcpAccepted, c.tcpActive, c.tcpClosed,
-		c.zoneSerial, c.zoneRecords, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
+		c.zoneSerial, c.zoneRecords, c.zoneWarnings, c.zoneSigned, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
 		c.pcapPackets, c.pcapDropped, c.pcapBytes, c.qlogDropped,
 		c.xdpDrops, c.xdpKicks, c.xdpKickErrors,
 	} {
@@ -246,6 +250,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 				gauge(ch, c.zoneSerial, float64(z.Serial), name, file)
 				gauge(ch, c.zoneRecords, float64(z.Records()), name)
+				gauge(ch, c.zoneWarnings, float64(z.WarningCount()), name)
+				signed := 0.0
+				if z.Signed() {
+					signed = 1
+				}
+				gauge(ch, c.zoneSigned, signed, name)
 			}
 		}
 	}
