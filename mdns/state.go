@@ -293,11 +293,13 @@ func (st *state) groupOf(name []byte) *group {
 	return nil
 }
 
-// start begins probing every group, after a random delay (section 8.1).
+// start begins probing every group, after a random delay (section 8.1),
+// the same for all so that one probe packet carries them all.
 func (st *state) start(now time.Time) {
 	st.sweepAt = now.Add(sweepEvery)
+	delay := jitter(0, probeWait)
 	for _, g := range st.groups {
-		st.restart(g, now, jitter(0, probeWait))
+		st.restart(g, now, delay)
 	}
 }
 
