@@ -11,12 +11,6 @@ import (
 
 // Answering (RFC 6762 sections 5 to 7).
 const (
-	mcastGap       = time.Second            // section 6: at most one multicast of a record per second
-	defendGap      = 250 * time.Millisecond // section 6: except when defending against a probe
-	sharedDelayLo  = 20 * time.Millisecond  // section 6: shared answers wait 20-120 ms
-	sharedDelayHi  = 120 * time.Millisecond
-	truncDelayLo   = 400 * time.Millisecond // section 7.2: more known answers may follow a TC query
-	truncDelayHi   = 500 * time.Millisecond
 	packetLimit    = 1400 // split multicast responses to fit an Ethernet MTU when possible
 	legacyLimit    = dnswire.MinUDPSize
 	flagsResponse  = dnswire.FlagQR | dnswire.FlagAA
@@ -134,9 +128,9 @@ func (st *state) query(p packet, m *Message, now time.Time) {
 			var delay time.Duration
 			switch {
 			case truncated:
-				delay = jitter(truncDelayLo, truncDelayHi)
+				delay = jitter(st.tm.truncLo, st.tm.truncHi)
 			case !r.unique:
-				delay = jitter(sharedDelayLo, sharedDelayHi)
+				delay = jitter(st.tm.sharedLo, st.tm.sharedHi)
 			}
 			var only netip.Addr
 			if truncated {
@@ -164,9 +158,9 @@ func (st *state) query(p packet, m *Message, now time.Time) {
 // schedule queues r for a multicast on fam at about at, no sooner than a
 // second (a quarter of a second when defending) after its last one.
 func (st *state) schedule(r *rec, fam int, at time.Time, only netip.Addr, defend bool) {
-	gap := mcastGap
+	gap := st.tm.mcast
 	if defend {
-		gap = defendGap
+		gap = st.tm.defend
 	}
 	if l := r.last[fam]; !l.IsZero() && at.Before(l.Add(gap)) {
 		at = l.Add(gap)
@@ -257,7 +251,7 @@ func (st *state) response(p packet, m *Message, now time.Time) {
 			return false
 		})
 	}
-	st.r.cache.add(m, now)
+	st.r.cache.add(m, now, st.tm.flush)
 	st.heard(m, now)
 }
 

@@ -14,7 +14,6 @@ const (
 	maxCacheRecords = 4096
 	maxCacheTTL     = 120 * time.Second
 	sweepEvery      = 10 * time.Second
-	flushGrace      = time.Second // RFC 6762 section 10.2
 )
 
 // centry is one cached record.
@@ -41,8 +40,8 @@ func (c *cache) init() { c.names = make(map[string][]centry) }
 // add caches the answer and additional records of a response: goodbyes
 // (TTL 0) remove a record, and a record with the cache-flush bit expires
 // the other records of its name, type and class that were received more
-// than a second ago (RFC 6762 sections 10.1 and 10.2).
-func (c *cache) add(m *Message, now time.Time) {
+// than grace (a second) ago (RFC 6762 sections 10.1 and 10.2).
+func (c *cache) add(m *Message, now time.Time, grace time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range m.Records {
@@ -62,8 +61,8 @@ func (c *cache) add(m *Message, now time.Time) {
 			}
 			if rdataEqual(k.Type, e.data, k.Data) {
 				found = j
-			} else if k.Flush && now.Sub(e.recv) > flushGrace && e.expires.After(now.Add(flushGrace)) {
-				e.expires = now.Add(flushGrace)
+			} else if k.Flush && now.Sub(e.recv) > grace && e.expires.After(now.Add(grace)) {
+				e.expires = now.Add(grace)
 			}
 		}
 		life := min(time.Duration(k.TTL)*time.Second, maxCacheTTL)

@@ -13,11 +13,6 @@ import (
 const (
 	maxLookups = 256  // distinct questions being asked on the link
 	maxWaiters = 1024 // unicast queries waiting for them
-	// settleWait is how long a lookup answered only by shared records
-	// (PTR) keeps listening for more responders, which delay their
-	// answers by 20-120 ms (RFC 6762 section 6).
-	settleWait = 200 * time.Millisecond
-	resendGap  = time.Second // a lookup longer than this asks again, at doubling intervals
 )
 
 // owned is the snapshot of the names the Responder publishes, for Answer.
@@ -340,9 +335,9 @@ func (st *state) lookup(q *gwRequest, now time.Time) {
 			st.deliver(q, r.rcodeReply(st.out, &q.gwQuery, dnswire.RcodeServFail))
 			return
 		}
-		lk = &lookup{name: q.name, qtype: q.qtype, deadline: now.Add(r.cfg.Timeout), gap: resendGap}
-		if r.cfg.Timeout > resendGap {
-			lk.resend = now.Add(resendGap)
+		lk = &lookup{name: q.name, qtype: q.qtype, deadline: now.Add(r.cfg.Timeout), gap: st.tm.resend}
+		if r.cfg.Timeout > st.tm.resend {
+			lk.resend = now.Add(st.tm.resend)
 		}
 		st.lookups[string(st.key)] = lk
 		st.ask(lk)
@@ -369,7 +364,7 @@ func (st *state) ask(lk *lookup) {
 
 // heard checks a response against the open lookups: records with the
 // cache-flush bit or an NSEC denying the type finish a lookup at once;
-// shared records finish it settleWait later, so that the other
+// shared records finish it timing.settle later, so that the other
 // responders' answers are in too.
 func (st *state) heard(m *Message, now time.Time) {
 	for key, lk := range st.lookups {
@@ -393,7 +388,7 @@ func (st *state) heard(m *Message, now time.Time) {
 		case done:
 			st.complete(key, lk, now)
 		case hit && lk.settle.IsZero():
-			lk.settle = now.Add(settleWait)
+			lk.settle = now.Add(st.tm.settle)
 			if lk.settle.After(lk.deadline) {
 				lk.settle = lk.deadline
 			}

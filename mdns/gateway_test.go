@@ -82,6 +82,7 @@ func gatewayHub(t *testing.T, timeout time.Duration) (*running, *peer, *hub) {
 	p := h.peer(t, peerAddr)
 	cfg := cfgFor("tapdns", "198.18.0.2/24")
 	cfg.Timeout = timeout
+	cfg.timing = nil // the settle time of shared answers matters here
 	r := start(t, cfg, h.host("198.18.0.2"))
 	return r, p, h
 }
@@ -267,10 +268,10 @@ func TestGatewayCacheFlush(t *testing.T) {
 	}
 	announce("198.18.0.60")
 	waitFor(t, "first address cached", func() bool { return answersOf() == 1 })
-	time.Sleep(flushGrace + 100*time.Millisecond)
+	time.Sleep(r.st.tm.flush + 100*time.Millisecond)
 	announce("198.18.0.61") // cache-flush: the old address goes within a second
 	waitFor(t, "both for a moment", func() bool { return answersOf() >= 1 })
-	time.Sleep(flushGrace + 100*time.Millisecond)
+	time.Sleep(r.st.tm.flush + 100*time.Millisecond)
 	out := r.Answer(nil, recursive(t, 20, "moved.local", dnswire.TypeA, false))
 	if a := parseReply(t, out, 20).m.Answers(); len(a) != 1 || !bytes.Equal(a[0].Data, a4("198.18.0.61")) {
 		t.Errorf("after the cache-flush: %+v, want only the new address", a)
@@ -320,7 +321,7 @@ func TestGatewayAllocs(t *testing.T) {
 	if err := m.Parse(build(0, flagsResponse, nil, []rr{{"cached.local", dnswire.TypeA, classINFlushed, HostTTL, a4("198.18.0.70")}}, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
-	r.cache.add(&m, time.Now())
+	r.cache.add(&m, time.Now(), time.Second)
 	rq = recursive(t, 24, "cached.local", dnswire.TypeA, false)
 	if out := r.Answer(dst, rq); out == nil || len(parseReply(t, out, 24).m.Answers()) != 1 {
 		t.Fatal("cache hit not answered at once")

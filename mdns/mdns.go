@@ -111,6 +111,8 @@ type Config struct {
 	// Timeout bounds how long the gateway waits for answers on the
 	// link; 0 means DefaultTimeout.
 	Timeout time.Duration
+
+	timing *timing // nil: rfcTiming; unit tests set shorter ones
 }
 
 // Check validates the configuration and fills in defaults.

@@ -10,8 +10,21 @@ import (
 	"github.com/tapdns/tapdns/dnswire"
 )
 
+// fastTiming is the protocol's timing ten times faster, for the tests
+// that check what is sent rather than when.
+func fastTiming() *timing {
+	t := rfcTiming()
+	for _, d := range []*time.Duration{&t.probe, &t.announce, &t.tieBreak, &t.conflict, &t.mcast, &t.defend,
+		&t.sharedLo, &t.sharedHi, &t.truncLo, &t.truncHi, &t.flush, &t.settle, &t.resend} {
+		*d /= 10
+	}
+	return &t
+}
+
+// cfgFor returns a configuration with fast timing; tests of the real
+// intervals set timing to nil.
 func cfgFor(name string, addrs ...string) Config {
-	c := Config{Name: name, DNSPort: 53}
+	c := Config{Name: name, DNSPort: 53, timing: fastTiming()}
 	for _, a := range addrs {
 		c.Addrs = append(c.Addrs, netip.MustParsePrefix(a))
 	}
@@ -56,7 +69,7 @@ func waitReady(t *testing.T, r *running, fams uint64) {
 	for {
 		n := r.Stats().Announcements
 		if n >= 2*fams {
-			time.Sleep(announceGap + 200*time.Millisecond)
+			time.Sleep(r.st.tm.announce + 200*time.Millisecond)
 			if r.Stats().Announcements == n {
 				return
 			}
@@ -84,7 +97,9 @@ func TestProbeAndAnnounce(t *testing.T) {
 	t.Parallel()
 	h := newHub()
 	p := h.peer(t, peerAddr)
-	start(t, cfgFor("tapdns", "198.18.0.2/24", "2001:2::2/64"), h.host("198.18.0.2", "2001:2::2"))
+	cfg := cfgFor("tapdns", "198.18.0.2/24", "2001:2::2/64")
+	cfg.timing = nil
+	start(t, cfg, h.host("198.18.0.2", "2001:2::2"))
 
 	var times []time.Time
 	for len(times) < probeCount {
@@ -287,7 +302,9 @@ func readyResponder(t *testing.T, cfg Config, addrs ...string) (*running, *peer,
 
 func TestAnswerQM(t *testing.T) {
 	t.Parallel()
-	r, p, _ := readyResponder(t, cfgFor("tapdns", "198.18.0.2/24", "fe80::2/64"), "198.18.0.2", "fe80::2")
+	cfg := cfgFor("tapdns", "198.18.0.2/24", "fe80::2/64")
+	cfg.timing = nil
+	r, p, _ := readyResponder(t, cfg, "198.18.0.2", "fe80::2")
 	query := build(0, 0, []q{{"TapDNS.local", dnswire.TypeA, dnswire.ClassIN}}, nil, nil, nil)
 	sent := time.Now()
 	p.send(Port, group4, query)
@@ -324,7 +341,7 @@ func TestKnownAnswerSuppression(t *testing.T) {
 			[]rr{{"tapdns.local", dnswire.TypeA, dnswire.ClassIN, ttl, a4("198.18.0.2")}}, nil, nil)
 	}
 	p.send(Port, group4, known(HostTTL))
-	if !p.quiet(700*time.Millisecond, hasRecord("tapdns.local", dnswire.TypeA)) {
+	if !p.quiet(300*time.Millisecond, hasRecord("tapdns.local", dnswire.TypeA)) {
 		t.Errorf("answered although the querier knew the answer")
 	}
 	if r.Stats().KnownAnswers != 1 {
@@ -337,7 +354,9 @@ func TestKnownAnswerSuppression(t *testing.T) {
 
 func TestTruncatedKnownAnswers(t *testing.T) {
 	t.Parallel()
-	_, p, _ := readyResponder(t, cfgFor("tapdns", "198.18.0.2/24"), "198.18.0.2")
+	cfg := cfgFor("tapdns", "198.18.0.2/24")
+	cfg.timing = nil
+	_, p, _ := readyResponder(t, cfg, "198.18.0.2")
 	// A TC query, then its continuation with the known answer: nothing.
 	p.send(Port, group4, build(0, dnswire.FlagTC, []q{{"tapdns.local", dnswire.TypeA, dnswire.ClassIN}}, nil, nil, nil))
 	p.send(Port, group4, build(0, 0, nil, []rr{{"tapdns.local", dnswire.TypeA, dnswire.ClassIN, HostTTL, a4("198.18.0.2")}}, nil, nil))

@@ -10,17 +10,41 @@ import (
 	"github.com/tapdns/tapdns/dnswire"
 )
 
-// Probing and announcing (RFC 6762 sections 8.1 to 8.3).
+// Probing and announcing (RFC 6762 sections 8.1 to 8.3); the intervals
+// are in timing.
 const (
-	probeWait     = 250 * time.Millisecond // before the first probe (random up to this), and between probes
 	probeCount    = 3
 	announceCount = 2
-	announceGap   = time.Second
-	tieBreakWait  = time.Second      // section 8.2: the loser probes again after this
 	conflictBurst = 15               // section 8.1: this many conflicts ...
-	conflictSpan  = 10 * time.Second // ... within this span ...
-	conflictWait  = 5 * time.Second  // ... delay the next probe by this
+	conflictSpan  = 10 * time.Second // ... within this span delay the next probe by timing.conflict
 )
+
+// timing holds the protocol's intervals. The Responder uses rfcTiming;
+// unit tests shrink them (Config.timing).
+type timing struct {
+	probe    time.Duration // before the first probe (random up to this), and between probes
+	announce time.Duration // between announcements
+	tieBreak time.Duration // section 8.2: the loser of a simultaneous probe probes again after this
+	conflict time.Duration // section 8.1: the wait after conflictBurst conflicts
+	mcast    time.Duration // section 6: at most one multicast of a record per this
+	defend   time.Duration // ... except when defending a name against a probe
+	sharedLo time.Duration // section 6: answers with shared records wait sharedLo-sharedHi
+	sharedHi time.Duration
+	truncLo  time.Duration // section 7.2: answers to a TC query wait truncLo-truncHi for more known answers
+	truncHi  time.Duration
+	flush    time.Duration // section 10.2: older records go this long after a cache-flush one
+	settle   time.Duration // a gateway lookup answered by shared records listens this much longer
+	resend   time.Duration // a gateway lookup asks again after this, then at doubling intervals
+}
+
+func rfcTiming() timing {
+	return timing{
+		probe: 250 * time.Millisecond, announce: time.Second, tieBreak: time.Second, conflict: 5 * time.Second,
+		mcast: time.Second, defend: 250 * time.Millisecond, sharedLo: 20 * time.Millisecond, sharedHi: 120 * time.Millisecond,
+		truncLo: 400 * time.Millisecond, truncHi: 500 * time.Millisecond, flush: time.Second,
+		settle: 200 * time.Millisecond, resend: time.Second,
+	}
+}
 
 // groupState is where a unique name stands.
 type groupState uint8
@@ -86,6 +110,7 @@ type rec struct {
 // state is the Responder's protocol state, owned by Run's goroutine.
 type state struct {
 	r       *Responder
+	tm      timing
 	base    string // the configured label
 	label   string // the label in use
 	attempt int    // 1 for base, n for base-n
@@ -109,12 +134,16 @@ type state struct {
 func newState(r *Responder) *state {
 	st := &state{
 		r:       r,
+		tm:      rfcTiming(),
 		base:    r.cfg.Name,
 		attempt: 1,
 		byName:  make(map[string][]*rec),
 		zone:    make(map[string]bool),
 		lookups: make(map[string]*lookup),
 		out:     make([]byte, 0, MaxMsgLen),
+	}
+	if r.cfg.timing != nil {
+		st.tm = *r.cfg.timing
 	}
 	st.addZone(r.cfg.Records)
 	st.label = st.base
@@ -297,7 +326,7 @@ func (st *state) groupOf(name []byte) *group {
 // the same for all so that one probe packet carries them all.
 func (st *state) start(now time.Time) {
 	st.sweepAt = now.Add(sweepEvery)
-	delay := jitter(0, probeWait)
+	delay := jitter(0, st.tm.probe)
 	for _, g := range st.groups {
 		st.restart(g, now, delay)
 	}
@@ -329,7 +358,7 @@ func (st *state) runDue(now time.Time) {
 		case probing:
 			if g.sent < probeCount {
 				g.sent++
-				g.next = now.Add(probeWait)
+				g.next = now.Add(st.tm.probe)
 				probeNames = append(probeNames, g.name)
 				for _, r := range g.recs {
 					if r.unique && !r.nsec && equalFold(r.name, g.name) {
@@ -338,7 +367,7 @@ func (st *state) runDue(now time.Time) {
 				}
 				continue
 			}
-			// probeWait after the last probe without a conflict: the
+			// timing.probe after the last probe without a conflict: the
 			// name is ours.
 			g.state, g.sent = announcing, 0
 			changed = true
@@ -346,7 +375,7 @@ func (st *state) runDue(now time.Time) {
 			fallthrough
 		case announcing:
 			g.sent++
-			g.next = now.Add(announceGap)
+			g.next = now.Add(st.tm.announce)
 			if g.sent >= announceCount {
 				g.state = ready
 			}
@@ -501,9 +530,9 @@ func (st *state) conflict(g *group, now time.Time, why string, from netip.AddrPo
 			break
 		}
 	}
-	delay := jitter(0, probeWait)
+	delay := jitter(0, st.tm.probe)
 	if len(st.conflicts) >= conflictBurst {
-		delay = conflictWait
+		delay = st.tm.conflict
 	}
 	for _, h := range st.hostGroups(st.label) {
 		st.restart(h, now, delay)
@@ -520,7 +549,7 @@ func (st *state) conflict(g *group, now time.Time, why string, from netip.AddrPo
 func (st *state) reprobe(g *group, now time.Time, from netip.AddrPort) {
 	st.r.stats.conflicts.Add(1)
 	st.r.log.Info("mdns: conflicting record seen; probing the name again", "name", nameText(g.name), "from", from)
-	st.restart(g, now, jitter(0, probeWait))
+	st.restart(g, now, jitter(0, st.tm.probe))
 	st.dropPending()
 	st.index()
 }
@@ -548,7 +577,7 @@ func (st *state) tiebreak(g *group, auth []Record, now time.Time, from netip.Add
 		st.r.stats.tiebreaksLost.Add(1)
 		st.r.log.Debug("mdns: simultaneous probe lost; probing again", "name", nameText(g.name), "from", from)
 		g.sent = 0
-		g.next = now.Add(tieBreakWait)
+		g.next = now.Add(st.tm.tieBreak)
 	}
 }
 
