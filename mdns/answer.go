@@ -1,6 +1,7 @@
 package mdns
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"slices"
@@ -251,8 +252,38 @@ func (st *state) response(p packet, m *Message, now time.Time) {
 			return false
 		})
 	}
+	st.normalizeNSEC(m, now)
 	st.r.cache.add(m, now, st.tm.flush)
 	st.heard(m, now)
+}
+
+// normalizeNSEC rewrites NSEC records whose type bitmap leaves out types
+// the name is known to have (in this message, or cached with the
+// cache-flush bit). RFC 6762 section 6.1 says the bitmap lists the types
+// that exist; python-zeroconf 0.47 lists the ones that do not (an A
+// record comes with an NSEC listing AAAA). Such an NSEC is read as saying
+// that the known types are all there is, so that a query for a missing
+// type gets NODATA at once instead of after the timeout.
+func (st *state) normalizeNSEC(m *Message, now time.Time) {
+	for i := range m.Records {
+		k := &m.Records[i]
+		n := dnswire.NameLen(k.Data)
+		if k.Type != dnswire.TypeNSEC || k.TTL == 0 || n < 0 {
+			continue
+		}
+		var present []uint16
+		for j := range m.Records {
+			o := &m.Records[j]
+			if o.Type != dnswire.TypeNSEC && o.Type != dnswire.TypeOPT && o.TTL > 0 && bytes.Equal(o.Name, k.Name) && !slices.Contains(present, o.Type) {
+				present = append(present, o.Type)
+			}
+		}
+		present = st.r.cache.uniqueTypes(k.Name, now, present)
+		if slices.ContainsFunc(present, func(t uint16) bool { return !nsecHas(k.Data, t) }) {
+			k.Data = appendNSEC(nil, k.Data[:n], present)
+			st.r.stats.nsecInverted.Add(1)
+		}
+	}
 }
 
 // checkRecord compares a record heard from another host with ours of the

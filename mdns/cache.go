@@ -1,6 +1,7 @@
 package mdns
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -91,6 +92,19 @@ func (c *cache) add(m *Message, now time.Time, grace time.Duration) {
 		}
 		c.names[string(k.Name)] = es
 	}
+}
+
+// uniqueTypes adds to types those of the fresh records of name (canonical)
+// that came with the cache-flush bit, NSEC aside, and returns it.
+func (c *cache) uniqueTypes(name []byte, now time.Time, types []uint16) []uint16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.names[string(name)] {
+		if e.unique && e.typ != dnswire.TypeNSEC && e.expires.After(now) && !slices.Contains(types, e.typ) {
+			types = append(types, e.typ)
+		}
+	}
+	return types
 }
 
 // sweep drops expired records.

@@ -330,3 +330,46 @@ func TestGatewayAllocs(t *testing.T) {
 		t.Errorf("cache hit: %v allocations, want 0", n)
 	}
 }
+
+func TestGatewayZeroconfNSEC(t *testing.T) {
+	t.Parallel()
+	r, p, _ := gatewayHub(t, 2*time.Second)
+	nodata := func(name string) {
+		t.Helper()
+		out := r.Answer(nil, recursive(t, 30, name, dnswire.TypeAAAA, false))
+		if out == nil {
+			t.Fatalf("%s AAAA: not answered at once", name)
+		}
+		if rep := parseReply(t, out, 30); rep.rcode != dnswire.RcodeSuccess || len(rep.m.Answers()) != 0 {
+			t.Errorf("%s AAAA: rcode %d answers %+v, want NODATA", name, rep.rcode, rep.m.Answers())
+		}
+	}
+	cachedA := func(name string) func() bool {
+		return func() bool {
+			out := r.Answer(nil, recursive(t, 31, name, dnswire.TypeA, false))
+			return out != nil && len(parseReply(t, out, 31).m.Answers()) == 1
+		}
+	}
+	missingAAAA := appendNSEC(nil, wn("zc.local"), []uint16{dnswire.TypeAAAA})
+	// python-zeroconf's answer to an A question: the A, and an NSEC that
+	// lists the type it lacks.
+	p.send(Port, group4, build(0, flagsResponse, nil, []rr{{"zc.local", dnswire.TypeA, classINFlushed, HostTTL, a4("198.18.0.80")}}, nil,
+		[]rr{{"zc.local", dnswire.TypeNSEC, classINFlushed, OtherTTL, missingAAAA}}))
+	waitFor(t, "zc.local A cached", cachedA("zc.local"))
+	nodata("zc.local")
+	// Its answer to an AAAA question is that NSEC alone; the A known from
+	// before says how to read it.
+	p.send(Port, group4, build(0, flagsResponse, nil, []rr{{"zc2.local", dnswire.TypeA, classINFlushed, HostTTL, a4("198.18.0.81")}}, nil, nil))
+	waitFor(t, "zc2.local A cached", cachedA("zc2.local"))
+	p.send(Port, group4, build(0, flagsResponse, nil, []rr{{"zc2.local", dnswire.TypeNSEC, classINFlushed, OtherTTL, appendNSEC(nil, wn("zc2.local"), []uint16{dnswire.TypeAAAA})}}, nil, nil))
+	waitFor(t, "zc2.local NSEC cached", func() bool { return r.Stats().NSECInverted == 2 })
+	nodata("zc2.local")
+	// An RFC 6762 NSEC (the types that exist) is read as it is.
+	p.send(Port, group4, build(0, flagsResponse, nil, []rr{{"rfc.local", dnswire.TypeA, classINFlushed, HostTTL, a4("198.18.0.82")}}, nil,
+		[]rr{{"rfc.local", dnswire.TypeNSEC, classINFlushed, HostTTL, appendNSEC(nil, wn("rfc.local"), []uint16{dnswire.TypeA})}}))
+	waitFor(t, "rfc.local A cached", cachedA("rfc.local"))
+	nodata("rfc.local")
+	if n := r.Stats().NSECInverted; n != 2 {
+		t.Errorf("NSECInverted: got %d, want 2", n)
+	}
+}

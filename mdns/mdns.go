@@ -165,6 +165,7 @@ type Responder struct {
 	started   atomic.Bool
 	done      chan struct{} // closed when Run returns
 	readers   sync.WaitGroup
+	closing   atomic.Bool // set by Close: a read error then ends the reader
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -262,6 +263,7 @@ func (r *Responder) Run(ctx context.Context) error {
 // Close closes the sockets, which ends Run's readers. It is idempotent.
 func (r *Responder) Close() error {
 	r.closeOnce.Do(func() {
+		r.closing.Store(true)
 		for _, c := range r.conns {
 			if c != nil {
 				if err := c.Close(); err != nil && r.closeErr == nil {
@@ -272,6 +274,9 @@ func (r *Responder) Close() error {
 	})
 	return r.closeErr
 }
+
+// Timeout returns the gateway's wait for answers on the link.
+func (r *Responder) Timeout() time.Duration { return r.cfg.Timeout }
 
 // Name returns the host name published now (Name.local, or a renamed one),
 // in presentation format with the trailing dot.
@@ -290,7 +295,9 @@ func (r *Responder) read(fam int, c net.PacketConn) {
 	for {
 		n, from, err := c.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			// Not every PacketConn says net.ErrClosed after Close
+			// (gVisor's gonet does not).
+			if errors.Is(err, net.ErrClosed) || r.closing.Load() {
 				return
 			}
 			r.stats.readErrors.Add(1)

@@ -5,6 +5,9 @@ import "sync/atomic"
 // Stats counts what the Responder did. Every field only grows, except
 // CacheRecords.
 type Stats struct {
+	// Name is the host name published now (presentation format).
+	Name string
+
 	// Messages read, and why some were dropped before being parsed.
 	Received  uint64 // datagrams read from the mDNS sockets
 	Huge      uint64 // larger than MaxMsgLen
@@ -30,6 +33,9 @@ type Stats struct {
 	// Answers not sent, or sent later.
 	KnownAnswers uint64 // records left out because the querier listed them (section 7.1)
 	Duplicates   uint64 // records left out because another host multicast them (section 7.4)
+	// NSECInverted counts NSEC records read as python-zeroconf writes
+	// them (listing the missing types) rather than as RFC 6762 says.
+	NSECInverted uint64
 	RateLimited  uint64 // records delayed by the one-multicast-a-second rule
 
 	// Names.
@@ -56,7 +62,7 @@ type Stats struct {
 type counters struct {
 	received, huge, offLink, looped, queueFull, malformed, ignored, queries, responses     atomic.Uint64
 	probes, announcements, goodbyes, multicastResponses, unicastResponses, legacyResponses atomic.Uint64
-	sendErrors, readErrors, knownAnswers, duplicates, rateLimited                          atomic.Uint64
+	sendErrors, readErrors, knownAnswers, duplicates, rateLimited, nsecInverted            atomic.Uint64
 	conflicts, renames, tiebreaksLost                                                      atomic.Uint64
 	gwQueries, gwOwn, gwCacheHits, gwLinkQueries, gwAnswered, gwNoData, gwNXDomain         atomic.Uint64
 	gwTimeouts, gwRefused, gwOverload                                                      atomic.Uint64
@@ -68,13 +74,14 @@ func (r *Responder) Stats() Stats {
 	c := &r.stats
 	n, full := r.cache.stats()
 	return Stats{
+		Name:     r.Name(),
 		Received: c.received.Load(), Huge: c.huge.Load(), OffLink: c.offLink.Load(), Looped: c.looped.Load(),
 		QueueFull: c.queueFull.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
 		Queries: c.queries.Load(), Responses: c.responses.Load(),
 		Probes: c.probes.Load(), Announcements: c.announcements.Load(), Goodbyes: c.goodbyes.Load(),
 		MulticastResponses: c.multicastResponses.Load(), UnicastResponses: c.unicastResponses.Load(),
 		LegacyResponses: c.legacyResponses.Load(), SendErrors: c.sendErrors.Load(), ReadErrors: c.readErrors.Load(),
-		KnownAnswers: c.knownAnswers.Load(), Duplicates: c.duplicates.Load(), RateLimited: c.rateLimited.Load(),
+		KnownAnswers: c.knownAnswers.Load(), Duplicates: c.duplicates.Load(), NSECInverted: c.nsecInverted.Load(), RateLimited: c.rateLimited.Load(),
 		Conflicts: c.conflicts.Load(), Renames: c.renames.Load(), TiebreaksLost: c.tiebreaksLost.Load(),
 		GatewayQueries: c.gwQueries.Load(), GatewayOwn: c.gwOwn.Load(), GatewayCacheHits: c.gwCacheHits.Load(),
 		GatewayLinkQueries: c.gwLinkQueries.Load(), GatewayAnswered: c.gwAnswered.Load(), GatewayNoData: c.gwNoData.Load(),

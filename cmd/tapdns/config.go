@@ -27,6 +27,7 @@ type config struct {
 	logFormat string      // "text" or "json"
 	ops       opsConfig   // reloads, metrics, capture, query log, --user (ops.go)
 	local     localConfig // --override, --hosts, --block, --allow-recursion (local.go)
+	mdns      mdnsConfig  // --mdns, --mdns-name, --mdns-timeout (mdns.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -102,6 +103,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	ops := addOpsFlags(fs)
 	local := addLocalFlags(fs)
+	mdnsF := addMDNSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -186,6 +188,11 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := local.parse(&c); err != nil {
+		return config{}, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := mdnsF.parse(&c, given); err != nil {
 		return config{}, err
 	}
 	// The packages fill in their own defaults and have the last word on

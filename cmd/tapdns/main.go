@@ -98,6 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
 	// (internal/zoneset), each reload installed whole with SetZones.
 	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
+	gw := cfg.mdnsHook(&cfg.svc)
 	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
 	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
 	if !cfg.local.empty() {
@@ -155,9 +156,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
-	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, log)
+	md, err := newMDNS(cfg, st, set, gw, log.With("pkg", "mdns"))
 	if err != nil {
 		log.Error("cannot start", "err", err)
+		_ = tcpSrv.Close()
+		_ = st.Close()
+		closeOps(nil, pw, nil, log)
+		return exitRuntime
+	}
+	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, md.stats(), log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		md.stop()
 		_ = tcpSrv.Close()
 		_ = st.Close()
 		closeOps(nil, pw, nil, log)
@@ -167,6 +177,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := dropPrivileges(creds); err != nil {
 			log.Error("cannot drop privileges", "err", err)
 			closeOps(st, pw, ms, log)
+			md.stop()
 			_ = tcpSrv.Close()
 			_ = st.Close()
 			return exitRuntime
@@ -183,8 +194,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
+	md.start(ctx, log.With("pkg", "mdns"))
 
 	runErr := st.Run(ctx)
+	md.stop() // goodbyes go out while the stack is still open
 	hp.Stop()
 	_ = tcpSrv.Close()
 	closeErr := st.Close()
