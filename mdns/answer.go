@@ -450,7 +450,9 @@ func (st *state) addRec(b *dnswire.Builder, sec int, r *rec, o emitOpts) bool {
 	case o.legacy:
 		ttl = min(ttl, LegacyTTL)
 	}
-	if r.unique && !o.legacy {
+	// No cache-flush bit on goodbyes: they remove this one record, and
+	// after a conflict the other records of the name are another host's.
+	if r.unique && !o.legacy && !o.goodbye {
 		class = classINFlushed
 	}
 	return addRR(b, sec, r.name, r.typ, class, ttl, r.data)

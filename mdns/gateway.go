@@ -38,6 +38,7 @@ type gwQuery struct {
 	qtype, qclass uint16
 	id, flags     uint16
 	edns          bool
+	do            bool // the query's DNSSEC OK bit, echoed (RFC 3225)
 	udpSize       uint16
 	nsid          []byte
 	limit         int
@@ -72,7 +73,7 @@ type lookup struct {
 func (r *Responder) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
 	q := gwQuery{
 		name: rq.Query.Name(), question: rq.Query.Question, qtype: rq.Query.QType, qclass: rq.Query.QClass,
-		id: rq.Query.ID, flags: rq.Query.Flags, edns: rq.Query.EDNS, udpSize: rq.UDPSize, nsid: rq.NSID, limit: rq.Limit,
+		id: rq.Query.ID, flags: rq.Query.Flags, edns: rq.Query.EDNS, do: rq.Query.DO(), udpSize: rq.UDPSize, nsid: rq.NSID, limit: rq.Limit,
 	}
 	r.stats.gwQueries.Add(1)
 	if !underLocal(q.name) || q.qclass != dnswire.ClassIN && q.qclass != dnswire.ClassANY {
@@ -156,7 +157,11 @@ func finishReply(b *dnswire.Builder, q *gwQuery, rcode int, tc bool) []byte {
 	}
 	b.SetFlags(flags)
 	if q.edns {
-		b.AddOPT(q.udpSize, 0, 0, q.nsid)
+		var flags uint16
+		if q.do {
+			flags = dnswire.EDNSFlagDO
+		}
+		b.AddOPT(q.udpSize, 0, flags, q.nsid)
 	}
 	return b.Finish()
 }

@@ -232,6 +232,7 @@ func TestConflictAfterAnnouncing(t *testing.T) {
 	t.Parallel()
 	h := newHub()
 	p := h.peer(t, peerAddr)
+	o := h.peer(t, "198.18.0.11")
 	r := start(t, cfgFor("tapdns", "198.18.0.2/24"), h.host("198.18.0.2"))
 	waitReady(t, r, 1)
 	p.drain()
@@ -245,6 +246,12 @@ func TestConflictAfterAnnouncing(t *testing.T) {
 	if got := r.Name(); got != "tapdns-2.local." {
 		t.Errorf("Name: got %s, want tapdns-2.local.", got)
 	}
+	// Our old address record leaves the caches, without a cache-flush
+	// bit that would take the other host's record with it.
+	o.recv(2*time.Second, func(_ dgram, m *Message) bool {
+		a := findRecord(m, wn("tapdns.local"), dnswire.TypeA)
+		return m.Response() && a != nil && a.TTL == 0 && !a.Flush && bytes.Equal(a.Data, a4("198.18.0.2"))
+	})
 }
 
 func TestSimultaneousProbeTiebreak(t *testing.T) {
@@ -500,8 +507,8 @@ func TestGoodbye(t *testing.T) {
 	_, m := p.recv(time.Second, isResponse)
 	want := map[uint16]bool{dnswire.TypeA: true, dnswire.TypeSRV: true, dnswire.TypeTXT: true, dnswire.TypePTR: true}
 	for _, rec := range m.Answers() {
-		if rec.TTL != 0 {
-			t.Errorf("goodbye %q type %d: TTL %d, want 0", rec.Name, rec.Type, rec.TTL)
+		if rec.TTL != 0 || rec.Flush {
+			t.Errorf("goodbye %q type %d: TTL %d flush %v, want TTL 0 without cache-flush", rec.Name, rec.Type, rec.TTL, rec.Flush)
 		}
 		delete(want, rec.Type)
 	}

@@ -513,9 +513,10 @@ func (st *state) conflict(g *group, now time.Time, why string, from netip.AddrPo
 		return
 	}
 	old := st.label
-	// The shared DNS-SD records name the old instance: say goodbye. The
-	// unique ones belong to the other host now, so no goodbye for them.
-	st.goodbye(func(r *rec) bool { return r.grp.host && !r.unique })
+	// Whatever of the old names was announced (a conflict after probing,
+	// section 9) goes from the caches; goodbyes name our rdata only, so
+	// the other host's records stay.
+	st.goodbye(func(r *rec) bool { return r.grp.host })
 	kept := st.groups[:0]
 	for _, h := range st.groups {
 		if !h.host {
