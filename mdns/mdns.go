@@ -22,6 +22,7 @@
 package mdns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -154,9 +155,10 @@ type Responder struct {
 	conns [2]net.PacketConn // by family: 0 IPv4, 1 IPv6; nil when absent
 	dst   [2]*net.UDPAddr   // the groups, as WriteTo wants them
 
-	pkts chan packet     // reader goroutines -> Run
-	gwq  chan *gwRequest // Answer -> Run
-	bufs chan []byte     // free packet buffers
+	pkts  chan packet       // reader goroutines -> Run
+	gwq   chan *gwRequest   // Answer -> Run
+	zoneq chan []ZoneRecord // SetRecords -> Run (the latest only)
+	bufs  chan []byte       // free packet buffers
 
 	st        *state                // owned by Run's goroutine
 	own       atomic.Pointer[owned] // the names published now, for Answer
@@ -191,13 +193,14 @@ func New(cfg Config, n Net, log *slog.Logger) (*Responder, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Responder{
-		cfg:  cfg,
-		log:  log,
-		net:  n,
-		pkts: make(chan packet, queueLen),
-		gwq:  make(chan *gwRequest, maxWaiters),
-		bufs: make(chan []byte, queueLen),
-		done: make(chan struct{}),
+		cfg:   cfg,
+		log:   log,
+		net:   n,
+		pkts:  make(chan packet, queueLen),
+		gwq:   make(chan *gwRequest, maxWaiters),
+		zoneq: make(chan []ZoneRecord, 1),
+		bufs:  make(chan []byte, queueLen),
+		done:  make(chan struct{}),
 	}
 	r.cache.init()
 	for _, p := range cfg.Addrs {
@@ -255,7 +258,37 @@ func (r *Responder) Run(ctx context.Context) error {
 			r.putBuf(p.b)
 		case q := <-r.gwq:
 			st.lookup(q, time.Now())
+		case recs := <-r.zoneq:
+			st.setZone(recs, time.Now())
 		case <-timer.C:
+		}
+	}
+}
+
+// SetRecords replaces the zone records published (Config.Records), for a
+// reload of the local. zone. Names whose records are unchanged keep their
+// state; removed or changed records get goodbyes, and new or changed names
+// are probed and announced. It does not block: a newer call replaces one
+// Run has not taken yet. The records are copied.
+func (r *Responder) SetRecords(recs []ZoneRecord) error {
+	for i, z := range recs {
+		if n := dnswire.NameLen(z.Name); n < 0 || n != len(z.Name) || !underLocal(z.Name) {
+			return fmt.Errorf("mdns: record %d: owner is not a name under local.", i)
+		}
+	}
+	cp := make([]ZoneRecord, len(recs))
+	for i, z := range recs {
+		cp[i] = ZoneRecord{Name: bytes.Clone(z.Name), Type: z.Type, Data: bytes.Clone(z.Data)}
+	}
+	for {
+		select {
+		case r.zoneq <- cp:
+			return nil
+		default:
+		}
+		select {
+		case <-r.zoneq: // drop the older pending set
+		default:
 		}
 	}
 }

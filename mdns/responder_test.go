@@ -3,6 +3,7 @@ package mdns
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -610,5 +611,58 @@ func TestRenamed(t *testing.T) {
 	long := strings.Repeat("x", 63)
 	if got := renamed(long, 12); len(got) != 63 || !strings.HasSuffix(got, "-12") {
 		t.Errorf("got %s (%d octets), want 63 octets ending in -12", got, len(got))
+	}
+}
+
+func TestZoneReload(t *testing.T) {
+	t.Parallel()
+	cfg := cfgFor("tapdns", "198.18.0.2/24")
+	cfg.DNSPort = 0
+	cfg.Records = []ZoneRecord{
+		{Name: wn("nas.local"), Type: dnswire.TypeA, Data: a4("198.18.0.20")},
+		{Name: wn("old.local"), Type: dnswire.TypeA, Data: a4("198.18.0.21")},
+		{Name: wn("moved.local"), Type: dnswire.TypeA, Data: a4("198.18.0.23")},
+	}
+	r, p, _ := readyResponder(t, cfg, "198.18.0.2")
+	if err := r.SetRecords([]ZoneRecord{
+		{Name: wn("nas.local"), Type: dnswire.TypeA, Data: a4("198.18.0.20")},
+		{Name: wn("new.local"), Type: dnswire.TypeA, Data: a4("198.18.0.22")},
+		{Name: wn("moved.local"), Type: dnswire.TypeA, Data: a4("198.18.0.24")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var goodbyes, probed []string
+	deadline := time.Now().Add(3 * time.Second)
+	for len(probed) < 2 || len(goodbyes) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 3 s: goodbyes for %v, probes for %v", goodbyes, probed)
+		}
+		_, m := p.recv(3*time.Second, nil)
+		for _, rec := range m.Records {
+			switch {
+			case m.Response() && rec.TTL == 0:
+				goodbyes = append(goodbyes, nameText(rec.Name))
+			case !m.Response() && m.NAuthority > 0 && rec.Type == dnswire.TypeA:
+				probed = append(probed, nameText(rec.Name))
+			}
+		}
+	}
+	slices.Sort(goodbyes)
+	if !slices.Equal(goodbyes, []string{"moved.local.", "old.local."}) {
+		t.Errorf("goodbyes for %v, want moved.local. and old.local.", goodbyes)
+	}
+	slices.Sort(probed)
+	if !slices.Equal(slices.Compact(probed), []string{"moved.local.", "new.local."}) {
+		t.Errorf("probed %v, want moved.local. and new.local. (nas.local. unchanged)", probed)
+	}
+	waitReady(t, r, 1)
+	p.drain()
+	p.send(Port, group4, build(0, 0, []q{{"new.local", dnswire.TypeA, dnswire.ClassIN}, {"old.local", dnswire.TypeA, dnswire.ClassIN}}, nil, nil, nil))
+	_, m := p.recv(time.Second, isResponse)
+	if a := m.Answers(); len(a) != 1 || !bytes.Equal(a[0].Name, wn("new.local")) {
+		t.Errorf("answers %+v, want new.local alone", a)
+	}
+	if err := r.SetRecords([]ZoneRecord{{Name: wn("example.com"), Type: dnswire.TypeA, Data: a4("198.18.0.1")}}); err == nil {
+		t.Error("SetRecords accepted a name outside local.")
 	}
 }

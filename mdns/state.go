@@ -229,8 +229,16 @@ func (st *state) hostGroups(label string) []*group {
 	return gs
 }
 
-// addZone makes one group per owner name of the zone records.
+// addZone makes one group per owner name of the zone records and adds
+// them to st.groups.
 func (st *state) addZone(zr []ZoneRecord) {
+	st.groups = append(st.groups, zoneGroups(zr, st.zone)...)
+}
+
+// zoneGroups makes one group per owner name of the zone records and notes
+// their canonical names in names.
+func zoneGroups(zr []ZoneRecord, names map[string]bool) []*group {
+	var groups []*group
 	byName := map[string]*group{}
 	for _, z := range zr {
 		switch z.Type {
@@ -246,8 +254,8 @@ func (st *state) addZone(zr []ZoneRecord) {
 		if g == nil {
 			g = &group{name: bytes.Clone(z.Name)}
 			byName[k] = g
-			st.groups = append(st.groups, g)
-			st.zone[k] = true
+			groups = append(groups, g)
+			names[k] = true
 		}
 		ttl := uint32(OtherTTL)
 		switch z.Type {
@@ -259,13 +267,70 @@ func (st *state) addZone(zr []ZoneRecord) {
 			g.add(r)
 		}
 	}
-	for _, g := range st.groups {
+	for _, g := range groups {
 		ttl := uint32(OtherTTL)
 		if slices.ContainsFunc(g.recs, func(r *rec) bool { return r.ttl == HostTTL }) {
 			ttl = HostTTL
 		}
 		g.finish(ttl)
 	}
+	return groups
+}
+
+// setZone replaces the zone groups (SetRecords): unchanged names keep
+// their state, the others say goodbye or are probed anew.
+func (st *state) setZone(zr []ZoneRecord, now time.Time) {
+	names := map[string]bool{}
+	fresh := zoneGroups(zr, names)
+	used := make([]bool, len(fresh))
+	var gone []*group
+	kept := st.groups[:0:0]
+	for _, g := range st.groups {
+		if g.host {
+			kept = append(kept, g)
+			continue
+		}
+		i := slices.IndexFunc(fresh, func(n *group) bool { return equalFold(n.name, g.name) && sameRecords(n, g) })
+		if i >= 0 && !used[i] {
+			used[i] = true
+			kept = append(kept, g)
+			continue
+		}
+		gone = append(gone, g)
+	}
+	st.goodbye(func(r *rec) bool { return slices.Contains(gone, r.grp) })
+	delay := jitter(0, st.tm.probe)
+	added := 0
+	for i, g := range fresh {
+		if !used[i] {
+			st.restart(g, now, delay)
+			kept = append(kept, g)
+			added++
+		}
+	}
+	st.groups = kept
+	st.zone = names
+	st.dropPending()
+	st.index()
+	if st.taken(st.label) {
+		st.r.log.Warn("mdns: the local. zone now has an owner named like the host; the host keeps its records", "name", st.label+".local")
+	}
+	st.r.log.Info("mdns: zone records replaced", "names", len(fresh), "new_or_changed", added, "removed_or_changed", len(gone))
+}
+
+// sameRecords reports whether two groups publish the same records.
+func sameRecords(a, b *group) bool {
+	if len(a.recs) != len(b.recs) {
+		return false
+	}
+	for _, r := range a.recs {
+		if !slices.ContainsFunc(b.recs, func(o *rec) bool {
+			return o.typ == r.typ && o.unique == r.unique && o.ttl == r.ttl && equalFold(o.name, r.name) && rdataEqual(r.typ, o.data, r.data)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *group) add(r *rec) {

@@ -117,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		svc.SetZones(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadLean, installLean(svc), log.With("pkg", "zoneset")); err != nil {
+	} else if zs, err = zoneset.New(cfg.zones, loadLean, gw.onInstall(installLean(svc), log), log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -156,7 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
-	md, err := newMDNS(cfg, st, set, gw, log.With("pkg", "mdns"))
+	md, err := newMDNS(cfg, st, svc.Zones(), gw, log.With("pkg", "mdns"))
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		_ = tcpSrv.Close()

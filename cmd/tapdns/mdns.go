@@ -97,7 +97,31 @@ func (g *mdnsGateway) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
 	return nil
 }
 
-// hook sets up the gateway hook in svc when --mdns is on.
+// onInstall wraps the zoneset install hook: after a reload, the local.
+// zone's records are published anew (a nil gateway, without --mdns, adds
+// nothing). The first load happens before the Responder exists, which
+// reads the zones itself.
+func (g *mdnsGateway) onInstall(install func(*zone.Set), log *slog.Logger) func(*zone.Set) {
+	if g == nil {
+		return install
+	}
+	return func(set *zone.Set) {
+		install(set)
+		r := g.r.Load()
+		if r == nil {
+			return
+		}
+		recs, err := localZoneRecords(set)
+		if err == nil {
+			err = r.SetRecords(recs)
+		}
+		if err != nil {
+			log.Error("mdns: the reloaded local. zone is not published", "err", err)
+		}
+	}
+}
+
+// mdnsHook sets up the gateway hook in svc when --mdns is on.
 func (c *config) mdnsHook(svc *dnssvc.Config) *mdnsGateway {
 	if !c.mdns.on {
 		return nil
