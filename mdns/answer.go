@@ -38,7 +38,7 @@ func (st *state) handle(p packet, now time.Time) {
 		return
 	}
 	// Section 18.3 and 18.11: other opcodes and rcodes are ignored.
-	if dnswire.Opcode(m.Flags) != dnswire.OpcodeQuery || dnswire.Rcode(m.Flags) != dnswire.RcodeSuccess {
+	if dnswire.FlagsOpcode(m.Flags) != dnswire.OpcodeQuery || dnswire.FlagsRcode(m.Flags) != dnswire.RcodeSuccess {
 		st.r.stats.ignored.Add(1)
 		return
 	}
@@ -442,7 +442,7 @@ func (st *state) emit(fam int, dst *net.UDPAddr, ans, neg []*rec, o emitOpts, no
 }
 
 // addRec adds r to section sec as o says.
-func (st *state) addRec(b *dnswire.Builder, sec int, r *rec, o emitOpts) bool {
+func (st *state) addRec(b *dnswire.Builder, sec dnswire.Section, r *rec, o emitOpts) bool {
 	ttl, class := r.ttl, dnswire.ClassIN
 	switch {
 	case o.goodbye:

@@ -150,7 +150,7 @@ func startReply(b *dnswire.Builder, dst []byte, q *gwQuery, aa bool) {
 }
 
 // finishReply sets the rcode and TC and adds the OPT record.
-func finishReply(b *dnswire.Builder, q *gwQuery, rcode int, tc bool) []byte {
+func finishReply(b *dnswire.Builder, q *gwQuery, rcode dnswire.Rcode, tc bool) []byte {
 	flags := dnswire.FlagsWith(b.Flags(), dnswire.OpcodeQuery, rcode)
 	if tc {
 		flags |= dnswire.FlagTC
@@ -166,7 +166,7 @@ func finishReply(b *dnswire.Builder, q *gwQuery, rcode int, tc bool) []byte {
 	return b.Finish()
 }
 
-func (r *Responder) rcodeReply(dst []byte, q *gwQuery, rcode int) []byte {
+func (r *Responder) rcodeReply(dst []byte, q *gwQuery, rcode dnswire.Rcode) []byte {
 	var b dnswire.Builder
 	startReply(&b, dst, q, false)
 	return finishReply(&b, q, rcode, false)

@@ -33,7 +33,7 @@ func recursive(t *testing.T, id uint16, name string, typ uint16, tcp bool) *dnss
 
 // reply is a parsed unicast DNS reply.
 type reply struct {
-	rcode int
+	rcode dnswire.Rcode
 	flags uint16
 	m     Message
 }
@@ -55,7 +55,7 @@ func parseReply(t *testing.T, b []byte, id uint16) *reply {
 			t.Errorf("reply record %q type %d: TTL %d flush %v, want TTL <= 10 and class IN", rec.Name, rec.Type, rec.TTL, rec.Flush)
 		}
 	}
-	r.rcode = dnswire.Rcode(r.m.Flags)
+	r.rcode = dnswire.FlagsRcode(r.m.Flags)
 	r.flags = r.m.Flags
 	return r
 }

@@ -414,7 +414,7 @@ const typeVerbatim uint16 = 65534
 // in mDNS they are names people read: RFC 6763 instance names such as
 // "Office Printer._ipp._tcp.local" keep their case. The rdata is not
 // compressed, which RFC 6762 section 18.14 allows.
-func addRR(b *dnswire.Builder, sec int, owner []byte, typ, class uint16, ttl uint32, data []byte) bool {
+func addRR(b *dnswire.Builder, sec dnswire.Section, owner []byte, typ, class uint16, ttl uint32, data []byte) bool {
 	if !b.AddRR(sec, owner, typeVerbatim, class, ttl, data) {
 		return false
 	}
@@ -425,7 +425,7 @@ func addRR(b *dnswire.Builder, sec int, owner []byte, typ, class uint16, ttl uin
 }
 
 // addRRAt is addRR with the owner given as a compression pointer.
-func addRRAt(b *dnswire.Builder, sec int, ownerOff int, typ, class uint16, ttl uint32, data []byte) bool {
+func addRRAt(b *dnswire.Builder, sec dnswire.Section, ownerOff int, typ, class uint16, ttl uint32, data []byte) bool {
 	if !b.AddRRAt(sec, ownerOff, typeVerbatim, class, ttl, data) {
 		return false
 	}

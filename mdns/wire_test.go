@@ -47,7 +47,7 @@ func build(id, flags uint16, qs []q, an, ns, ar []rr) []byte {
 	}
 	for sec, rs := range [][]rr{an, ns, ar} {
 		for _, r := range rs {
-			if !addRR(&b, sec+1, wn(r.name), r.typ, r.class, r.ttl, r.data) {
+			if !addRR(&b, dnswire.Section(sec+1), wn(r.name), r.typ, r.class, r.ttl, r.data) {
 				panic("build: record does not fit")
 			}
 		}

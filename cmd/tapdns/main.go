@@ -70,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check" {
 		return runCheck(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "dig" {
+		return runDig(args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -109,6 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		svc.SetLocal(d)
 	}
+	loadZone, installZones := zoneHooks(svc)
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
 		set, err := loadZones(nil)
@@ -117,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		svc.SetZones(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadLean, gw.onInstall(installLean(svc), log), log.With("pkg", "zoneset")); err != nil {
+	} else if zs, err = zoneset.New(cfg.zones, loadZone, gw.onInstall(installZones, log), log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -348,4 +352,16 @@ func installLean(svc *dnssvc.Server) func(*zone.Set) {
 		svc.SetZones(set)
 		debug.FreeOSMemory()
 	}
+}
+
+// zoneHooks returns the zoneset loader and install hook: loadLean and
+// installLean, or plain zone.LoadFile and SetZones when the environment
+// variable TAPDNS_LEAN_RELOAD is "0". That switch is for measurement only
+// (bench/reload-latency.sh compares the two under load) and not part of
+// the interface.
+func zoneHooks(svc *dnssvc.Server) (zoneset.Loader, func(*zone.Set)) {
+	if os.Getenv("TAPDNS_LEAN_RELOAD") == "0" {
+		return zone.LoadFile, svc.SetZones
+	}
+	return loadLean, installLean(svc)
 }
