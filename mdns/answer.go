@@ -238,9 +238,9 @@ func (st *state) response(p packet, m *Message, now time.Time) {
 			continue
 		}
 		if mine := st.byName[string(k.Name)]; len(mine) > 0 {
-			if !st.checkRecord(k, mine, p, now) {
-				return // renamed: the rest is about names no longer ours
-			}
+			// After a rename byName holds the new names, which the
+			// rest of this message does not name.
+			st.checkRecord(k, mine, p, now)
 		}
 		// Section 7.4: another host multicast what we were about to.
 		st.pend = slices.DeleteFunc(st.pend, func(pd pending) bool {
@@ -287,11 +287,11 @@ func (st *state) normalizeNSEC(m *Message, now time.Time) {
 }
 
 // checkRecord compares a record heard from another host with ours of the
-// same name. It returns false when the host set was renamed.
-func (st *state) checkRecord(k *Record, mine []*rec, p packet, now time.Time) bool {
+// same name.
+func (st *state) checkRecord(k *Record, mine []*rec, p packet, now time.Time) {
 	g := st.groupOf(k.Name)
 	if g == nil || k.TTL == 0 || k.Class != dnswire.ClassIN {
-		return true // shared names cannot conflict; goodbyes never do
+		return // shared names cannot conflict; goodbyes never do
 	}
 	sameType := false
 	for _, r := range mine {
@@ -305,19 +305,17 @@ func (st *state) checkRecord(k *Record, mine []*rec, p packet, now time.Time) bo
 			if g.live() && k.TTL < r.ttl/2 {
 				st.schedule(r, p.fam, now, netip.Addr{}, false)
 			}
-			return true
+			return
 		}
 	}
 	switch {
 	case g.state == probing:
 		// Section 8.1: any answer for a name we probe means it is taken.
 		st.conflict(g, now, "answer while probing", p.src)
-		return !g.host
 	case g.live() && sameType:
 		// Section 9: same name, type and class, other data.
 		st.reprobe(g, now, p.src)
 	}
-	return true
 }
 
 // legacy answers a query from a port other than 5353 (section 6.7): by

@@ -100,6 +100,24 @@ func newLab(t *testing.T) *lab {
 	// A source off our link, for the off-link test: 198.19.0.1 is in the
 	// benchmark range but not in 198.18.0.0/24.
 	ip("-n", l.peer.Name, "addr", "add", "198.19.0.1/32", "dev", "vp")
+	// IPv6 multicast needs the ff00::/8 route the kernel adds once the
+	// link is up on both ends; until then a send to ff02::fb fails.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, side := range []struct {
+		ns  *labtest.NS
+		dev string
+	}{{l.peer, "vp"}, {l.us, "vu"}} {
+		for {
+			out, err := exec.Command("ip", "-n", side.ns.Name, "-6", "route", "get", "ff02::fb").CombinedOutput()
+			if err == nil && strings.Contains(string(out), "dev "+side.dev) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no IPv6 multicast route on %s after 10 s: %v: %s", side.dev, err, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	l.net = nsNet{ns: l.us, k: kernelnet.Net{Interface: "vu"}}
 	return l
 }
@@ -165,6 +183,9 @@ func TestZeroconfPeer(t *testing.T) {
 	listener := l.start(t, "listen", "198.18.0.1")
 	r := start(t, l.config("tapdns"), l.net)
 	waitReady(t, r, 2)
+	if n := r.Stats().SendErrors; n != 0 {
+		t.Errorf("%d sends failed while probing and announcing", n)
+	}
 
 	t.Run("PeerResolvesUs", func(t *testing.T) {
 		got := l.run(t, "resolve", "198.18.0.1", "tapdns.local.")
