@@ -2,8 +2,10 @@ package mdns
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tapdns/tapdns/dnswire"
 )
@@ -92,5 +94,58 @@ func FuzzParse(f *testing.F) {
 			rdataEqual(r.Type, r.Data, r.Data)
 			nameSpan(r.Type, r.Data)
 		}
+	})
+}
+
+// FuzzHandle feeds arbitrary datagrams to the Responder's message handling
+// (queries, probes, legacy queries, responses, the cache and the gateway's
+// lookups) as if read from the link, from port 5353 or another port. It
+// must never panic, whatever the state it is in.
+func FuzzHandle(f *testing.F) {
+	for _, file := range []string{"testdata/zeroconf-response.bin", "testdata/zeroconf-query.bin"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, true)
+	}
+	f.Add(build(0, 0, []q{{"tapdns.local", dnswire.TypeANY, dnswire.ClassIN | classQU}}, nil,
+		[]rr{{"tapdns.local", dnswire.TypeA, dnswire.ClassIN, 120, a4("198.18.0.9")}}, nil), true)
+	f.Add(build(7, 0, []q{{"tapdns.local", dnswire.TypeAAAA, dnswire.ClassIN}, {"_domain._udp.local", dnswire.TypePTR, dnswire.ClassIN}}, nil, nil, nil), false)
+	f.Add(build(0, dnswire.FlagTC, []q{{"nas.local", dnswire.TypeA, dnswire.ClassIN}},
+		[]rr{{"nas.local", dnswire.TypeA, dnswire.ClassIN, 120, a4("198.18.0.20")}}, nil, nil), true)
+	f.Add(build(0, flagsResponse, nil, []rr{{"tapdns.local", dnswire.TypeA, classINFlushed, 120, a4("198.18.0.9")},
+		{"printer.local", dnswire.TypeNSEC, classINFlushed, 120, appendNSEC(nil, wn("printer.local"), []uint16{28})}}, nil, nil), true)
+
+	h := newHub()
+	cfg := cfgFor("tapdns", "198.18.0.2/24", "fe80::2/64")
+	cfg.Records = []ZoneRecord{{Name: wn("nas.local"), Type: dnswire.TypeA, Data: a4("198.18.0.20")},
+		{Name: wn("_http._tcp.local"), Type: dnswire.TypePTR, Data: wn("Wiki._http._tcp.local")}}
+	r, err := New(cfg, h.host("198.18.0.2", "fe80::2"), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer r.Close()
+	st := r.st
+	now := time.Now()
+	st.start(now)
+	for _, g := range st.groups {
+		g.state = ready
+	}
+	st.index()
+	// A lookup open, so that responses are checked against it.
+	st.lookup(&gwRequest{gwQuery: gwQuery{name: wn("printer.local"), qtype: dnswire.TypeAAAA, limit: 512}, tcp: true, reply: make(chan []byte, 1)}, now)
+	src := []netip.AddrPort{netip.MustParseAddrPort("198.18.0.9:5353"), netip.MustParseAddrPort("198.18.0.9:40000")}
+	f.Fuzz(func(t *testing.T, b []byte, mdnsPort bool) {
+		if len(b) > MaxMsgLen {
+			return // dropped by the reader before handle
+		}
+		s := src[1]
+		if mdnsPort {
+			s = src[0]
+		}
+		now = now.Add(100 * time.Millisecond)
+		st.handle(packet{fam: 0, src: s, b: b}, now)
+		st.runDue(now)
 	})
 }
