@@ -24,10 +24,11 @@ type config struct {
 	tcp       dnstcp.Config
 	zones     []string // zone files in command-line order; none: the embedded zone
 	logLevel  slog.Level
-	logFormat string      // "text" or "json"
-	ops       opsConfig   // reloads, metrics, capture, query log, --user (ops.go)
-	local     localConfig // --override, --hosts, --block, --allow-recursion (local.go)
-	mdns      mdnsConfig  // --mdns, --mdns-name, --mdns-timeout (mdns.go)
+	logFormat string        // "text" or "json"
+	ops       opsConfig     // reloads, metrics, capture, query log, --user (ops.go)
+	local     localConfig   // --override, --hosts, --block, --allow-recursion (local.go)
+	resolve   resolveConfig // --resolve, --forward, the cache (resolve.go)
+	mdns      mdnsConfig    // --mdns, --mdns-name, --mdns-timeout (mdns.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -104,6 +105,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	ops := addOpsFlags(fs)
 	local := addLocalFlags(fs)
+	resolve := addResolveFlags(fs)
 	mdnsF := addMDNSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -184,6 +186,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := local.parse(&c); err != nil {
+		return config{}, err
+	}
+	if err := resolve.parse(&c); err != nil {
 		return config{}, err
 	}
 	given := map[string]bool{}

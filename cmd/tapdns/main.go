@@ -29,13 +29,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 
 	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/dnstcp"
+	"github.com/tapdns/tapdns/internal/metrics"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/resolver"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -101,8 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
 	// (internal/zoneset), each reload installed whole with SetZones.
 	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
-	gw := cfg.mdnsHook(&cfg.svc)
 	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	mdh := cfg.mdnsHolder()
 	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
 	if !cfg.local.empty() {
 		d, err := cfg.local.load()
@@ -121,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		svc.SetZones(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadZone, gw.onInstall(installZones, log), log.With("pkg", "zoneset")); err != nil {
+	} else if zs, err = zoneset.New(cfg.zones, loadZone, mdh.onInstall(installZones, log), log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -153,38 +156,62 @@ func run(args []string, stdout, stderr io.Writer) int {
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
-	tcpSrv, err := serveTCP(cfg, st, h, log.With("pkg", "dnstcp"))
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		_ = st.Close()
-		closeOps(nil, pw, nil, log)
+	// Everything below is stopped by teardown, in the reverse order of
+	// starting, whichever part exists.
+	var (
+		rec       *resolver.Server
+		recursion dnssvc.Recursion // rec, or nil
+		md        *mdnsRunner
+		tcpSrv    *dnstcp.Server
+		ms        *metrics.Server
+	)
+	svcCtx, svcCancel := context.WithCancel(ctx)
+	var svcWG sync.WaitGroup
+	teardown := func() error {
+		if tcpSrv != nil {
+			_ = tcpSrv.Close()
+		}
+		md.stop() // its goodbyes go out while the stack is still open
+		svcCancel()
+		if rec != nil {
+			rec.Close()
+		}
+		svcWG.Wait()
+		err := st.Close()
+		closeOps(st, pw, ms, log)
+		return err
+	}
+	fail := func(what string, err error) int {
+		log.Error(what, "err", err)
+		_ = teardown()
 		return exitRuntime
 	}
-	md, err := newMDNS(cfg, st, svc.Zones(), gw, log.With("pkg", "mdns"))
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		_ = tcpSrv.Close()
-		_ = st.Close()
-		closeOps(nil, pw, nil, log)
-		return exitRuntime
+	if cfg.resolve.enabled {
+		if rec, err = startResolver(cfg, st, log.With("pkg", "resolver")); err != nil {
+			return fail("cannot start the resolver", err)
+		}
+		recursion = rec
+		svcWG.Add(1)
+		go func() {
+			defer svcWG.Done()
+			if err := rec.Run(svcCtx); err != nil {
+				log.Error("resolver stopped", "err", err)
+			}
+		}()
 	}
-	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, md.stats(), log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		md.stop()
-		_ = tcpSrv.Close()
-		_ = st.Close()
-		closeOps(nil, pw, nil, log)
-		return exitRuntime
+	if md, err = newMDNS(cfg, st, svc.Zones(), mdh, log.With("pkg", "mdns")); err != nil {
+		return fail("cannot start mDNS", err)
+	}
+	svc.SetRecursion(recursion, md.gateway())
+	if tcpSrv, err = serveTCP(cfg, st, h, log.With("pkg", "dnstcp")); err != nil {
+		return fail("cannot start", err)
+	}
+	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, md.stats(), log); err != nil {
+		return fail("cannot start", err)
 	}
 	if cfg.ops.user != "" {
 		if err := dropPrivileges(creds); err != nil {
-			log.Error("cannot drop privileges", "err", err)
-			closeOps(st, pw, ms, log)
-			md.stop()
-			_ = tcpSrv.Close()
-			_ = st.Close()
-			return exitRuntime
+			return fail("cannot drop privileges", err)
 		}
 		log.Info("dropped privileges", "user", creds.name, "uid", creds.uid, "gid", creds.gid, "groups", creds.groups)
 	}
@@ -192,24 +219,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ms.Serve()
 		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
 	}
-	qctx, qcancel := context.WithCancel(ctx)
 	if qlog != nil {
-		qlog.start(qctx)
+		qlog.start(svcCtx)
 	}
 	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
-	md.start(ctx, log.With("pkg", "mdns"))
+	md.start(svcCtx, log.With("pkg", "mdns"))
 
 	runErr := st.Run(ctx)
-	md.stop() // goodbyes go out while the stack is still open
 	hp.Stop()
-	_ = tcpSrv.Close()
-	closeErr := st.Close()
-	qcancel()
+	closeErr := teardown()
 	if qlog != nil {
 		qlog.stop()
 	}
-	closeOps(st, pw, ms, log)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		log.Error("network stack failed", "err", runErr)
 		return exitRuntime
@@ -306,6 +328,21 @@ func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 		zones = append(zones, fmt.Sprintf("%s serial %d from %s", zone.NameText(z.Origin), z.Serial, file))
 	}
 	attrs = append(attrs, "zones", zones)
+	switch r := cfg.resolve; {
+	case len(r.forward) > 0:
+		attrs = append(attrs, "recursion", "forward", "forwarders", r.forward)
+	case r.enabled:
+		hints := r.rootHints
+		if hints == "" {
+			hints = "(IANA, built in)"
+		}
+		attrs = append(attrs, "recursion", "resolve", "root_hints", hints)
+	default:
+		attrs = append(attrs, "recursion", "off")
+	}
+	if r := cfg.resolve; r.enabled {
+		attrs = append(attrs, "allow_recursion", cfg.local.allow, "cache_size", r.cache.MaxBytes)
+	}
 	log.Info("serving", attrs...)
 }
 

@@ -82,32 +82,32 @@ func (c *config) mdnsConfig(linkLocal netip.Addr) mdns.Config {
 	return mc
 }
 
-// mdnsGateway is dnssvc's MDNS hook. The dnssvc Server is made before the
-// stack and the Responder after it (it needs the stack's sockets), so the
-// hook is filled in late; no query arrives before the stack runs.
-type mdnsGateway struct {
+// mdnsHolder keeps the Responder for the zone reload hook, which is made
+// before it: the zones load before the stack exists, and the Responder
+// needs the stack's sockets.
+type mdnsHolder struct {
 	r atomic.Pointer[mdns.Responder]
 }
 
-// Answer implements dnssvc.Recursion.
-func (g *mdnsGateway) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
-	if r := g.r.Load(); r != nil {
-		return r.Answer(dst, rq)
+// mdnsHolder returns a holder when --mdns is on, nil otherwise.
+func (c *config) mdnsHolder() *mdnsHolder {
+	if !c.mdns.on {
+		return nil
 	}
-	return nil
+	return &mdnsHolder{}
 }
 
 // onInstall wraps the zoneset install hook: after a reload, the local.
-// zone's records are published anew (a nil gateway, without --mdns, adds
+// zone's records are published anew (a nil holder, without --mdns, adds
 // nothing). The first load happens before the Responder exists, which
 // reads the zones itself.
-func (g *mdnsGateway) onInstall(install func(*zone.Set), log *slog.Logger) func(*zone.Set) {
-	if g == nil {
+func (h *mdnsHolder) onInstall(install func(*zone.Set), log *slog.Logger) func(*zone.Set) {
+	if h == nil {
 		return install
 	}
 	return func(set *zone.Set) {
 		install(set)
-		r := g.r.Load()
+		r := h.r.Load()
 		if r == nil {
 			return
 		}
@@ -121,16 +121,6 @@ func (g *mdnsGateway) onInstall(install func(*zone.Set), log *slog.Logger) func(
 	}
 }
 
-// mdnsHook sets up the gateway hook in svc when --mdns is on.
-func (c *config) mdnsHook(svc *dnssvc.Config) *mdnsGateway {
-	if !c.mdns.on {
-		return nil
-	}
-	g := &mdnsGateway{}
-	svc.MDNS = g
-	return g
-}
-
 // mdnsRunner is the Responder with the goroutine that runs it.
 type mdnsRunner struct {
 	r      *mdns.Responder
@@ -139,9 +129,10 @@ type mdnsRunner struct {
 }
 
 // newMDNS opens the Responder's sockets on the stack (nil runner without
-// --mdns). It publishes the zone whose origin is local., if one is served.
-func newMDNS(cfg config, st *netstack.Stack, set *zone.Set, g *mdnsGateway, log *slog.Logger) (*mdnsRunner, error) {
-	if g == nil {
+// --mdns, that is with a nil holder). It publishes the zone whose origin
+// is local., if one is served.
+func newMDNS(cfg config, st *netstack.Stack, set *zone.Set, h *mdnsHolder, log *slog.Logger) (*mdnsRunner, error) {
+	if h == nil {
 		return nil, nil
 	}
 	mc := cfg.mdnsConfig(st.LinkLocal())
@@ -154,8 +145,17 @@ func newMDNS(cfg config, st *netstack.Stack, set *zone.Set, g *mdnsGateway, log 
 	if err != nil {
 		return nil, err
 	}
-	g.r.Store(r)
+	h.r.Store(r)
 	return &mdnsRunner{r: r}, nil
+}
+
+// gateway is the Responder as dnssvc's mDNS gateway, or nil (an untyped
+// nil: a nil *Responder in the interface would be called).
+func (m *mdnsRunner) gateway() dnssvc.Recursion {
+	if m == nil {
+		return nil
+	}
+	return m.r
 }
 
 // start runs the Responder until ctx is done or stop.
@@ -177,7 +177,7 @@ func (m *mdnsRunner) start(ctx context.Context, log *slog.Logger) {
 // stop ends Run, which multicasts the goodbyes first (the stack must still
 // be open), and closes the sockets.
 func (m *mdnsRunner) stop() {
-	if m == nil {
+	if m == nil || m.r == nil {
 		return
 	}
 	if m.cancel != nil {

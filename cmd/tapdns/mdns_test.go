@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/netip"
@@ -31,16 +32,16 @@ func TestMDNSFlags(t *testing.T) {
 			t.Errorf("address %d: got %v, want %v", i, mc.Addrs[i], p)
 		}
 	}
-	if c.mdnsHook(&c.svc) == nil || c.svc.MDNS == nil {
-		t.Error("--mdns did not install the gateway in dnssvc")
+	if c.mdnsHolder() == nil {
+		t.Error("--mdns made no holder for the Responder")
 	}
 
 	c, err = parseConfig([]string{"--ip", "198.18.0.2"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.mdns.on || c.mdns.name != mdns.DefaultName || c.mdns.timeout != mdns.DefaultTimeout || c.mdnsHook(&c.svc) != nil || c.svc.MDNS != nil {
-		t.Errorf("defaults: %+v, hook %v", c.mdns, c.svc.MDNS)
+	if c.mdns.on || c.mdns.name != mdns.DefaultName || c.mdns.timeout != mdns.DefaultTimeout || c.mdnsHolder() != nil {
+		t.Errorf("defaults: %+v", c.mdns)
 	}
 }
 
@@ -106,4 +107,18 @@ nas     A   198.18.0.20
 	if !found {
 		t.Errorf("nas.local A not among %+v", recs)
 	}
+}
+
+func TestMDNSRunnerNil(t *testing.T) {
+	// Without --mdns: no runner, an untyped nil gateway for dnssvc, and
+	// the lifecycle calls do nothing.
+	var m *mdnsRunner
+	if g := m.gateway(); g != nil {
+		t.Errorf("gateway of no runner: %#v, want untyped nil", g)
+	}
+	if m.stats() != nil {
+		t.Error("stats of no runner")
+	}
+	m.start(context.Background(), nil)
+	m.stop()
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/mdns"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/resolver"
 )
 
 // opsConfig holds the operating flags.
@@ -257,7 +258,7 @@ func (h *helpers) Stop() {
 
 // openMetrics binds the metrics listener, as cfg asks (nil without
 // --metrics). pw is the capture (nil without --pcap).
-func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, mdnsStats func() mdns.Stats, log *slog.Logger) (*metrics.Server, error) {
+func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, rec *resolver.Server, mdnsStats func() mdns.Stats, log *slog.Logger) (*metrics.Server, error) {
 	if cfg.ops.metrics == "" {
 		return nil, nil
 	}
@@ -268,6 +269,9 @@ func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp
 	}
 	if qlog != nil {
 		src.QueryLogDropped = qlog.Dropped
+	}
+	if rec != nil {
+		src.Resolver = rec.Stats
 	}
 	if zs != nil {
 		src.Reloads = zs.Stats
