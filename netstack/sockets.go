@@ -122,6 +122,13 @@ func (s *Stack) ListenMulticastUDP(group netip.AddrPort) (net.PacketConn, error)
 	if terr := ep.SetSockOpt(&tcpip.MulticastInterfaceOption{NIC: nicID}); terr != nil {
 		return fail("interface", terr)
 	}
+	if proto == ipv6.ProtocolNumber {
+		// gVisor keeps the IPv6 multicast interface apart; without it a
+		// write to ff02::fb finds no route.
+		if terr := ep.SetSockOptInt(tcpip.IPv6MulticastInterfaceOption, int(nicID)); terr != nil {
+			return fail("ipv6 interface", terr)
+		}
+	}
 	if terr := ep.Bind(tcpip.FullAddress{Port: group.Port()}); terr != nil {
 		return fail("bind", terr)
 	}

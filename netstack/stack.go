@@ -437,6 +437,10 @@ func (s *Stack) teardown() error {
 	return nil
 }
 
+// LinkLocal returns the stack's IPv6 link-local address (fe80::/64, from
+// the MAC), which it always has.
+func (s *Stack) LinkLocal() netip.Addr { return netip.AddrFrom16(linkLocal(s.mac)) }
+
 // linkLocal returns the IPv6 link-local address derived from mac (modified
 // EUI-64, RFC 4291).
 func linkLocal(mac [6]byte) [16]byte {

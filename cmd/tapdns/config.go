@@ -28,6 +28,7 @@ type config struct {
 	ops       opsConfig     // reloads, metrics, capture, query log, --user (ops.go)
 	local     localConfig   // --override, --hosts, --block, --allow-recursion (local.go)
 	resolve   resolveConfig // --resolve, --forward, the cache (resolve.go)
+	mdns      mdnsConfig    // --mdns, --mdns-name, --mdns-timeout (mdns.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -106,6 +107,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	local := addLocalFlags(fs)
 	resolve := addResolveFlags(fs)
 	xdpf := addXDPFlag(fs)
+	mdnsF := addMDNSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -191,6 +193,11 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := xdpf.apply(&c, fs); err != nil {
+		return config{}, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := mdnsF.parse(&c, given); err != nil {
 		return config{}, err
 	}
 	// The packages fill in their own defaults and have the last word on

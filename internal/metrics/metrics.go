@@ -29,6 +29,7 @@ import (
 	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
+	"github.com/tapdns/tapdns/mdns"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/resolver"
 	"github.com/tapdns/tapdns/zone"
@@ -52,6 +53,8 @@ type Sources struct {
 	// Resolver is recursion or forwarding and its cache (see
 	// resolver.go in this package).
 	Resolver func() resolver.Stats
+	// MDNS is the mDNS responder and gateway (mdns.go).
+	MDNS func() mdns.Stats
 	// Version and GoVersion label tapdns_build_info.
 	Version, Revision, GoVersion string
 }
@@ -310,6 +313,9 @@ func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	}
 	if src.Resolver != nil {
 		cs = append(cs, newResolverCollector(src.Resolver))
+	}
+	if src.MDNS != nil {
+		cs = append(cs, newMDNSCollector(src.MDNS))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
