@@ -116,9 +116,11 @@ func classText(c uint16) string {
 // is the canonical (lower-case) wire name and is valid only during the
 // call; rdata is the stored record data and must not be modified. The SOA
 // record is not repeated at its canonical position. An RRSIG record is
-// reported with the TTL of the RRset it covers (RFC 4034 section 3), as
-// signers write it; RRset.TTL of an RRSIG RRset is only its first
-// record's.
+// reported with the TTL of the RRset it covers (Node.SigTTL, RFC 4034
+// section 3), as signers write it; RRset.TTL of an RRSIG RRset is only its
+// first record's. The records of an NSEC3 chain are reported at their
+// owners like any other, although Node and lookups do not find those
+// owners (they are not names of the zone, RFC 5155 section 7.1).
 //
 // Walk sorts the zone's names, so it allocates about 4 bytes per name and
 // takes O(n log n); it is meant for zone transfers and checks, not for
@@ -161,24 +163,16 @@ func (z *Zone) Walk(f func(owner []byte, typ uint16, ttl uint32, rdata []byte) b
 				sortCanonical(recs, rs.Type, &canon)
 			}
 			for _, rd := range recs {
-				if !f(owner, rs.Type, sigTTL(n, rs, rd), rd) {
+				ttl := rs.TTL
+				if rs.Type == typeRRSIG {
+					ttl = n.SigTTL(rd, ttl)
+				}
+				if !f(owner, rs.Type, ttl, rd) {
 					return
 				}
 			}
 		}
 	}
-}
-
-// sigTTL is the TTL of one record of rs: for an RRSIG, the TTL of the
-// RRset it covers at n (RFC 4034 section 3), when n has it.
-func sigTTL(n *Node, rs *RRset, rd []byte) uint32 {
-	if rs.Type != typeRRSIG || len(rd) < 2 {
-		return rs.TTL
-	}
-	if c := n.RRset(uint16(rd[0])<<8 | uint16(rd[1])); c != nil {
-		return c.TTL
-	}
-	return rs.TTL
 }
 
 // sortCanonical sorts the rdata of one RRset by their canonical forms.
@@ -205,43 +199,4 @@ func sortCanonical(recs [][]byte, t uint16, scratch *[]byte) {
 	for i := range pairs {
 		recs[i] = pairs[i].rd
 	}
-}
-
-// compareNames orders two canonical wire names as RFC 4034 section 6.1
-// does: by their labels from the root down, each compared as an octet
-// string (the names are lower case already).
-func compareNames(a, b string) int {
-	var la, lb [128]uint8
-	na, nb := labelStarts(a, &la), labelStarts(b, &lb)
-	for na > 0 && nb > 0 {
-		na--
-		nb--
-		x := a[la[na]+1 : la[na]+1+a[la[na]]]
-		y := b[lb[nb]+1 : lb[nb]+1+b[lb[nb]]]
-		if c := bytesCompare(x, y); c != 0 {
-			return c
-		}
-	}
-	return na - nb
-}
-
-func bytesCompare(x, y string) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
-}
-
-// labelStarts stores the offsets of the labels of a wire name (the root
-// label excluded) and returns their number.
-func labelStarts(name string, starts *[128]uint8) int {
-	n := 0
-	for i := 0; i < len(name) && name[i] != 0 && n < len(starts); i += 1 + int(name[i]) {
-		starts[n] = uint8(i)
-		n++
-	}
-	return n
 }

@@ -358,7 +358,7 @@ func TestBuilderWarnings(t *testing.T) {
 	if err := zb.Add([]byte("\x07example\x00"), dns.TypeA, 1, 1, []byte{1, 2, 3, 4}); err == nil {
 		t.Errorf("Add after Finish succeeded")
 	}
-	ws, n := z.Warnings()
+	ws, n := z.Warnings(), z.WarningCount()
 	want := "zone w.zone: record 4: warning: TTL 60 of this A record at a.example. differs from the TTL 300 of its RRset (record 3); the RRset is served with 300"
 	if n != 1 || len(ws) != 1 || ws[0].String() != want {
 		t.Errorf("warnings %d %v, want one: %s", n, ws, want)
@@ -388,15 +388,48 @@ func TestTypeText(t *testing.T) {
 
 // TestWalkSigned: Walk gives back a signed zone's records exactly, RRSIG
 // TTLs included (those of the RRsets they cover, not one per owner).
+// The owners of an NSEC3 chain, which Node does not find, are walked too.
 func TestWalkSigned(t *testing.T) {
-	for _, file := range []string{"testdata/corpus/signed-nsec.zone", "testdata/corpus/signed-nsec3.zone"} {
+	for _, tc := range []struct{ file, origin string }{
+		{"testdata/corpus/signed-nsec.zone", "signed.example."},
+		{"testdata/corpus/signed-nsec3.zone", "signed.example."},
+		{"testdata/signed/nsec.zone", ""},
+		{"testdata/signed/nsec3.zone", ""},
+		{"testdata/signed/optout.zone", ""},
+		{"testdata/signed/wildapex.zone", ""},
+	} {
+		file := tc.file
 		t.Run(file, func(t *testing.T) {
-			z, err := LoadFileOrigin(file, "signed.example.")
+			z, err := LoadFileOrigin(file, tc.origin)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ws, n := z.Warnings(); n != 0 {
+			if ws, n := z.Warnings(), z.WarningCount(); n != 0 {
 				t.Errorf("warnings for a signed zone: %v", ws)
+			}
+			if !z.Signed() {
+				t.Errorf("zone not signed")
+			}
+			nsec3Owners := 0
+			for _, r := range walkAll(z) {
+				if r.typ == dns.TypeNSEC3 && z.Node([]byte(r.owner)) == nil {
+					nsec3Owners++
+				}
+			}
+			if z.NSEC3() && nsec3Owners == 0 {
+				t.Errorf("NSEC3 zone: no NSEC3 records walked at owners that Node leaves out")
+			}
+			origin := tc.origin
+			if origin == "" {
+				origin = nameText(z.Origin)
+			}
+			// The same records through a Builder: the same DNSSEC indexes.
+			zb, err := buildFrom(t, file, origin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if zb.Signed() != z.Signed() || zb.NSEC3() != z.NSEC3() || zb.WarningCount() != 0 {
+				t.Errorf("built: signed %v nsec3 %v warnings %v; loaded: %v %v", zb.Signed(), zb.NSEC3(), zb.Warnings(), z.Signed(), z.NSEC3())
 			}
 			want := map[walked]bool{}
 			f, err := os.Open(file)
@@ -404,7 +437,7 @@ func TestWalkSigned(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			zp := dns.NewZoneParser(f, "signed.example.", file)
+			zp := dns.NewZoneParser(f, origin, file)
 			for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 				h := rr.Header()
 				want[walked{string(wireName(t, h.Name)), h.Rrtype, h.Ttl, string(packRR(t, rr))}] = true
@@ -429,8 +462,12 @@ func TestWalkSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, n := z.Warnings()
-	if want := "zone s.zone: line 9: warning: TTL 90 of this RRSIG record at www.example.com. differs from the TTL 300 of the TXT RRset it covers (RFC 4034 section 3)"; n != 1 || ws[0].String() != want {
-		t.Errorf("warnings %v, want one: %s", ws, want)
+	ws, n := z.Warnings(), z.WarningCount()
+	want := []string{
+		"zone s.zone: line 9: warning: TTL 90 of this RRSIG record at www.example.com. differs from the TTL 300 of the TXT RRset it covers (RFC 4034 section 3)",
+		"zone s.zone: line 6: warning: RRSIG record, but none at the zone apex example.com.: the zone is served unsigned",
+	}
+	if n != len(want) || len(ws) != len(want) || ws[0].String() != want[0] || ws[1].String() != want[1] {
+		t.Errorf("warnings %v, want: %q", ws, want)
 	}
 }

@@ -26,7 +26,8 @@ import (
 // of allocations per zone, whatever its size.
 //
 // finish is a pipeline of small steps (see its body); a step that derives
-// more from the zone (such as DNSSEC indexes) is one more call there.
+// more from the zone is one more call there, as the DNSSEC indexes of a
+// signed zone are (dnssec_build.go).
 
 const (
 	chunkBits  = 20
@@ -46,11 +47,9 @@ type rec struct {
 
 // node flags (Zone.flags).
 const (
-	flagCut uint8 = 1 << iota // the node is a cut or lies below one
+	flagCut   uint8 = 1 << iota // the node is a cut or lies below one
+	flagNSEC3                   // the node holds only an NSEC3 chain entry (dnssec.go)
 )
-
-// maxWarnings is how many warnings a zone keeps; more are only counted.
-const maxWarnings = 100
 
 type builder struct {
 	file   string // Zone.File
@@ -147,14 +146,6 @@ func (b *builder) errAt(file uint16, line uint32, format string, args ...any) er
 // errZone formats a validation error about the zone as a whole.
 func (b *builder) errZone(format string, args ...any) error {
 	return fmt.Errorf("zone %s: %s", b.files[0], fmt.Sprintf(format, args...))
-}
-
-// warn records a warning at a position.
-func (b *builder) warn(file uint16, line uint32, format string, args ...any) {
-	b.nwarnings++
-	if len(b.warnings) < maxWarnings {
-		b.warnings = append(b.warnings, Warning{File: b.files[file], Line: int(line), unit: b.unit, Msg: fmt.Sprintf(format, args...)})
-	}
 }
 
 func (b *builder) nodeName(i uint32) []byte {
@@ -393,11 +384,17 @@ func (b *builder) finish() (*Zone, error) {
 	if err := b.checkDNAME(z, g, apex); err != nil {
 		return nil, err
 	}
+	// A signed zone's checks report positions: its records stay until
+	// they have run (dnssec_build.go).
+	sec := b.dnssecInput(z, g, apex) // nil unless the zone is signed
 	b.recs, g = nil, nil
 	b.markCuts(z, apex)
 	z.buildTable()
-	// Indexes derived from the finished zone (such as DNSSEC's) are one
-	// more step here, each a call that may fail the load.
+	// Indexes derived from the finished zone are one more step here.
+	if sec != nil {
+		sec.build(z, b.parent)
+	}
+	b.parent = nil
 	z.warnings, z.nwarnings = b.warnings, b.nwarnings
 	return z, nil
 }
@@ -702,7 +699,6 @@ func (b *builder) markCuts(z *Zone, apex uint32) {
 			done[c] = true
 		}
 	}
-	b.parent = nil
 }
 
 // check applies the per-node rules once the node's RRsets are built. recs

@@ -9,7 +9,7 @@ import "errors"
 
 var errShort = errors.New("rdata too short")
 
-// wireName returns the length of the uncompressed wire name at the start
+// wireNameLen returns the length of the uncompressed wire name at the start
 // of b, or an error.
 func wireNameLen(b []byte) (int, error) {
 	for i := 0; ; {

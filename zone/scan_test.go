@@ -309,7 +309,7 @@ func TestWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, n := z.Warnings()
+	ws, n := z.Warnings(), z.WarningCount()
 	var got []string
 	for _, w := range ws {
 		got = append(got, w.String())

@@ -183,17 +183,18 @@ var typeByName = func() map[string]uint16 {
 
 // Record type codes used by name in this package.
 const (
-	typeA      uint16 = 1
-	typeNS     uint16 = 2
-	typeSOA    uint16 = 6
-	typeSIG    uint16 = 24
-	typeTXT    uint16 = 16
-	typeAAAA   uint16 = 28
-	typeDNAME  uint16 = 39
-	typeRRSIG  uint16 = 46
-	typeNSEC   uint16 = 47
-	typeNSEC3  uint16 = 50
-	typeDNSKEY uint16 = 48
+	typeA          uint16 = 1
+	typeNS         uint16 = 2
+	typeSOA        uint16 = 6
+	typeTXT        uint16 = 16
+	typeSIG        uint16 = 24
+	typeAAAA       uint16 = 28
+	typeDNAME      uint16 = 39
+	typeRRSIG      uint16 = 46
+	typeNSEC       uint16 = 47
+	typeDNSKEY     uint16 = 48
+	typeNSEC3      uint16 = 50
+	typeNSEC3PARAM uint16 = 51
 )
 
 // TypeText returns the mnemonic of a record type, or TYPEnnn (RFC 3597).

@@ -21,7 +21,6 @@ package zone
 
 import (
 	"hash/maphash"
-	"strconv"
 )
 
 // Result is the outcome of a lookup in a Set.
@@ -142,7 +141,12 @@ type Zone struct {
 	seed  maphash.Seed
 	rrs   int // number of records, duplicates removed
 
-	warnings  []Warning // the first maxWarnings
+	// sec indexes the NSEC or NSEC3 chain of a signed zone; nil when the
+	// zone is not signed (see dnssec.go).
+	sec *dnssec
+	// warnings found while loading (see warning.go): the first
+	// maxWarnings, and how many in all.
+	warnings  []Warning
 	nwarnings int
 	included  []string
 }
@@ -152,33 +156,12 @@ type Zone struct {
 // be modified.
 func (z *Zone) Included() []string { return z.included }
 
-// Warnings returns the problems found while loading the zone that did not
-// stop it from loading (the first 100), and how many there were in all.
-// The slice must not be modified.
-func (z *Zone) Warnings() ([]Warning, int) { return z.warnings, z.nwarnings }
-
-// Warning is a problem in a zone that did not stop it from loading, such
-// as records of one RRset with different TTLs.
-type Warning struct {
-	File string // as in errors: the path given, or "(input)"
-	Line int    // line in File; for a Builder, the number of the record
-	Msg  string
-	unit string // "line" or "record"
-}
-
-// String formats the warning as "zone FILE: line N: warning: MSG".
-func (w Warning) String() string {
-	unit := w.unit
-	if unit == "" {
-		unit = "line"
-	}
-	return "zone " + w.File + ": " + unit + " " + strconv.Itoa(w.Line) + ": warning: " + w.Msg
-}
-
 // Node returns the node with exactly this canonical wire-format name, ignoring
-// zone cuts (so that glue below a cut is found), or nil. It does not allocate.
+// zone cuts (so that glue below a cut is found), or nil. The owner names of
+// NSEC3 records are not names of the zone (RFC 5155 7.1): Node returns nil
+// for them (see NSEC3). It does not allocate.
 func (z *Zone) Node(name []byte) *Node {
-	if i := z.find(name); i >= 0 {
+	if i := z.find(name); i >= 0 && z.flags[i]&flagNSEC3 == 0 {
 		return &z.nodes[i]
 	}
 	return nil

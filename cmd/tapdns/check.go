@@ -19,8 +19,11 @@ origin of a file that does not set it with $ORIGIN.
 
 For each zone it prints its warnings to stderr, as
 "zone FILE: line N: warning: reason" (records of one RRset with different
-TTLs, TXT strings over 255 octets, a byte order mark, ...), then one line
-to stdout: file, origin, serial and record count. A zone that cannot be
+TTLs, TXT strings over 255 octets, a byte order mark; in a signed zone
+expired or not yet valid signatures, a broken NSEC or NSEC3 chain,
+unsigned RRsets, ...), then one line to stdout: file, origin, serial,
+record count, how the zone is signed ("dnssec nsec" or "dnssec nsec3")
+and the number of warnings when there are any. A zone that cannot be
 loaded gets "zone FILE: line N: reason" on stderr instead, and then no
 summary lines are printed.
 
@@ -73,18 +76,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 	for _, z := range zones {
-		fmt.Fprintln(stdout, zoneset.Summary(z))
+		fmt.Fprintln(stdout, zoneset.Summary(z)+checkDetails(z))
 	}
 	return exitOK
-}
-
-// printWarnings writes a zone's warnings, one a line.
-func printWarnings(w io.Writer, z *zone.Zone) {
-	ws, n := z.Warnings()
-	for _, x := range ws {
-		fmt.Fprintln(w, x.String())
-	}
-	if n > len(ws) {
-		fmt.Fprintf(w, "zone %s: %d more warnings not shown\n", z.File, n-len(ws))
-	}
 }

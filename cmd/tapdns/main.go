@@ -105,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// (internal/zoneset), each reload installed whole with SetZones.
 	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
 	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	mdh := cfg.mdnsHolder()
 	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
 	if !cfg.local.empty() {
 		d, err := cfg.local.load()
@@ -123,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		svc.SetZones(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadZone, installZones, log.With("pkg", "zoneset")); err != nil {
+	} else if zs, err = zoneset.New(cfg.zones, loadZone, mdh.onInstall(installZones, log), log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -151,16 +152,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	st, err := netstack.New(cfg.net, h, log.With("pkg", "netstack"))
 	if err != nil {
-		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "err", err)
+		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "xdp", cfg.net.XDP, "err", err)
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
 	// Everything below is stopped by teardown, in the reverse order of
 	// starting, whichever part exists.
 	var (
-		rec    *resolver.Server
-		tcpSrv *dnstcp.Server
-		ms     *metrics.Server
+		rec       *resolver.Server
+		recursion dnssvc.Recursion // rec, or nil
+		md        *mdnsRunner
+		tcpSrv    *dnstcp.Server
+		ms        *metrics.Server
 	)
 	svcCtx, svcCancel := context.WithCancel(ctx)
 	var svcWG sync.WaitGroup
@@ -168,6 +171,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if tcpSrv != nil {
 			_ = tcpSrv.Close()
 		}
+		md.stop() // its goodbyes go out while the stack is still open
 		svcCancel()
 		if rec != nil {
 			rec.Close()
@@ -186,7 +190,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if rec, err = startResolver(cfg, st, log.With("pkg", "resolver")); err != nil {
 			return fail("cannot start the resolver", err)
 		}
-		svc.SetRecursion(rec, nil)
+		recursion = rec
 		svcWG.Add(1)
 		go func() {
 			defer svcWG.Done()
@@ -195,10 +199,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
+	if md, err = newMDNS(cfg, st, svc.Zones(), mdh, log.With("pkg", "mdns")); err != nil {
+		return fail("cannot start mDNS", err)
+	}
+	svc.SetRecursion(recursion, md.gateway())
 	if tcpSrv, err = serveTCP(cfg, st, h, log.With("pkg", "dnstcp")); err != nil {
 		return fail("cannot start", err)
 	}
-	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, log); err != nil {
+	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, md.stats(), log); err != nil {
 		return fail("cannot start", err)
 	}
 	if cfg.ops.user != "" {
@@ -216,6 +224,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
+	md.start(svcCtx, log.With("pkg", "mdns"))
 
 	runErr := st.Run(ctx)
 	hp.Stop()
@@ -292,9 +301,13 @@ func newLogger(w io.Writer, cfg config) *slog.Logger {
 // logStartup writes the one line that says what is being served where.
 func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 	n := cfg.net
-	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
+	attrs := []any{"tap", n.TAP}
+	if n.XDP != "" {
+		attrs = []any{"xdp", n.XDP} // MTU 0: the interface's
+	}
+	attrs = append(attrs, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
 		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos, "rrl", cfg.svc.RRL, "rrl_slip", cfg.svc.RRLSlip,
-		"tcp_idle_timeout", cfg.tcp.IdleTimeout.String(), "tcp_max_conns", cfg.tcp.MaxConns, "tcp_max_queries", cfg.tcp.MaxQueries}
+		"tcp_idle_timeout", cfg.tcp.IdleTimeout.String(), "tcp_max_conns", cfg.tcp.MaxConns, "tcp_max_queries", cfg.tcp.MaxQueries)
 	if n.MAC != nil {
 		attrs = append(attrs, "mac", n.MAC.String())
 	}

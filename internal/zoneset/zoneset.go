@@ -184,7 +184,7 @@ func (m *Manager) loaded(e *entry, z *zone.Zone) {
 
 // logWarnings logs the warnings of a freshly loaded zone.
 func (m *Manager) logWarnings(z *zone.Zone) {
-	ws, n := z.Warnings()
+	ws, n := z.Warnings(), z.WarningCount()
 	for i, w := range ws {
 		if i == maxLoggedWarnings {
 			break
