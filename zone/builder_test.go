@@ -124,18 +124,25 @@ func TestBuilderMatchesFile(t *testing.T) {
 }
 
 // canonicalKey is an independent rendering of RFC 4034 section 6.1
-// order: the labels from the root down, each lower-cased, joined by a
-// separator below every octet.
+// order as a string: the labels from the root down, each octet
+// lower-cased (ASCII only) and written as 1 and the octet, each label
+// ended by a 0, which sorts a label before any longer one it begins.
 func canonicalKey(wire string) string {
 	var labels []string
 	for i := 0; wire[i] != 0; i += 1 + int(wire[i]) {
-		labels = append(labels, strings.ToLower(wire[i+1:i+1+int(wire[i])]))
+		labels = append(labels, wire[i+1:i+1+int(wire[i])])
 	}
 	slices.Reverse(labels)
 	var b strings.Builder
 	for _, l := range labels {
-		b.WriteString(l)
-		b.WriteByte(0) // ends a label: sorts before any octet that continues one
+		for k := 0; k < len(l); k++ {
+			c := l[k]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(1)
+			b.WriteByte(c)
+		}
 		b.WriteByte(0)
 	}
 	return b.String()
@@ -164,6 +171,17 @@ func TestCanonicalNameOrder(t *testing.T) {
 	for i := 1; i < len(wires); i++ {
 		if canonicalKey(wires[i-1]) >= canonicalKey(wires[i]) {
 			t.Errorf("canonicalKey does not order %s before %s", nameText(wires[i-1]), nameText(wires[i]))
+		}
+	}
+	// Both on a label that begins another at the same level: a zero
+	// octet must not sort like the end of a label.
+	for _, pair := range [][2]string{{"b.a.example.", `a\000.example.`}, {`a\000.example.`, `a\000\000.example.`}, {"z.a.example.", `A\001.example.`}} {
+		x, y := string(wireName(t, pair[0])), string(wireName(t, pair[1]))
+		if compareNames(x, y) >= 0 || compareNames(y, x) <= 0 {
+			t.Errorf("compareNames does not order %s before %s", pair[0], pair[1])
+		}
+		if canonicalKey(x) >= canonicalKey(y) {
+			t.Errorf("canonicalKey does not order %s before %s", pair[0], pair[1])
 		}
 	}
 }

@@ -186,26 +186,18 @@ func TestNSEC3FindAgainstMiekg(t *testing.T) {
 	}
 }
 
-// canonicalLess is RFC 4034 6.1 order written independently of
-// compareNames: labels lower-cased, compared from the root as strings.
+// canonicalLess orders presentation names by canonicalKey, written
+// independently of compareNames (and packed by miekg/dns).
 func canonicalLess(a, b string) int {
-	la, lb := dns.SplitDomainName(strings.ToLower(a)), dns.SplitDomainName(strings.ToLower(b))
-	slices.Reverse(la)
-	slices.Reverse(lb)
-	unescape := func(l string) string {
+	wire := func(s string) string {
 		w := make([]byte, 256)
-		n, err := dns.PackDomainName(l+".", w, 0, nil, false)
+		n, err := dns.PackDomainName(dns.Fqdn(s), w, 0, nil, false)
 		if err != nil {
 			panic(err)
 		}
-		return string(w[1 : n-1])
+		return string(w[:n])
 	}
-	for i := 0; i < min(len(la), len(lb)); i++ {
-		if c := strings.Compare(unescape(la[i]), unescape(lb[i])); c != 0 {
-			return c
-		}
-	}
-	return len(la) - len(lb)
+	return strings.Compare(canonicalKey(wire(a)), canonicalKey(wire(b)))
 }
 
 // TestNSECCoverAgainstOrder checks NSECCover: the NSEC record returned
