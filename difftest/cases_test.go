@@ -414,6 +414,7 @@ func rawCases() []qcase {
 		{name: "opcode/notify-outside", flags: opcodeBits(dns.OpcodeNotify) | fAA, qd: 1, body: question("outside.test.", dns.TypeSOA, dns.ClassINET)},
 		{name: "opcode/update", flags: opcodeBits(dns.OpcodeUpdate), qd: 1, body: question("example.", dns.TypeSOA, dns.ClassINET)},
 		{name: "opcode/15", flags: opcodeBits(15), qd: 1, body: aq},
+		{name: "opcode/15-allflags", flags: opcodeBits(15) | fAA | fTC | fRD | fRA | fZ | fAD | fCD, qd: 1, body: aq},
 		{name: "opcode/iquery+edns", flags: opcodeBits(1), qd: 1, ar: 1, body: cat(aq, opt)},
 		{name: "opcode/notify+edns", flags: opcodeBits(dns.OpcodeNotify) | fAA, qd: 1, ar: 1, body: cat(question("example.", dns.TypeSOA, dns.ClassINET), opt)},
 		{name: "opcode/update+edns", flags: opcodeBits(dns.OpcodeUpdate), qd: 1, ar: 1, body: cat(question("example.", dns.TypeSOA, dns.ClassINET), opt)},

@@ -152,6 +152,17 @@ var exceptions = []exception{
 			"no OPT. tapdns follows Knot, so a client can match the error to its query.",
 	},
 	{
+		id:     "notimp-clean-header",
+		cases:  []string{"raw/opcode/15-allflags"},
+		follow: "knot",
+		set:    map[string]string{fFlags: "qr"},
+		rfc:    "RFC 1035 §4.1.1 (RD is copied into a response to a query; an unknown opcode is not one)",
+		why: "An unknown opcode with every header flag set: Knot copies RD into its NOTIMP answer, NSD " +
+			"answers with an empty question. tapdns keeps the question like Knot (see question-in-errors) " +
+			"but sends only QR and the opcode, as BIND does; ISC's EDNS compliance test (opcodeflg) flags " +
+			"a copied RD.",
+	},
+	{
 		id:     "notify-update-notimp",
 		cases:  []string{"raw/opcode/notify*", "raw/opcode/update*"},
 		follow: "knot",

@@ -66,8 +66,11 @@ const maxCNAMEHops = 5
 
 // Request describes where a query came from.
 type Request struct {
-	Client netip.AddrPort
-	TCP    bool
+	// Client sent the query to Local (one of our addresses and the DNS
+	// port). Local may be the zero value where the transport does not
+	// say; recursion then cannot defer a UDP answer (see Recursion).
+	Client, Local netip.AddrPort
+	TCP           bool
 	// Shard picks the set of counters this query is counted in. Callers
 	// that call Respond from several goroutines at once (one per TAP
 	// queue) give each a different Shard so that counting does not bounce
@@ -286,6 +289,13 @@ func (s *Server) writeSlip(dst []byte, q *dnswire.Query) []byte {
 // respond is the generic path: every response not copied from the cache.
 func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st *state, sh *shard, tcp bool, limit int, nsid []byte) []byte {
 	flags := responseFlags(q)
+	if status == dnswire.StatusNotImp {
+		// A clean header for an opcode we do not implement: QR and the
+		// opcode only, as BIND answers (ISC's EDNS compliance test
+		// "opcodeflg" sends opcode 15 with every flag set and flags a
+		// copied RD).
+		flags = dnswire.FlagQR | q.Flags&dnswire.OpcodeMask
+	}
 	var b dnswire.Builder
 	b.Start(dst, q.ID, flags, limit)
 	if q.Question != nil {

@@ -24,7 +24,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/internal/labtest"
-	"github.com/tapdns/tapdns/internal/pcap"
+	"github.com/tapdns/tapdns/internal/pcap/pcaptest"
 )
 
 const metricsAddr = "127.0.0.1:9153"
@@ -606,7 +606,7 @@ func countPcap(t *testing.T, file string) int {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcap.NewReader(f)
+	r, err := pcaptest.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}

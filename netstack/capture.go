@@ -47,6 +47,9 @@ type FastPathStats struct {
 	// Enabled is false when Config.FastPath is off; the rest is then zero.
 	Enabled  bool
 	Answered uint64
+	// ViaStack counts replies too large for one frame that were sent,
+	// fragmented, through the stack.
+	ViaStack uint64
 	// Passed and Dropped are indexed by reason; see PassReason and
 	// DropReason for the labels.
 	Passed  [NumPassReasons]uint64
@@ -59,14 +62,6 @@ const (
 	NumDropReasons = int(fpNumDrop)
 )
 
-// PassReason returns the label of pass reason i ("not_udp", "fragment",
-// ...).
-func PassReason(i int) string { return fpPassReason(i).String() }
-
-// DropReason returns the label of drop reason i ("checksum",
-// "handler_empty", "too_big").
-func DropReason(i int) string { return fpDropReason(i).String() }
-
 // FastPathStats returns a snapshot of the fast path's counters.
 func (s *Stack) FastPathStats() FastPathStats {
 	if s.fast == nil {
@@ -76,6 +71,7 @@ func (s *Stack) FastPathStats() FastPathStats {
 	for _, k := range s.fast {
 		st := k.f.stats()
 		out.Answered += st.Answered
+		out.ViaStack += st.ViaStack
 		for i, n := range st.Passed {
 			out.Passed[i] += n
 		}

@@ -104,10 +104,10 @@ func TestCapture(t *testing.T) {
 func TestReasonLabels(t *testing.T) {
 	seen := map[string]bool{}
 	for i := range NumPassReasons {
-		seen["pass "+PassReason(i)] = true
+		seen["pass "+PassReason(i).String()] = true
 	}
 	for i := range NumDropReasons {
-		seen["drop "+DropReason(i)] = true
+		seen["drop "+DropReason(i).String()] = true
 	}
 	if len(seen) != NumPassReasons+NumDropReasons || seen["pass unknown"] || seen["drop unknown"] {
 		t.Errorf("reason labels not distinct and known: %v", seen)

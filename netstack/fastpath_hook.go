@@ -20,7 +20,7 @@ type fastHook struct {
 // that the counters of one core's reader are not a cache line shared with
 // the others.
 func newFastHook(s *Stack, queue int) *fastHook {
-	c := fastPathConfig{MAC: s.mac, Port: s.cfg.Port, MTU: s.cfg.MTU, Queue: queue}
+	c := fastPathConfig{MAC: s.mac, Port: s.cfg.Port, MTU: s.cfg.MTU, Queue: queue, Big: s.SendUDP}
 	if s.cfg.Addr.IsValid() {
 		c.Addr4 = s.cfg.Addr.Addr().As4()
 		c.Prefix4 = s.cfg.Addr.Masked()

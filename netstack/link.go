@@ -164,7 +164,7 @@ func (q *queue) writeFast(frame []byte) error {
 		}
 		if err != nil {
 			q.ctr.writeErrors.Add(1)
-			return nil
+			return err
 		}
 		q.ctr.framesOut.Add(1)
 		q.ctr.bytesOut.Add(uint64(len(frame)))

@@ -104,18 +104,18 @@ func TestNormalize(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := normalize(tt.cfg); err == nil {
+			if _, err := tt.cfg.Normalize(); err == nil {
 				t.Errorf("normalize(%+v) = nil error, want one", tt.cfg)
 			}
 		})
 	}
-	got, err := normalize(mod(func(c *Config) {
+	got, err := (mod(func(c *Config) {
 		c.Gateway = netip.MustParseAddr("198.18.0.1")
 		c.Addr6 = netip.MustParsePrefix("2001:2::2/64")
 		c.Gateway6 = netip.MustParseAddr("fe80::1")
-	}))
+	})).Normalize()
 	if err != nil {
-		t.Fatalf("normalize(valid) = %v", err)
+		t.Fatalf("valid.Normalize() = %v", err)
 	}
 	if got.MTU != 1500 || got.Port != 53 || got.Queues != 1 || !bytes.Equal(got.MAC, DefaultMAC("tap0")) {
 		t.Errorf("defaults: MTU %d Port %d Queues %d MAC %v; want 1500 53 1 %v", got.MTU, got.Port, got.Queues, got.MAC, DefaultMAC("tap0"))
@@ -163,7 +163,7 @@ type echoHandler struct{}
 
 var marker = []byte("echo:")
 
-func (echoHandler) ServeDNS(dst, query []byte, m Meta) []byte {
+func (echoHandler) HandlePacket(dst, query []byte, m Meta) []byte {
 	dst = append(dst, marker...)
 	return append(dst, query...)
 }
@@ -225,7 +225,7 @@ func newFakeStack(t testing.TB, cfg Config, h Handler) (*Stack, *wire) {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 	}
 	dev := &tapDevice{name: "fake0", files: []*os.File{os.NewFile(uintptr(fds[0]), "fake0")}}
-	cfg, err = normalize(cfg)
+	cfg, err = cfg.Normalize()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestFakeTAPCloseIsPrompt(t *testing.T) {
 	defer unix.Close(fds[1])
 	unix.SetNonblock(fds[0], true)
 	dev := &tapDevice{name: "fake0", files: []*os.File{os.NewFile(uintptr(fds[0]), "fake0")}}
-	cfg, _ := normalize(fakeConfig())
+	cfg, _ := fakeConfig().Normalize()
 	s, err := newStack(cfg, echoHandler{}, nil, dev)
 	if err != nil {
 		t.Fatal(err)
@@ -425,7 +425,7 @@ func TestFakeTAPPeerGoneEndsRun(t *testing.T) {
 	}
 	unix.SetNonblock(fds[0], true)
 	dev := &tapDevice{name: "fake0", files: []*os.File{os.NewFile(uintptr(fds[0]), "fake0")}}
-	cfg, _ := normalize(fakeConfig())
+	cfg, _ := fakeConfig().Normalize()
 	s, err := newStack(cfg, echoHandler{}, nil, dev)
 	if err != nil {
 		t.Fatal(err)

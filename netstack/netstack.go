@@ -1,8 +1,11 @@
 // Package netstack attaches to a Linux TAP device and runs the gVisor
-// userspace TCP/IP stack on it with static addresses. It delivers DNS
-// payloads (UDP datagrams and RFC 7766 length-framed TCP messages) to a
-// Handler and sends back what it returns. It is the only package that
-// imports gVisor and water, and it knows nothing of DNS beyond the port.
+// userspace TCP/IP stack on it with static addresses. It is the only
+// package that imports gVisor and water, and it knows nothing of DNS: it
+// moves bytes. Datagrams to the served UDP port go to a Handler on the
+// reader goroutine, and what it returns is sent back; everything else the
+// layers above need is lent as sockets with the standard library's types
+// (sockets.go): ListenUDP, ListenTCP, DialTCP, ListenMulticastUDP, and
+// SendUDP for replies that are ready later than their query.
 //
 // Frames are read by our own loop, one goroutine per TAP queue, on
 // non-blocking fds driven by Go's poller. Each frame is classified first:
@@ -26,49 +29,61 @@
 //     are answered by gVisor's default UDP handler on the reader goroutine
 //     that delivered them (see udp.go): no UDP endpoint, no receive queue,
 //     no goroutine hand-off per query.
-//   - TCP follows RFC 7766: pipelined queries are answered in order on one
-//     goroutine per connection; connections idle (or stuck inside a message)
-//     for 10 s are closed; a connection is closed after 100 queries; at 256
-//     connections the longest-idle one is closed to admit a new one, and a
-//     new one is refused if none is idle (all three are in Config).
+//   - IGMP and MLD are on, so that groups joined with ListenMulticastUDP
+//     are reported to the link's snooping switches and routers.
 package netstack
 
 import (
 	"net"
 	"net/netip"
-	"time"
 )
 
-// Meta describes one message handed to a Handler.
+// Meta describes one datagram handed to a Handler.
 type Meta struct {
-	Client netip.AddrPort
-	// TCP is true for a message read from a TCP stream (length prefix removed).
-	TCP bool
-	// Fast is true when the message was answered on the link-layer fast
+	// Client sent the datagram to Local (one of our addresses and the
+	// served port). A reply returned by the Handler goes from Local to
+	// Client; one sent later goes the same way with Stack.SendUDP.
+	Client, Local netip.AddrPort
+	// Fast is true when the datagram was answered on the link-layer fast
 	// path rather than through the gVisor stack.
 	Fast bool
-	// Queue is the TAP queue a fast-path message was read from (0 for
-	// messages from the stack). Messages of one queue are handed over by
+	// Queue is the link queue a fast-path datagram was read from (0 for
+	// datagrams from the stack). Datagrams of one queue are handed over by
 	// one goroutine, so a handler can keep per-queue state such as
 	// counters apart and spare the cores a shared cache line.
 	Queue int
 }
 
-// Handler answers messages. ServeDNS writes the reply into dst[:0] and returns
-// it; an empty result means "send nothing". query and dst are owned by the
-// caller and valid only during the call; they never overlap. It is called
-// from several goroutines at once and must not block.
+// Handler answers datagrams sent to the served UDP port. HandlePacket
+// writes the reply into dst[:0] and returns it; an empty result means
+// "send nothing now" (dropped, or to be answered later with SendUDP).
+// payload and dst are owned by the caller and valid only during the call;
+// they never overlap. It is called from the reader goroutines, several at
+// once, and must not block.
 type Handler interface {
-	ServeDNS(dst, query []byte, m Meta) []byte
+	HandlePacket(dst, payload []byte, m Meta) []byte
 }
 
-// Config is the static network configuration of the appliance.
+// Limits of Config.
+const (
+	// MaxQueues bounds Config.Queues: one reader goroutine and set of
+	// buffers per queue (the kernel allows 256 queues per TAP).
+	MaxQueues = 64
+	// MinMTU is IPv6's minimum link MTU; IPv6 link-local is always on.
+	MinMTU = 1280
+	// MaxMTU is the largest IP MTU whose frames fit the 64 KiB frame
+	// buffers.
+	MaxMTU = frameBufSize - 14
+)
+
+// Config is the static network configuration of the appliance. Normalize
+// fills in the defaults and checks it; New calls it too.
 type Config struct {
 	// TAP is the device name. An existing device is attached to and left in
 	// place on exit; a missing one is created and removed on exit.
 	TAP string
 	// MAC is our Ethernet address; nil means a stable locally administered
-	// address derived from the TAP name.
+	// address derived from the TAP name (DefaultMAC).
 	MAC net.HardwareAddr
 	// MTU is the IP MTU; 0 means 1500.
 	MTU int
@@ -80,24 +95,17 @@ type Config struct {
 	// link-local is always configured).
 	Addr6    netip.Prefix
 	Gateway6 netip.Addr
-	// Port is the UDP and TCP port served; 0 means 53.
+	// Port is the UDP port whose datagrams go to the Handler (and that the
+	// fast path answers); 0 means 53.
 	Port uint16
 	// Queues is the number of TAP queues (IFF_MULTI_QUEUE), one reader each;
 	// 0 means 1.
 	Queues int
-	// FastPath enables answering plain UDP queries at the link layer.
+	// FastPath enables answering plain UDP datagrams to Port at the link
+	// layer.
 	FastPath bool
-
-	// TCPIdleTimeout closes a TCP connection that has not sent a complete
-	// message for this long; it also bounds the time to read any one
-	// message (a half-sent length prefix or a slow sender). 0 means 10 s.
-	TCPIdleTimeout time.Duration
-	// TCPMaxConns bounds concurrent TCP connections: at the limit, the
-	// longest-idle connection is closed to admit a new one, and a new one
-	// is refused if none is idle. 0 means 256.
-	TCPMaxConns int
-	// TCPMaxQueries closes a TCP connection after answering this many
-	// queries on it (RFC 7766 6.2.1 lets a server close at any time; the
-	// client reconnects). 0 means 100; negative means no limit.
-	TCPMaxQueries int
+	// Capture, when set, receives every frame from the first one on (the
+	// stack sends some while New configures its addresses, such as MLD
+	// reports); SetCapture changes it later.
+	Capture Capture
 }

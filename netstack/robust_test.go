@@ -1,11 +1,8 @@
 package netstack
 
 import (
-	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -28,7 +25,7 @@ import (
 // countHandler counts the messages it is given and answers "ok".
 type countHandler struct{ n atomic.Int64 }
 
-func (h *countHandler) ServeDNS(dst, _ []byte, _ Meta) []byte {
+func (h *countHandler) HandlePacket(dst, _ []byte, _ Meta) []byte {
 	h.n.Add(1)
 	return append(dst, "ok"...)
 }
@@ -407,7 +404,7 @@ func idleFakeStack(tb testing.TB, cfg Config, h Handler) *Stack {
 	unix.SetNonblock(fds[0], true)
 	unix.SetNonblock(fds[1], true)
 	dev := &tapDevice{name: "fake0", files: []*os.File{os.NewFile(uintptr(fds[0]), "fake0")}}
-	cfg, err = normalize(cfg)
+	cfg, err = cfg.Normalize()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -494,7 +491,7 @@ func TestLabMalformedFrames(t *testing.T) {
 			})
 			udpExchange(t, ns, "198.18.0.2:53", []byte("after"))
 			udpExchange(t, ns, "[2001:2::2]:53", []byte("after6"))
-			tcpPipelined(t, ns, "198.18.0.2:53", 3)
+			tcpEcho(t, ns, "198.18.0.2:53", 3)
 			st := waitStats(s, func(st Stats) bool { return st.FramesIn-st0.FramesIn >= uint64(sent) })
 			if got := st.FramesIn - st0.FramesIn; got < uint64(sent) {
 				t.Errorf("FramesIn moved by %d, want >= %d injected", got, sent)
@@ -532,175 +529,4 @@ func withPacketSocket(t *testing.T, ns *labtest.NS, tap string, f func(send func
 	defer unix.Close(fd)
 	sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
 	f(func(b []byte) error { return unix.Sendto(fd, b, 0, sa) })
-}
-
-// TestLabTCPRobust checks the RFC 7766 limits with small values: the query
-// cap per connection, the idle timeout, the bound on reading one message
-// (a half-written length prefix, a sender that trickles), and that the
-// oldest idle connection is the one closed at the connection cap.
-func TestLabTCPRobust(t *testing.T) {
-	ns := labtest.NewNS(t, "netstack")
-	ns.AddTAP(t, "tap0", "198.18.0.1/24", "")
-	cfg := labConfig("tap0")
-	cfg.TCPMaxQueries = 3
-	cfg.TCPIdleTimeout = 600 * time.Millisecond
-	cfg.TCPMaxConns = 3
-	s, stop := labStack(t, ns, cfg)
-	defer stop()
-	dial := func() net.Conn {
-		t.Helper()
-		c, err := ns.Dial("tcp", "198.18.0.2:53")
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	// closedWithin reads from c until it is closed and returns how long
-	// that took (or fails after limit).
-	closedWithin := func(c net.Conn, limit time.Duration) time.Duration {
-		t.Helper()
-		start := time.Now()
-		c.SetReadDeadline(start.Add(limit))
-		buf := make([]byte, 512)
-		for {
-			if _, err := c.Read(buf); err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					t.Fatalf("connection still open after %v", limit)
-				}
-				return time.Since(start)
-			}
-		}
-	}
-
-	t.Run("query cap, pipelined", func(t *testing.T) {
-		c := dial()
-		var out []byte
-		for i := range 5 {
-			q := []byte(fmt.Sprintf("pipelined-%d", i))
-			out = binary.BigEndian.AppendUint16(out, uint16(len(q)))
-			out = append(out, q...)
-		}
-		if _, err := c.Write(out); err != nil {
-			t.Fatal(err)
-		}
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		for i := range 3 {
-			var hdr [2]byte
-			if _, err := io.ReadFull(c, hdr[:]); err != nil {
-				t.Fatalf("reply %d: %v", i, err)
-			}
-			got := make([]byte, binary.BigEndian.Uint16(hdr[:]))
-			if _, err := io.ReadFull(c, got); err != nil {
-				t.Fatalf("reply %d: %v", i, err)
-			}
-			if want := wantReply(c.LocalAddr(), "tcp", []byte(fmt.Sprintf("pipelined-%d", i))); !bytes.Equal(got, want) {
-				t.Fatalf("reply %d = %q, want %q", i, got, want)
-			}
-		}
-		// Closed with a FIN (EOF), not a reset, although 2 queries were
-		// left unread: a reset could destroy replies not yet read.
-		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
-			t.Errorf("after the query cap: read %d bytes, %v; want EOF", n, err)
-		}
-		if st := waitStats(s, func(st Stats) bool { return st.TCPQueryCap >= 1 }); st.TCPQueryCap != 1 {
-			t.Errorf("TCPQueryCap = %d, want 1", st.TCPQueryCap)
-		}
-	})
-	t.Run("idle", func(t *testing.T) {
-		c := dial()
-		if d := closedWithin(c, 5*time.Second); d < 400*time.Millisecond || d > 3*time.Second {
-			t.Errorf("idle connection closed after %v, want about 600ms", d)
-		}
-	})
-	t.Run("half-written length prefix", func(t *testing.T) {
-		c := dial()
-		c.Write([]byte{0})
-		if d := closedWithin(c, 5*time.Second); d > 3*time.Second {
-			t.Errorf("closed after %v, want about 600ms", d)
-		}
-	})
-	t.Run("trickling sender", func(t *testing.T) {
-		c := dial()
-		c.Write([]byte{0, 80})
-		stopDrip := make(chan struct{})
-		defer close(stopDrip)
-		go func() {
-			for range 80 { // 8 s in all
-				select {
-				case <-stopDrip:
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-				if _, err := c.Write([]byte{'x'}); err != nil {
-					return
-				}
-			}
-		}()
-		// Each byte arrives well inside the idle time, but the whole
-		// message may take no longer than it.
-		if d := closedWithin(c, 10*time.Second); d > 3*time.Second {
-			t.Errorf("trickling sender held its connection for %v, want about 600ms", d)
-		}
-	})
-	t.Run("oldest idle evicted first", func(t *testing.T) {
-		waitStats(s, func(st Stats) bool { return st.TCPActive == 0 })
-		cs := []net.Conn{dial()}
-		time.Sleep(50 * time.Millisecond)
-		cs = append(cs, dial())
-		time.Sleep(50 * time.Millisecond)
-		cs = append(cs, dial())
-		time.Sleep(50 * time.Millisecond)
-		ev0 := s.Stats().TCPEvicted
-		cs = append(cs, dial()) // over the cap of 3: cs[0] goes
-		if d := closedWithin(cs[0], 2*time.Second); d > time.Second {
-			t.Errorf("oldest closed after %v", d)
-		}
-		for i, c := range cs[1:] {
-			q := []byte("still-here")
-			c.Write(append([]byte{0, byte(len(q))}, q...))
-			c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
-			var hdr [2]byte
-			if _, err := io.ReadFull(c, hdr[:]); err != nil {
-				t.Errorf("connection %d: %v, want it open", i+1, err)
-			}
-		}
-		if st := s.Stats(); st.TCPEvicted-ev0 != 1 {
-			t.Errorf("evicted %d, want 1", st.TCPEvicted-ev0)
-		}
-	})
-}
-
-func TestNormalizeTCPLimits(t *testing.T) {
-	tests := []struct {
-		name                   string
-		idle                   time.Duration
-		conns, queries         int
-		wantIdle               time.Duration
-		wantConns, wantQueries int
-		err                    bool
-	}{
-		{name: "defaults", wantIdle: 10 * time.Second, wantConns: 256, wantQueries: 100},
-		{name: "set", idle: time.Second, conns: 5, queries: 7, wantIdle: time.Second, wantConns: 5, wantQueries: 7},
-		{name: "no query limit", queries: -1, wantIdle: 10 * time.Second, wantConns: 256, wantQueries: -1},
-		{name: "negative idle", idle: -time.Second, err: true},
-		{name: "negative conns", conns: -1, err: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := fakeConfig()
-			cfg.TCPIdleTimeout, cfg.TCPMaxConns, cfg.TCPMaxQueries = tc.idle, tc.conns, tc.queries
-			got, err := normalize(cfg)
-			if (err != nil) != tc.err {
-				t.Fatalf("err = %v, want error %v", err, tc.err)
-			}
-			if err != nil {
-				return
-			}
-			if got.TCPIdleTimeout != tc.wantIdle || got.TCPMaxConns != tc.wantConns || got.TCPMaxQueries != tc.wantQueries {
-				t.Errorf("got %v %d %d, want %v %d %d", got.TCPIdleTimeout, got.TCPMaxConns, got.TCPMaxQueries, tc.wantIdle, tc.wantConns, tc.wantQueries)
-			}
-		})
-	}
 }

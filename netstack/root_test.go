@@ -3,7 +3,6 @@ package netstack
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,18 +16,14 @@ import (
 	"github.com/tapdns/tapdns/internal/labtest"
 )
 
-// metaHandler answers "echo:<client>|<udp|tcp>|<query>", so tests see what
-// the stack reported about each message.
+// metaHandler answers "echo:<client>|udp|<query>", so tests see what the
+// stack reported about each datagram.
 type metaHandler struct{}
 
-func (metaHandler) ServeDNS(dst, query []byte, m Meta) []byte {
+func (metaHandler) HandlePacket(dst, query []byte, m Meta) []byte {
 	dst = append(dst, marker...)
 	dst = m.Client.AppendTo(dst)
-	if m.TCP {
-		dst = append(dst, "|tcp|"...)
-	} else {
-		dst = append(dst, "|udp|"...)
-	}
+	dst = append(dst, "|udp|"...)
 	return append(dst, query...)
 }
 
@@ -48,9 +43,15 @@ func wantReply(local net.Addr, proto string, q []byte) []byte {
 // and returns it with a function that stops Run and returns its error.
 func labStack(t *testing.T, ns *labtest.NS, cfg Config) (*Stack, func() error) {
 	t.Helper()
+	return labStackWith(t, ns, cfg, metaHandler{})
+}
+
+// labStackWith is labStack with the Handler h.
+func labStackWith(t *testing.T, ns *labtest.NS, cfg Config, h Handler) (*Stack, func() error) {
+	t.Helper()
 	var s *Stack
 	if err := ns.Do(func() (err error) {
-		s, err = New(cfg, metaHandler{}, nil)
+		s, err = New(cfg, h, nil)
 		return err
 	}); err != nil {
 		t.Fatalf("New in %s: %v", ns.Name, err)
@@ -58,6 +59,7 @@ func labStack(t *testing.T, ns *labtest.NS, cfg Config) (*Stack, func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.Run(ctx) }()
+	echo := startTCPEcho(t, s, cfg)
 	var once sync.Once
 	var err error
 	stop := func() error {
@@ -68,6 +70,7 @@ func labStack(t *testing.T, ns *labtest.NS, cfg Config) (*Stack, func() error) {
 			case <-time.After(5 * time.Second):
 				err = errors.New("Run did not return within 5 s of cancel")
 			}
+			echo()
 		})
 		return err
 	}
@@ -112,9 +115,65 @@ func udpExchange(t *testing.T, ns *labtest.NS, addr string, q []byte) {
 	t.Fatalf("udp %s: no reply after 3 tries", addr)
 }
 
-// tcpPipelined sends n queries in one write on one connection and checks the
-// n replies arrive in order.
-func tcpPipelined(t *testing.T, ns *labtest.NS, addr string, n int) {
+// startTCPEcho listens on port 53 of the stack's addresses with ListenTCP
+// and echoes what each connection sends; the returned function closes the
+// listeners and connections and waits for the goroutines.
+func startTCPEcho(t *testing.T, s *Stack, cfg Config) func() {
+	t.Helper()
+	var lns []net.Listener
+	for _, p := range []netip.Prefix{cfg.Addr, cfg.Addr6} {
+		if !p.IsValid() {
+			continue
+		}
+		ln, err := s.ListenTCP(netip.AddrPortFrom(p.Addr(), 53))
+		if err != nil {
+			t.Fatalf("ListenTCP: %v", err)
+		}
+		lns = append(lns, ln)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	for _, ln := range lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer c.Close()
+					_, _ = io.Copy(c, c)
+				}()
+			}
+		}()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			mu.Lock()
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+			wg.Wait()
+		})
+	}
+}
+
+// tcpEcho sends n chunks (growing in size) in one write on one connection
+// and checks they come back in order.
+func tcpEcho(t *testing.T, ns *labtest.NS, addr string, n int) {
 	t.Helper()
 	c, err := ns.Dial("tcp", addr)
 	if err != nil {
@@ -122,29 +181,19 @@ func tcpPipelined(t *testing.T, ns *labtest.NS, addr string, n int) {
 	}
 	defer c.Close()
 	var out []byte
-	var qs [][]byte
 	for i := 0; i < n; i++ {
-		q := []byte(fmt.Sprintf("tcp-query-%d-%s", i, strings.Repeat("x", i*100)))
-		qs = append(qs, q)
-		out = binary.BigEndian.AppendUint16(out, uint16(len(q)))
-		out = append(out, q...)
+		out = append(out, fmt.Sprintf("tcp-chunk-%d-%s|", i, strings.Repeat("x", i*100))...)
 	}
 	if _, err := c.Write(out); err != nil {
 		t.Fatalf("tcp write: %v", err)
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for i, q := range qs {
-		var hdr [2]byte
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			t.Fatalf("tcp %s: reply %d length: %v", addr, i, err)
-		}
-		got := make([]byte, binary.BigEndian.Uint16(hdr[:]))
-		if _, err := io.ReadFull(c, got); err != nil {
-			t.Fatalf("tcp %s: reply %d: %v", addr, i, err)
-		}
-		if want := wantReply(c.LocalAddr(), "tcp", q); !bytes.Equal(got, want) {
-			t.Fatalf("tcp %s: reply %d = %q, want %q", addr, i, got, want)
-		}
+	got := make([]byte, len(out))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("tcp %s: echo: %v", addr, err)
+	}
+	if !bytes.Equal(got, out) {
+		t.Fatalf("tcp %s: echo differs from what was sent", addr)
 	}
 }
 
@@ -205,9 +254,9 @@ func TestLabTAP(t *testing.T) {
 	t.Run("udp6 fragmented both ways", func(t *testing.T) {
 		udpExchange(t, ns, "[2001:2::2]:53", bytes.Repeat([]byte("g"), 4000))
 	})
-	t.Run("tcp4 large", func(t *testing.T) { tcpPipelined(t, ns, "198.18.0.2:53", 60) })
-	t.Run("tcp4 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "198.18.0.2:53", 8) })
-	t.Run("tcp6 pipelined", func(t *testing.T) { tcpPipelined(t, ns, "[2001:2::2]:53", 8) })
+	t.Run("tcp4 large", func(t *testing.T) { tcpEcho(t, ns, "198.18.0.2:53", 60) })
+	t.Run("tcp4", func(t *testing.T) { tcpEcho(t, ns, "198.18.0.2:53", 8) })
+	t.Run("tcp6", func(t *testing.T) { tcpEcho(t, ns, "[2001:2::2]:53", 8) })
 	t.Run("junk does not stop the reader", func(t *testing.T) {
 		before := s.Stats()
 		injectJunk(t, ns, "tap0", s.mac, 20, 5)
@@ -224,7 +273,7 @@ func TestLabTAP(t *testing.T) {
 	})
 	st := s.Stats()
 	t.Logf("stats: %+v", st)
-	if st.UDPQueries == 0 || st.TCPQueries == 0 || st.TCPAccepted == 0 {
+	if st.UDPQueries == 0 {
 		t.Errorf("stats missing traffic: %+v", st)
 	}
 
@@ -309,65 +358,6 @@ func TestLabAttachErrors(t *testing.T) {
 	}
 }
 
-// TestLabTCPLimits checks eviction of idle connections at the cap and the
-// idle timeout, with small limits.
-func TestLabTCPLimits(t *testing.T) {
-	ns := labtest.NewNS(t, "netstack")
-	ns.AddTAP(t, "tap0", "198.18.0.1/24", "")
-	var s *Stack
-	if err := ns.Do(func() (err error) { s, err = New(labConfig("tap0"), metaHandler{}, nil); return err }); err != nil {
-		t.Fatal(err)
-	}
-	s.tcp.maxConns = 2
-	s.tcp.idle = 500 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done; s.Close() }()
-
-	dial := func() net.Conn {
-		c, err := ns.Dial("tcp", "198.18.0.2:53")
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		return c
-	}
-	c1 := dial()
-	defer c1.Close()
-	time.Sleep(50 * time.Millisecond)
-	c2 := dial()
-	defer c2.Close()
-	// c2 is half-way through a length prefix: busy, not idle.
-	c2.Write([]byte{0})
-	time.Sleep(50 * time.Millisecond)
-	c3 := dial()
-	defer c3.Close()
-	// c1, the idle one, is evicted to admit c3.
-	c1.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c1.Read(make([]byte, 1)); err == nil {
-		t.Errorf("c1 still open after eviction")
-	}
-	// c3 works.
-	c3.Write([]byte{0, 2, 'h', 'i'})
-	c3.SetReadDeadline(time.Now().Add(2 * time.Second))
-	var hdr [2]byte
-	if _, err := io.ReadFull(c3, hdr[:]); err != nil {
-		t.Errorf("c3: %v", err)
-	}
-	// c2's half-written prefix does not hold it beyond the idle time.
-	c2.SetReadDeadline(time.Now().Add(3 * time.Second))
-	start := time.Now()
-	if _, err := c2.Read(make([]byte, 1)); err == nil {
-		t.Errorf("c2 got data, want close")
-	} else if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("c2 closed after %v, want about the idle time", d)
-	}
-	st := waitStats(s, func(st Stats) bool { return st.TCPTimeouts >= 1 })
-	if st.TCPEvicted != 1 || st.TCPTimeouts < 1 {
-		t.Errorf("evicted %d timeouts %d, want 1 and >= 1", st.TCPEvicted, st.TCPTimeouts)
-	}
-}
-
 func TestLabFastPath(t *testing.T) {
 	ns := labtest.NewNS(t, "netstack")
 	ns.AddTAP(t, "tap0", "198.18.0.1/24", "2001:2::1/64")
@@ -393,13 +383,10 @@ func TestLabFastPath(t *testing.T) {
 	ns.MustRun(t, "ping", "-c1", "-W2", "198.18.0.2")
 	udpExchange(t, ns, "198.18.0.2:53", []byte("fast4"))
 	udpExchange(t, ns, "[2001:2::2]:53", []byte("fast6"))
-	tcpPipelined(t, ns, "198.18.0.2:53", 3)
+	tcpEcho(t, ns, "198.18.0.2:53", 3)
 	st := waitStats(s, func(st Stats) bool { return st.FastAnswered >= 2 })
 	if st.FastAnswered < 2 {
 		t.Errorf("fast path answered %d UDP queries, want >= 2 (stats %+v)", st.FastAnswered, st)
-	}
-	if st.TCPReplies != 3 {
-		t.Errorf("TCP replies = %d, want 3", st.TCPReplies)
 	}
 	if err := stop(); err != nil {
 		t.Errorf("Run: %v", err)
@@ -424,7 +411,7 @@ func TestLabMultiQueue(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		udpExchange(t, ns, "198.18.0.2:53", []byte(fmt.Sprintf("mq%d", i)))
 	}
-	tcpPipelined(t, ns, "198.18.0.2:53", 3)
+	tcpEcho(t, ns, "198.18.0.2:53", 3)
 	if err := stop(); err != nil {
 		t.Errorf("Run: %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -21,23 +20,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
-const (
-	nicID = tcpip.NICID(1)
-
-	// maxQueues bounds Config.Queues; the kernel allows 256 per device.
-	maxQueues = 64
-
-	// defaultTCPIdle closes a TCP connection that has not sent a complete
-	// message for this long (RFC 7766 6.2.3 suggests seconds, not minutes).
-	defaultTCPIdle = 10 * time.Second
-
-	// defaultTCPMaxConns bounds concurrent TCP connections.
-	defaultTCPMaxConns = 256
-
-	// defaultTCPMaxQueries is the number of queries answered on one TCP
-	// connection before it is closed.
-	defaultTCPMaxQueries = 100
-)
+const nicID = tcpip.NICID(1)
 
 // ErrClosed is returned by Run after Close.
 var ErrClosed = errors.New("netstack: stack closed")
@@ -56,7 +39,6 @@ type Stack struct {
 	fast []*fastHook // one per queue; nil when Config.FastPath is off
 	svc  serviceCounters
 	udp  *udpServer
-	tcp  *tcpServer
 
 	mu      sync.Mutex
 	closed  bool
@@ -80,8 +62,10 @@ func DefaultMAC(tap string) net.HardwareAddr {
 	return mac
 }
 
-// normalize fills defaults and checks cfg.
-func normalize(cfg Config) (Config, error) {
+// Normalize returns cfg with the defaults filled in, or an error naming the
+// first setting that cannot work. The command line's checks are these, so
+// that the flags and the package agree on every limit.
+func (cfg Config) Normalize() (Config, error) {
 	if cfg.TAP == "" || len(cfg.TAP) > 15 {
 		return cfg, fmt.Errorf("netstack: TAP name %q must be 1 to 15 bytes", cfg.TAP)
 	}
@@ -96,8 +80,8 @@ func normalize(cfg Config) (Config, error) {
 	}
 	// IPv6 (link-local is always on) needs 1280; a frame must fit the
 	// 64 KiB buffers.
-	if cfg.MTU < header.IPv6MinimumMTU || cfg.MTU > frameBufSize-header.EthernetMinimumSize {
-		return cfg, fmt.Errorf("netstack: MTU %d out of range [%d, %d]", cfg.MTU, header.IPv6MinimumMTU, frameBufSize-header.EthernetMinimumSize)
+	if cfg.MTU < MinMTU || cfg.MTU > MaxMTU {
+		return cfg, fmt.Errorf("netstack: MTU %d out of range [%d, %d]", cfg.MTU, MinMTU, MaxMTU)
 	}
 	if !cfg.Addr.IsValid() && !cfg.Addr6.IsValid() {
 		return cfg, errors.New("netstack: no address configured (Addr or Addr6)")
@@ -131,23 +115,8 @@ func normalize(cfg Config) (Config, error) {
 	if cfg.Queues == 0 {
 		cfg.Queues = 1
 	}
-	if cfg.Queues < 1 || cfg.Queues > maxQueues {
-		return cfg, fmt.Errorf("netstack: Queues %d out of range [1, %d]", cfg.Queues, maxQueues)
-	}
-	if cfg.TCPIdleTimeout == 0 {
-		cfg.TCPIdleTimeout = defaultTCPIdle
-	}
-	if cfg.TCPIdleTimeout < 0 {
-		return cfg, fmt.Errorf("netstack: TCPIdleTimeout %v must not be negative", cfg.TCPIdleTimeout)
-	}
-	if cfg.TCPMaxConns == 0 {
-		cfg.TCPMaxConns = defaultTCPMaxConns
-	}
-	if cfg.TCPMaxConns < 0 {
-		return cfg, fmt.Errorf("netstack: TCPMaxConns %d must not be negative", cfg.TCPMaxConns)
-	}
-	if cfg.TCPMaxQueries == 0 {
-		cfg.TCPMaxQueries = defaultTCPMaxQueries
+	if cfg.Queues < 1 || cfg.Queues > MaxQueues {
+		return cfg, fmt.Errorf("netstack: Queues %d out of range [1, %d]", cfg.Queues, MaxQueues)
 	}
 	return cfg, nil
 }
@@ -173,7 +142,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Stack, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := normalize(cfg)
+	cfg, err := cfg.Normalize()
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +197,9 @@ func (s *Stack) build() error {
 		queues[i] = q
 	}
 	s.link = newLinkEndpoint(s.mac, uint32(cfg.MTU), queues)
+	if cfg.Capture != nil {
+		s.SetCapture(cfg.Capture)
+	}
 	if cfg.Gateway.IsValid() {
 		s.gw.gw4 = tcpipAddr(cfg.Gateway)
 	}
@@ -237,9 +209,10 @@ func (s *Stack) build() error {
 
 	s.ns = stack.New(stack.Options{
 		NetworkProtocols: []stack.NetworkProtocolFactory{
-			ipv4.NewProtocol,
+			ipv4.NewProtocolWithOptions(ipv4.Options{IGMP: ipv4.IGMPOptions{Enabled: true}}),
 			arp.NewProtocol,
 			ipv6.NewProtocolWithOptions(ipv6.Options{
+				MLD: ipv6.MLDOptions{Enabled: true},
 				// A static appliance: no router solicitations, no SLAAC,
 				// and no DAD so the addresses answer at once.
 				NDPConfigs: ipv6.NDPConfigurations{HandleRAs: ipv6.HandlingRAsDisabled},
@@ -288,10 +261,6 @@ func (s *Stack) build() error {
 		locals = append(locals, a.AddressWithPrefix.Address)
 	}
 	s.udp = newUDPServer(s, locals)
-	var err error
-	if s.tcp, err = newTCPServer(s); err != nil {
-		return err
-	}
 	if cfg.FastPath {
 		s.fast = make([]*fastHook, len(s.link.queues))
 		for i := range s.fast {
@@ -330,7 +299,6 @@ func (s *Stack) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	s.tcp.start()
 	s.resolveGateways()
 
 	var err error
@@ -342,7 +310,6 @@ func (s *Stack) Run(ctx context.Context) error {
 	for _, q := range s.link.queues {
 		q.stop()
 	}
-	s.tcp.stop()
 	wg.Wait()
 	return err
 }
@@ -392,11 +359,14 @@ func (s *Stack) receive(q *queue, mac *[6]byte, frame []byte) {
 	}
 	if s.fast != nil && et != uint16(header.ARPProtocolNumber) {
 		if n, handled := s.fast[q.idx].answer(frame, q.txbuf); handled {
-			if n > 0 {
+			switch {
+			case n > 0:
 				if q.writeFast(q.txbuf[:n]) == nil {
 					q.ctr.fastAnswered.Add(1)
 				}
-			} else {
+			case n == fpSentByStack:
+				q.ctr.fastViaStack.Add(1)
+			default:
 				q.ctr.fastDropped.Add(1)
 			}
 			return
@@ -437,9 +407,6 @@ func (s *Stack) Close() error {
 // teardown releases everything New built; parts that were not built are
 // skipped.
 func (s *Stack) teardown() error {
-	if s.tcp != nil {
-		s.tcp.stop()
-	}
 	if s.ns != nil {
 		if err := s.ns.RemoveNIC(nicID); err != nil {
 			s.log.Debug("remove NIC", "err", err.String())

@@ -2,8 +2,7 @@ package netstack
 
 import "sync/atomic"
 
-// Stats is a snapshot of a Stack's counters. Counters only grow, except
-// TCPActive, which is the number of TCP connections open at the time.
+// Stats is a snapshot of a Stack's counters. Counters only grow.
 type Stats struct {
 	// Link layer, all queues together.
 	FramesIn, BytesIn   uint64 // frames read from the TAP, including dropped ones
@@ -19,21 +18,14 @@ type Stats struct {
 	StackFrames  uint64 // handed to gVisor
 	FastAnswered uint64 // answered by the link-layer fast path
 	FastDropped  uint64 // consumed by the fast path without an answer
+	FastViaStack uint64 // fast-path replies too large for a frame, sent through the stack
 
-	// DNS over the gVisor stack.
-	UDPQueries   uint64 // datagrams read from the stack's UDP endpoints
-	UDPReplies   uint64 // replies written back
-	UDPNoReply   uint64 // the Handler returned nothing
-	UDPErrors    uint64 // gVisor read or write errors
-	TCPQueries   uint64 // length-framed messages read
-	TCPReplies   uint64 // replies written back
-	TCPAccepted  uint64 // connections accepted
-	TCPActive    uint64 // connections open now
-	TCPEvicted   uint64 // idle connections closed to make room for a new one
-	TCPRefused   uint64 // new connections closed because all were busy
-	TCPTimeouts  uint64 // connections closed by the idle/read deadline
-	TCPBadFrames uint64 // connections closed for a zero-length message or oversized reply
-	TCPQueryCap  uint64 // connections closed after Config.TCPMaxQueries queries
+	// Datagrams to the served port through the gVisor stack.
+	UDPQueries uint64 // datagrams handed to the Handler by the stack
+	UDPReplies uint64 // replies written back
+	UDPNoReply uint64 // the Handler returned nothing
+	UDPSent    uint64 // datagrams sent with SendUDP (deferred replies, and fast-path replies too large for one frame)
+	UDPErrors  uint64 // bad datagrams, and gVisor write errors
 }
 
 // linkCounters are one queue's link-layer counters. Each queue has its own
@@ -49,6 +41,7 @@ type linkCounters struct {
 	toStack             atomic.Uint64
 	fastAnswered        atomic.Uint64
 	fastDropped         atomic.Uint64
+	fastViaStack        atomic.Uint64
 	_                   [64]byte // keep the next queue's counters off this line
 }
 
@@ -66,30 +59,19 @@ func (c *linkCounters) addTo(s *Stats) {
 	s.StackFrames += c.toStack.Load()
 	s.FastAnswered += c.fastAnswered.Load()
 	s.FastDropped += c.fastDropped.Load()
+	s.FastViaStack += c.fastViaStack.Load()
 }
 
-// serviceCounters count DNS traffic over the gVisor stack.
+// serviceCounters count datagrams to the served port through the stack.
 type serviceCounters struct {
 	udpQueries, udpReplies, udpNoReply, udpErrors atomic.Uint64
-	tcpQueries, tcpReplies                        atomic.Uint64
-	tcpAccepted, tcpActive                        atomic.Uint64
-	tcpEvicted, tcpRefused, tcpTimeouts           atomic.Uint64
-	tcpBadFrames                                  atomic.Uint64
-	tcpQueryCap                                   atomic.Uint64
+	udpSent                                       atomic.Uint64
 }
 
 func (c *serviceCounters) addTo(s *Stats) {
 	s.UDPQueries = c.udpQueries.Load()
 	s.UDPReplies = c.udpReplies.Load()
 	s.UDPNoReply = c.udpNoReply.Load()
+	s.UDPSent = c.udpSent.Load()
 	s.UDPErrors = c.udpErrors.Load()
-	s.TCPQueries = c.tcpQueries.Load()
-	s.TCPReplies = c.tcpReplies.Load()
-	s.TCPAccepted = c.tcpAccepted.Load()
-	s.TCPActive = c.tcpActive.Load()
-	s.TCPEvicted = c.tcpEvicted.Load()
-	s.TCPRefused = c.tcpRefused.Load()
-	s.TCPTimeouts = c.tcpTimeouts.Load()
-	s.TCPBadFrames = c.tcpBadFrames.Load()
-	s.TCPQueryCap = c.tcpQueryCap.Load()
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
-	"unsafe"
 
 	"github.com/songgao/water"
 	"golang.org/x/sys/unix"
@@ -107,6 +105,9 @@ func tapError(name string, exists bool, queues int, err error) error {
 	case errors.Is(err, unix.EPERM):
 		return fmt.Errorf("tap %s: not allowed to attach (device owned by another user/group, or missing CAP_NET_ADMIN): %w", name, err)
 	case errors.Is(err, unix.EINVAL) && exists:
+		if what := describeLink(name); what != "" {
+			return fmt.Errorf("tap %s: %s, not a TAP device; give --tap a name that is free (tapdns creates the TAP) or one made with `ip tuntap add NAME mode tap`", name, what)
+		}
 		mq := ""
 		if queues > 1 {
 			mq = " multi_queue"
@@ -129,24 +130,4 @@ func (d *tapDevice) close() error {
 	}
 	d.files = nil
 	return first
-}
-
-// tunFlags returns the device flags (IFF_TAP, IFF_MULTI_QUEUE, IFF_PERSIST,
-// ...) as the kernel reports them for f's device.
-func tunFlags(f *os.File) (uint16, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var req [unix.IFNAMSIZ + 64]byte
-	var errno syscall.Errno
-	if err := rc.Control(func(fd uintptr) {
-		_, _, errno = unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNGETIFF, uintptr(unsafe.Pointer(&req[0])))
-	}); err != nil {
-		return 0, err
-	}
-	if errno != 0 {
-		return 0, os.NewSyscallError("ioctl TUNGETIFF", errno)
-	}
-	return *(*uint16)(unsafe.Pointer(&req[unix.IFNAMSIZ])), nil
 }

@@ -86,8 +86,11 @@ func (u *udpServer) handle(id stack.TransportEndpointID, pkt *stack.PacketBuffer
 		svc.udpErrors.Add(1) // cannot happen: the buffer holds any datagram
 		return true
 	}
-	client := netip.AddrPortFrom(netipAddr(id.RemoteAddress), id.RemotePort)
-	reply := u.s.h.ServeDNS(sc.dst[:0], sc.rx.buf[:sc.rx.n], Meta{Client: client})
+	m := Meta{
+		Client: netip.AddrPortFrom(netipAddr(id.RemoteAddress), id.RemotePort),
+		Local:  netip.AddrPortFrom(netipAddr(id.LocalAddress), id.LocalPort),
+	}
+	reply := u.s.h.HandlePacket(sc.dst[:0], sc.rx.buf[:sc.rx.n], m)
 	if len(reply) == 0 {
 		svc.udpNoReply.Add(1)
 		return true
@@ -153,8 +156,10 @@ func (u *udpServer) send(proto tcpip.NetworkProtocolNumber, id stack.TransportEn
 	return r.WritePacket(stack.NetworkHeaderParams{
 		Protocol: udp.ProtocolNumber,
 		TTL:      r.DefaultTTL(),
-		// gVisor's UDP sockets set DF by default (path MTU discovery).
-		DF: proto == ipv4.ProtocolNumber,
+		// gVisor's UDP sockets set DF by default (path MTU discovery); a
+		// datagram that must be fragmented here is sent without it, as
+		// Linux does for a socket whose path MTU is the link's.
+		DF: proto == ipv4.ProtocolNumber && uint32(length) <= r.MTU(),
 	}, pkt)
 }
 
@@ -178,11 +183,6 @@ func netipAddr(a tcpip.Address) netip.Addr {
 		return netip.AddrFrom16(a.As16())
 	}
 	return netip.Addr{}
-}
-
-// addrPort converts a gVisor address to the package's public type.
-func addrPort(a tcpip.FullAddress) netip.AddrPort {
-	return netip.AddrPortFrom(netipAddr(a.Addr), a.Port)
 }
 
 // sliceWriter is an io.Writer into a fixed buffer; gVisor copies a received

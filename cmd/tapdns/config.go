@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/netstack"
 )
 
@@ -20,6 +21,7 @@ import (
 type config struct {
 	net       netstack.Config
 	svc       dnssvc.Config
+	tcp       dnstcp.Config
 	zones     []string // zone files in command-line order; none: the embedded zone
 	logLevel  slog.Level
 	logFormat string    // "text" or "json"
@@ -142,19 +144,18 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		}
 		c.net.MAC = hw
 	}
-	// 1280 because IPv6 (link-local at least) is always on; 65535 is the
-	// largest MTU Linux accepts on a TAP.
-	if *mtu < 1280 || *mtu > 65535 {
-		return config{}, usagef("--mtu %d: must be between 1280 and 65535", *mtu)
+	// IPv6 (link-local at least) is always on; frames must fit the
+	// stack's buffers.
+	if *mtu < netstack.MinMTU || *mtu > netstack.MaxMTU {
+		return config{}, usagef("--mtu %d: must be between %d and %d", *mtu, netstack.MinMTU, netstack.MaxMTU)
 	}
 	c.net.MTU = *mtu
 	if *port < 1 || *port > 65535 {
 		return config{}, usagef("--port %d: must be between 1 and 65535", *port)
 	}
 	c.net.Port = uint16(*port)
-	// 256 is the kernel's limit on queues per TAP (MAX_TAP_QUEUES).
-	if *queues < 1 || *queues > 256 {
-		return config{}, usagef("--queues %d: must be between 1 and 256", *queues)
+	if *queues < 1 || *queues > netstack.MaxQueues {
+		return config{}, usagef("--queues %d: must be between 1 and %d", *queues, netstack.MaxQueues)
 	}
 	c.net.Queues = *queues
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil || !validLevelName(*logLevel) {
@@ -182,16 +183,21 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	if err := ops.parse(&c); err != nil {
 		return config{}, err
 	}
+	// The packages fill in their own defaults and have the last word on
+	// what they accept, so that the flags and they never disagree.
+	if c.net, err = c.net.Normalize(); err != nil {
+		return config{}, usageError{err}
+	}
 	return c, nil
 }
 
 // parseLimits checks the TCP and rate-limit flags and puts them in c.
 func parseLimits(c *config, idle time.Duration, conns, queries, rrl, slip int) error {
-	if idle < 100*time.Millisecond || idle > time.Hour {
-		return usagef("--tcp-idle-timeout %v: must be between 100ms and 1h", idle)
+	if idle < dnstcp.MinIdleTimeout || idle > dnstcp.MaxIdleTimeout {
+		return usagef("--tcp-idle-timeout %v: must be between %v and %v", idle, dnstcp.MinIdleTimeout, dnstcp.MaxIdleTimeout)
 	}
-	if conns < 1 || conns > 1<<16 {
-		return usagef("--tcp-max-conns %d: must be between 1 and 65536", conns)
+	if conns < 1 || conns > dnstcp.MaxMaxConns {
+		return usagef("--tcp-max-conns %d: must be between 1 and %d", conns, dnstcp.MaxMaxConns)
 	}
 	if queries < 0 {
 		return usagef("--tcp-max-queries %d: must not be negative (0: no limit)", queries)
@@ -202,9 +208,13 @@ func parseLimits(c *config, idle time.Duration, conns, queries, rrl, slip int) e
 	if slip < 0 || slip > 100 {
 		return usagef("--rrl-slip %d: must be between 0 and 100", slip)
 	}
-	c.net.TCPIdleTimeout, c.net.TCPMaxConns, c.net.TCPMaxQueries = idle, conns, queries
+	c.tcp = dnstcp.Config{IdleTimeout: idle, MaxConns: conns, MaxQueries: queries}
 	if queries == 0 {
-		c.net.TCPMaxQueries = -1 // netstack: negative is no limit, 0 the default
+		c.tcp.MaxQueries = -1 // dnstcp: negative is no limit, 0 the default
+	}
+	var err error
+	if c.tcp, err = c.tcp.Normalize(); err != nil {
+		return usageError{err}
 	}
 	c.svc.RRL, c.svc.RRLSlip = rrl, slip
 	return nil

@@ -66,8 +66,12 @@ func TestParseConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseConfig(%q): %v", tc.args, err)
 			}
-			if !sameNet(got.net, tc.want) {
-				t.Errorf("parseConfig(%q).net =\n%+v\nwant\n%+v", tc.args, got.net, tc.want)
+			want := tc.want
+			if want.MAC == nil { // the default MAC, filled in by Normalize
+				want.MAC = netstack.DefaultMAC(want.TAP)
+			}
+			if !sameNet(got.net, want) {
+				t.Errorf("parseConfig(%q).net =\n%+v\nwant\n%+v", tc.args, got.net, want)
 			}
 		})
 	}

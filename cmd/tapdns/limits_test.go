@@ -27,9 +27,9 @@ func TestParseLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := c.net
-			if n.TCPIdleTimeout != tc.idle || n.TCPMaxConns != tc.conns || n.TCPMaxQueries != tc.queries {
-				t.Errorf("tcp = %v %d %d, want %v %d %d", n.TCPIdleTimeout, n.TCPMaxConns, n.TCPMaxQueries, tc.idle, tc.conns, tc.queries)
+			n := c.tcp
+			if n.IdleTimeout != tc.idle || n.MaxConns != tc.conns || n.MaxQueries != tc.queries {
+				t.Errorf("tcp = %v %d %d, want %v %d %d", n.IdleTimeout, n.MaxConns, n.MaxQueries, tc.idle, tc.conns, tc.queries)
 			}
 			if c.svc.RRL != tc.rrl || c.svc.RRLSlip != tc.slip {
 				t.Errorf("rrl = %d slip %d, want %d %d", c.svc.RRL, c.svc.RRLSlip, tc.rrl, tc.slip)

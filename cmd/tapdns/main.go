@@ -25,12 +25,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/dnstcp"
+	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/zone"
@@ -112,27 +115,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	h := &handler{svc: svc}
+	var qlog *queryLog
 	if cfg.ops.logQueries {
-		h.qlog = log.With("pkg", "querylog")
+		qlog = newQueryLog(log.With("pkg", "querylog"))
+	}
+	h := newHandler(svc, qlog)
+	// Everything that may need root is opened before --user takes effect:
+	// the pcap file, the TAP and the metrics listener. The capture is
+	// opened first so that it holds every frame the stack sends.
+	var pw *pcap.Async
+	if cfg.ops.pcap != "" {
+		if pw, err = openPcap(cfg.ops.pcap, cfg.ops.pcapMax); err != nil {
+			log.Error("cannot start", "err", err)
+			return exitRuntime
+		}
+		cfg.net.Capture = pw
+		log.Info("capturing frames", "file", cfg.ops.pcap, "max_bytes", cfg.ops.pcapMax)
 	}
 	st, err := netstack.New(cfg.net, h, log.With("pkg", "netstack"))
 	if err != nil {
 		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "err", err)
+		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
-	// Everything that may need root is opened before --user takes effect:
-	// the TAP (above), the pcap file and the metrics listener.
-	pw, ms, err := openOps(cfg, st, svc, zs, log)
+	tcpSrv, err := serveTCP(cfg, st, h, log.With("pkg", "dnstcp"))
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		_ = st.Close()
+		closeOps(nil, pw, nil, log)
+		return exitRuntime
+	}
+	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		_ = tcpSrv.Close()
+		_ = st.Close()
+		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
 	if cfg.ops.user != "" {
 		if err := dropPrivileges(creds); err != nil {
 			log.Error("cannot drop privileges", "err", err)
 			closeOps(st, pw, ms, log)
+			_ = tcpSrv.Close()
 			_ = st.Close()
 			return exitRuntime
 		}
@@ -142,12 +167,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ms.Serve()
 		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
 	}
+	qctx, qcancel := context.WithCancel(ctx)
+	if qlog != nil {
+		qlog.start(qctx)
+	}
 	hp := startHelpers(ctx, cfg, zs, pw, hup, log)
 	logStartup(log, cfg, set)
 
 	runErr := st.Run(ctx)
 	hp.Stop()
+	_ = tcpSrv.Close()
 	closeErr := st.Close()
+	qcancel()
+	if qlog != nil {
+		qlog.stop()
+	}
 	closeOps(st, pw, ms, log)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		log.Error("network stack failed", "err", runErr)
@@ -157,8 +191,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("shutdown", "err", closeErr)
 		return exitRuntime
 	}
-	log.Info("stopped", "stats", st.Stats())
+	log.Info("stopped", "stats", st.Stats(), "tcp", tcpSrv.Stats())
 	return exitOK
+}
+
+// serveTCP serves DNS over TCP on the stack's port: on its IPv4 address
+// when it has one, and on every IPv6 address (the link-local one is always
+// there).
+func serveTCP(cfg config, st *netstack.Stack, h *handler, log *slog.Logger) (*dnstcp.Server, error) {
+	srv, err := dnstcp.New(cfg.tcp, h, log)
+	if err != nil {
+		return nil, err
+	}
+	addrs := []netip.Addr{netip.IPv6Unspecified()}
+	if cfg.net.Addr.IsValid() {
+		addrs = append(addrs, netip.IPv4Unspecified())
+	}
+	for _, a := range addrs {
+		ln, err := st.ListenTCP(netip.AddrPortFrom(a, cfg.net.Port))
+		if err == nil {
+			err = srv.Serve(ln)
+		}
+		if err != nil {
+			srv.Close()
+			return nil, err
+		}
+	}
+	return srv, nil
 }
 
 // loadZones loads the zone files, or the embedded zone when there are none,
@@ -195,7 +254,7 @@ func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 	n := cfg.net
 	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
 		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos, "rrl", cfg.svc.RRL, "rrl_slip", cfg.svc.RRLSlip,
-		"tcp_idle_timeout", n.TCPIdleTimeout.String(), "tcp_max_conns", n.TCPMaxConns, "tcp_max_queries", n.TCPMaxQueries}
+		"tcp_idle_timeout", cfg.tcp.IdleTimeout.String(), "tcp_max_conns", cfg.tcp.MaxConns, "tcp_max_queries", cfg.tcp.MaxQueries}
 	if n.MAC != nil {
 		attrs = append(attrs, "mac", n.MAC.String())
 	}

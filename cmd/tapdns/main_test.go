@@ -136,7 +136,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h netstack.Handler = &handler{svc: dnssvc.New(dnssvc.Config{}, set, nil)}
+	var h netstack.Handler = newHandler(dnssvc.New(dnssvc.Config{}, set, nil), nil)
 	q := new(dns.Msg)
 	q.SetQuestion("www.tapdns.test.", dns.TypeA)
 	query, err := q.Pack()
@@ -145,7 +145,7 @@ func TestHandler(t *testing.T) {
 	}
 	dst := make([]byte, 0, 65535)
 	m := netstack.Meta{Client: netip.MustParseAddrPort("198.18.0.1:40000")}
-	resp := h.ServeDNS(dst, query, m)
+	resp := h.HandlePacket(dst, query, m)
 	var r dns.Msg
 	if err := r.Unpack(resp); err != nil {
 		t.Fatalf("response does not parse: %v (% x)", err, resp)
@@ -156,7 +156,7 @@ func TestHandler(t *testing.T) {
 	if a, ok := r.Answer[0].(*dns.A); !ok || a.A.String() != "198.18.0.80" {
 		t.Errorf("answer = %v, want www.tapdns.test. A 198.18.0.80", r.Answer[0])
 	}
-	if allocs := testing.AllocsPerRun(100, func() { h.ServeDNS(dst, query, m) }); allocs != 0 {
-		t.Errorf("ServeDNS allocates %.1f times per query, want 0", allocs)
+	if allocs := testing.AllocsPerRun(100, func() { h.HandlePacket(dst, query, m) }); allocs != 0 {
+		t.Errorf("HandlePacket allocates %.1f times per query, want 0", allocs)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/internal/metrics"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
@@ -162,16 +163,11 @@ func dropPrivileges(cr credentials) error {
 	return nil
 }
 
-// pcapCapture adapts a pcap.Writer to netstack.Capture.
-type pcapCapture struct{ w *pcap.Writer }
-
-// CaptureFrame implements netstack.Capture.
-func (c *pcapCapture) CaptureFrame(frame []byte, outbound bool) {
-	_ = c.w.WritePacket(time.Now(), frame)
-}
-
-// openPcap creates the capture file.
-func openPcap(path string, limit int64) (*pcap.Writer, error) {
+// openPcap creates the capture file and puts it behind a bounded buffer
+// written by its own goroutine (pcap.Async), so that the TAP readers never
+// wait for the disk: a frame that finds the buffer full is dropped and
+// counted.
+func openPcap(path string, limit int64) (*pcap.Async, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("--pcap: %w", err)
@@ -181,7 +177,9 @@ func openPcap(path string, limit int64) (*pcap.Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("--pcap %s: %w", path, err)
 	}
-	return w, nil
+	// Flushing a few times a second keeps the file readable while tapdns
+	// runs without a write per frame.
+	return pcap.NewAsync(w, 0, 250*time.Millisecond), nil
 }
 
 // helpers runs the background goroutines of a running server (SIGHUP
@@ -193,7 +191,7 @@ type helpers struct {
 
 // startHelpers starts what cfg asks for. zs is nil for the embedded zone;
 // pw is nil without --pcap.
-func startHelpers(ctx context.Context, cfg config, zs *zoneset.Manager, pw *pcap.Writer, hup <-chan os.Signal, log *slog.Logger) *helpers {
+func startHelpers(ctx context.Context, cfg config, zs *zoneset.Manager, pw *pcap.Async, hup <-chan os.Signal, log *slog.Logger) *helpers {
 	ctx, cancel := context.WithCancel(ctx)
 	h := &helpers{cancel: cancel}
 	h.wg.Add(1)
@@ -224,24 +222,18 @@ func startHelpers(ctx context.Context, cfg config, zs *zoneset.Manager, pw *pcap
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			// Flushing once a second keeps the file readable while tapdns
-			// runs without a write per frame.
+			// The capture writes itself; this only says when it stopped.
 			t := time.NewTicker(time.Second)
 			defer t.Stop()
-			warned := false
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case <-t.C:
 				}
-				if err := pw.Flush(); err != nil {
-					log.Error("pcap write failed; capture stopped", "file", cfg.ops.pcap, "err", err)
-					return
-				}
-				if st := pw.Stats(); st.LimitHit && !warned {
-					warned = true
+				if st := pw.Stats(); st.LimitHit {
 					log.Warn("pcap size limit reached; capture stopped", "file", cfg.ops.pcap, "max_bytes", cfg.ops.pcapMax, "packets", st.Packets)
+					return
 				}
 			}
 		}()
@@ -255,26 +247,19 @@ func (h *helpers) Stop() {
 	h.wg.Wait()
 }
 
-// openOps opens the pcap file (and starts capturing) and binds the metrics
-// listener, as cfg asks; either result may be nil. On error nothing stays
-// open.
-func openOps(cfg config, st *netstack.Stack, svc *dnssvc.Server, zs *zoneset.Manager, log *slog.Logger) (*pcap.Writer, *metrics.Server, error) {
-	var pw *pcap.Writer
-	if cfg.ops.pcap != "" {
-		var err error
-		if pw, err = openPcap(cfg.ops.pcap, cfg.ops.pcapMax); err != nil {
-			return nil, nil, err
-		}
-		st.SetCapture(&pcapCapture{w: pw})
-		log.Info("capturing frames", "file", cfg.ops.pcap, "max_bytes", cfg.ops.pcapMax)
-	}
+// openMetrics binds the metrics listener, as cfg asks (nil without
+// --metrics). pw is the capture (nil without --pcap).
+func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, log *slog.Logger) (*metrics.Server, error) {
 	if cfg.ops.metrics == "" {
-		return pw, nil, nil
+		return nil, nil
 	}
 	version, revision, goVersion := buildInfo()
 	src := metrics.Sources{
-		DNS: svc.Stats, Requests: svc.RequestStats, Net: st.Stats, Fast: st.FastPathStats, Zones: svc.Zones,
+		DNS: svc.Stats, Requests: svc.RequestStats, Net: st.Stats, Fast: st.FastPathStats, TCP: tcp.Stats, Zones: svc.Zones,
 		Version: version, Revision: revision, GoVersion: goVersion,
+	}
+	if qlog != nil {
+		src.QueryLogDropped = qlog.Dropped
 	}
 	if zs != nil {
 		src.Reloads = zs.Stats
@@ -283,28 +268,24 @@ func openOps(cfg config, st *netstack.Stack, svc *dnssvc.Server, zs *zoneset.Man
 		src.Capture = pw.Stats
 	}
 	reg, err := metrics.NewRegistry(src)
-	if err == nil {
-		var ms *metrics.Server
-		if ms, err = metrics.Listen(cfg.ops.metrics, reg, log.With("pkg", "metrics")); err == nil {
-			return pw, ms, nil
-		}
+	if err != nil {
+		return nil, err
 	}
-	if pw != nil {
-		st.SetCapture(nil)
-		_ = pw.Close()
-	}
-	return nil, nil, err
+	return metrics.Listen(cfg.ops.metrics, reg, log.With("pkg", "metrics"))
 }
 
-// closeOps stops what openOps started.
-func closeOps(st *netstack.Stack, pw *pcap.Writer, ms *metrics.Server, log *slog.Logger) {
+// closeOps stops the metrics server and the capture (either may be nil;
+// st is nil when the stack was never made).
+func closeOps(st *netstack.Stack, pw *pcap.Async, ms *metrics.Server, log *slog.Logger) {
 	if ms != nil {
 		if err := ms.Close(); err != nil {
 			log.Warn("metrics server shutdown", "err", err)
 		}
 	}
 	if pw != nil {
-		st.SetCapture(nil)
+		if st != nil {
+			st.SetCapture(nil)
+		}
 		if err := pw.Close(); err != nil {
 			log.Error("pcap file", "err", err)
 		}

@@ -2,18 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/zone"
 )
@@ -112,29 +115,33 @@ func TestUserLookup(t *testing.T) {
 }
 
 func TestQuestionDecode(t *testing.T) {
+	text := func(msg []byte) (string, uint16, bool) {
+		var b [255]byte
+		n, qtype, ok := questionName(msg, &b)
+		return zone.NameText(string(b[:n])), qtype, ok
+	}
 	m := new(dns.Msg)
 	m.SetQuestion("Www.Example.TEST.", dns.TypeAAAA)
 	q, _ := m.Pack()
-	name, qtype, ok := question(q)
-	if !ok || name != "Www.Example.TEST." || qtype != dns.TypeAAAA {
+	if name, qtype, ok := text(q); !ok || name != "Www.Example.TEST." || qtype != dns.TypeAAAA {
 		t.Errorf("question = %q %d %v", name, qtype, ok)
 	}
 	m.SetQuestion("a\\.b.\\000.", dns.TypeA)
 	q, _ = m.Pack()
-	if name, _, ok := question(q); !ok || name != "a\\046b.\\000." {
+	if name, _, ok := text(q); !ok || name != "a\\.b.\\000." {
 		t.Errorf("escaped question = %q %v", name, ok)
 	}
 	m.SetQuestion(".", dns.TypeNS)
 	q, _ = m.Pack()
-	if name, _, ok := question(q); !ok || name != "." {
+	if name, _, ok := text(q); !ok || name != "." {
 		t.Errorf("root question = %q %v", name, ok)
 	}
 	for _, bad := range [][]byte{nil, make([]byte, 12), append(q[:12:12], 5, 'a'), append(q[:12:12], 0xc0, 12, 0, 1, 0, 1)} {
-		if _, _, ok := question(bad); ok {
+		if _, _, ok := text(bad); ok {
 			t.Errorf("question(%x) ok", bad)
 		}
 	}
-	if got := rcodeText([]byte{0, 0, 0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0}); got != "NXDOMAIN" {
+	if got := rcodeText(3); got != "NXDOMAIN" {
 		t.Errorf("rcodeText = %q", got)
 	}
 	if got := typeText(65000); got != "TYPE65000" {
@@ -163,25 +170,105 @@ func TestQueryLog(t *testing.T) {
 	meta := netstack.Meta{Client: netip.MustParseAddrPort("198.18.0.1:4242"), Fast: true}
 
 	// Off: no allocation in the adapter.
-	var off netstack.Handler = &handler{svc: svc}
-	if n := testing.AllocsPerRun(200, func() { off.ServeDNS(dst, q, meta) }); n != 0 {
-		t.Errorf("ServeDNS without --log-queries: %v allocations, want 0", n)
+	var off netstack.Handler = newHandler(svc, nil)
+	if n := testing.AllocsPerRun(200, func() { off.HandlePacket(dst, q, meta) }); n != 0 {
+		t.Errorf("HandlePacket without --log-queries: %v allocations, want 0", n)
 	}
 
-	var buf bytes.Buffer
-	on := &handler{svc: svc, qlog: slog.New(slog.NewTextHandler(&buf, nil))}
-	resp := on.ServeDNS(dst, q, meta)
-	line := buf.String()
+	var buf syncBuf
+	qlog := newQueryLog(slog.New(slog.NewTextHandler(&buf, nil)))
+	on := newHandler(svc, qlog)
+	// On: queueing an entry allocates nothing either; the writer is not
+	// running yet, so these fill the queue (and the rest are dropped).
+	if n := testing.AllocsPerRun(200, func() { on.HandlePacket(dst, q, meta) }); n != 0 {
+		t.Errorf("HandlePacket with --log-queries: %v allocations, want 0", n)
+	}
+	for len(qlog.ch) > 0 {
+		<-qlog.ch
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	qlog.start(ctx)
+	resp := on.HandlePacket(dst, q, meta)
+	size := len(resp)
+	resp[2] |= 0x80 // a response sent to us is dropped
+	w := &msgSink{}
+	on.ServeTCP(w, resp, dnstcp.Meta{Client: meta.Client})
+	cancel()
+	qlog.stop()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2:\n%s", len(lines), buf.String())
+	}
 	for _, want := range []string{"msg=query", "client=198.18.0.1:4242", "qname=www.tapdns.test.", "qtype=A", "rcode=NOERROR",
-		"proto=udp", "path=fast", "size=" + strconv.Itoa(len(resp))} {
-		if !strings.Contains(line, want) {
-			t.Errorf("query log line %q lacks %q", line, want)
+		"proto=udp", "path=fast", "size=" + strconv.Itoa(size)} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("query log line %q lacks %q", lines[0], want)
 		}
 	}
-	buf.Reset()
-	resp[2] |= 0x80 // a response sent to us is dropped
-	on.ServeDNS(make([]byte, 0, 512), resp, netstack.Meta{Client: meta.Client, TCP: true})
-	if line := buf.String(); !strings.Contains(line, "rcode=-") || !strings.Contains(line, "proto=tcp") || !strings.Contains(line, "path=stack") {
+	if line := lines[1]; !strings.Contains(line, "rcode=-") || !strings.Contains(line, "proto=tcp") || !strings.Contains(line, "path=stack") {
 		t.Errorf("dropped message logged as %q", line)
 	}
+	if w.n != 0 {
+		t.Errorf("a response sent to us got %d replies", w.n)
+	}
+}
+
+// TestQueryLogNeverBlocks: a log that cannot keep up drops lines, counts
+// them, and never delays the query path.
+func TestQueryLogNeverBlocks(t *testing.T) {
+	svc := testServer(t)
+	m := new(dns.Msg)
+	m.SetQuestion("www.tapdns.test.", dns.TypeA)
+	q, _ := m.Pack()
+	stuck := &blockedWriter{release: make(chan struct{})}
+	qlog := newQueryLog(slog.New(slog.NewTextHandler(stuck, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	qlog.start(ctx)
+	h := newHandler(svc, qlog)
+	dst := make([]byte, 0, 4096)
+	done := make(chan struct{})
+	go func() {
+		for range 2 * queryLogQueue {
+			h.HandlePacket(dst, q, netstack.Meta{Client: netip.MustParseAddrPort("198.18.0.1:1")})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the query path blocked behind a stuck log")
+	}
+	if qlog.Dropped() == 0 {
+		t.Error("no line counted as dropped with a stuck log")
+	}
+	close(stuck.release)
+	cancel()
+	qlog.stop()
+}
+
+type blockedWriter struct{ release chan struct{} }
+
+func (b *blockedWriter) Write(p []byte) (int, error) { <-b.release; return len(p), nil }
+
+// msgSink counts the replies written to it.
+type msgSink struct{ n int }
+
+func (m *msgSink) WriteMsg([]byte) error { m.n++; return nil }
+
+// syncBuf is a bytes.Buffer safe for the log writer and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

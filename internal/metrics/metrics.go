@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
@@ -39,9 +40,13 @@ type Sources struct {
 	Requests func() dnssvc.RequestStats
 	Net      func() netstack.Stats
 	Fast     func() netstack.FastPathStats
+	TCP      func() dnstcp.Stats
 	Zones    func() *zone.Set
 	Reloads  func() zoneset.Stats
 	Capture  func() pcap.Stats
+	// QueryLogDropped counts --log-queries lines dropped because the log
+	// could not keep up.
+	QueryLogDropped func() uint64
 	// Version and GoVersion label tapdns_build_info.
 	Version, Revision, GoVersion string
 }
@@ -63,11 +68,12 @@ type Collector struct {
 
 	buildInfo, requests, responses, dropped, truncated, cached, rrlLimited, rrlSlipped *prometheus.Desc
 	frames, bytes, linkDrops, tapErrors, stackFrames                                   *prometheus.Desc
-	fastAnswered, fastPassed, fastDropped                                              *prometheus.Desc
-	udpQueries, udpReplies, udpNoReply, udpErrors                                      *prometheus.Desc
+	fastAnswered, fastViaStack, fastPassed, fastDropped                                *prometheus.Desc
+	udpQueries, udpReplies, udpNoReply, udpSent, udpErrors                             *prometheus.Desc
 	tcpQueries, tcpReplies, tcpAccepted, tcpActive, tcpClosed                          *prometheus.Desc
 	zoneSerial, zoneRecords, reloads, reloadFailures, fileFailures, lastReload, lastOK *prometheus.Desc
 	pcapPackets, pcapDropped, pcapBytes                                                *prometheus.Desc
+	qlogDropped                                                                        *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading src.
@@ -91,12 +97,14 @@ func NewCollector(src Sources) *Collector {
 		stackFrames: desc("stack_frames_total", "Received frames handed to the gVisor stack."),
 
 		fastAnswered: desc("fastpath_answered_total", "UDP queries answered on the link-layer fast path."),
+		fastViaStack: desc("fastpath_via_stack_total", "Fast-path answers too large for one frame, sent fragmented through the gVisor stack."),
 		fastPassed:   desc("fastpath_passed_total", "Frames the fast path handed to gVisor, by reason.", "reason"),
 		fastDropped:  desc("fastpath_dropped_total", "Frames the fast path consumed without an answer, by reason.", "reason"),
 
 		udpQueries: desc("stack_udp_queries_total", "UDP queries read through the gVisor stack."),
 		udpReplies: desc("stack_udp_replies_total", "UDP replies written through the gVisor stack."),
 		udpNoReply: desc("stack_udp_noreply_total", "UDP queries through the gVisor stack left unanswered."),
+		udpSent:    desc("stack_udp_sent_total", "UDP datagrams sent from the DNS port outside a query's own handling (answers after recursion, large fast-path answers)."),
 		udpErrors:  desc("stack_udp_errors_total", "gVisor UDP read or write errors."),
 		tcpQueries: desc("tcp_queries_total", "DNS messages read from TCP connections."),
 		tcpReplies: desc("tcp_replies_total", "DNS responses written to TCP connections."),
@@ -116,6 +124,7 @@ func NewCollector(src Sources) *Collector {
 		pcapPackets: desc("pcap_packets_total", "Frames written to the --pcap file."),
 		pcapDropped: desc("pcap_dropped_total", "Frames not written to the --pcap file (size limit reached)."),
 		pcapBytes:   desc("pcap_bytes", "Size of the --pcap file."),
+		qlogDropped: desc("query_log_dropped_total", "--log-queries lines dropped because the log could not keep up."),
 	}
 }
 
@@ -124,11 +133,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.buildInfo, c.requests, c.responses, c.dropped, c.truncated, c.cached, c.rrlLimited, c.rrlSlipped,
 		c.frames, c.bytes, c.linkDrops, c.tapErrors, c.stackFrames,
-		c.fastAnswered, c.fastPassed, c.fastDropped,
-		c.udpQueries, c.udpReplies, c.udpNoReply, c.udpErrors,
+		c.fastAnswered, c.fastViaStack, c.fastPassed, c.fastDropped,
+		c.udpQueries, c.udpReplies, c.udpNoReply, c.udpSent, c.udpErrors,
 		c.tcpQueries, c.tcpReplies, c.tcpAccepted, c.tcpActive, c.tcpClosed,
 		c.zoneSerial, c.zoneRecords, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
-		c.pcapPackets, c.pcapDropped, c.pcapBytes,
+		c.pcapPackets, c.pcapDropped, c.pcapBytes, c.qlogDropped,
 	} {
 		ch <- d
 	}
@@ -189,26 +198,31 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, c.udpQueries, n.UDPQueries)
 		counter(ch, c.udpReplies, n.UDPReplies)
 		counter(ch, c.udpNoReply, n.UDPNoReply)
+		counter(ch, c.udpSent, n.UDPSent)
 		counter(ch, c.udpErrors, n.UDPErrors)
-		counter(ch, c.tcpQueries, n.TCPQueries)
-		counter(ch, c.tcpReplies, n.TCPReplies)
-		counter(ch, c.tcpAccepted, n.TCPAccepted)
-		gauge(ch, c.tcpActive, float64(n.TCPActive))
-		counter(ch, c.tcpClosed, n.TCPEvicted, "evicted")
-		counter(ch, c.tcpClosed, n.TCPRefused, "refused")
-		counter(ch, c.tcpClosed, n.TCPTimeouts, "timeout")
-		counter(ch, c.tcpClosed, n.TCPBadFrames, "bad_frame")
-		counter(ch, c.tcpClosed, n.TCPQueryCap, "query_cap")
+	}
+	if s.TCP != nil {
+		n := s.TCP()
+		counter(ch, c.tcpQueries, n.Queries)
+		counter(ch, c.tcpReplies, n.Replies)
+		counter(ch, c.tcpAccepted, n.Accepted)
+		gauge(ch, c.tcpActive, float64(n.Active))
+		counter(ch, c.tcpClosed, n.Evicted, "evicted")
+		counter(ch, c.tcpClosed, n.Refused, "refused")
+		counter(ch, c.tcpClosed, n.Timeouts, "timeout")
+		counter(ch, c.tcpClosed, n.BadFrames, "bad_frame")
+		counter(ch, c.tcpClosed, n.QueryCap, "query_cap")
 	}
 	if s.Fast != nil {
 		f := s.Fast()
 		if f.Enabled {
 			counter(ch, c.fastAnswered, f.Answered)
+			counter(ch, c.fastViaStack, f.ViaStack)
 			for i, n := range f.Passed {
-				counter(ch, c.fastPassed, n, netstack.PassReason(i))
+				counter(ch, c.fastPassed, n, netstack.PassReason(i).String())
 			}
 			for i, n := range f.Dropped {
-				counter(ch, c.fastDropped, n, netstack.DropReason(i))
+				counter(ch, c.fastDropped, n, netstack.DropReason(i).String())
 			}
 		}
 	}
@@ -245,6 +259,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, c.pcapPackets, p.Packets)
 		counter(ch, c.pcapDropped, p.Dropped)
 		gauge(ch, c.pcapBytes, float64(p.Bytes))
+	}
+	if s.QueryLogDropped != nil {
+		counter(ch, c.qlogDropped, s.QueryLogDropped())
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tapdns/tapdns/dnssvc"
+	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
@@ -108,8 +109,9 @@ func TestServerScrape(t *testing.T) {
 			return r
 		},
 		Net: func() netstack.Stats {
-			return netstack.Stats{FramesIn: 10 + queries.Load(), FramesOut: 7, DropForeignMAC: 4, TAPWriteErrors: 1, TCPActive: 2, TCPQueryCap: 5}
+			return netstack.Stats{FramesIn: 10 + queries.Load(), FramesOut: 7, DropForeignMAC: 4, TAPWriteErrors: 1}
 		},
+		TCP: func() dnstcp.Stats { return dnstcp.Stats{Active: 2, QueryCap: 5} },
 		Fast: func() netstack.FastPathStats {
 			f := netstack.FastPathStats{Enabled: true, Answered: 9}
 			f.Dropped[0] = 6

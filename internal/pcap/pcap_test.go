@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tapdns/tapdns/internal/pcap/pcaptest"
 )
 
 // frame returns a minimal Ethernet frame of n bytes whose payload bytes
@@ -43,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 	if st := w.Stats(); st.Packets != 3 || st.Dropped != 0 || st.Bytes != int64(buf.Len()) {
 		t.Errorf("Stats = %+v, want 3 packets, size %d", st, buf.Len())
 	}
-	r, err := NewReader(&buf)
+	r, err := pcaptest.NewReader(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestSnapLen(t *testing.T) {
 	w, _ := NewWriter(&buf, 100, 0)
 	w.WritePacket(time.Now(), frame(1000, 7))
 	w.Close()
-	r, err := NewReader(&buf)
+	r, err := pcaptest.NewReader(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestConcurrentAndAllocs(t *testing.T) {
 		t.Errorf("WritePacket: %v allocations, want 0", n)
 	}
 	w.Close()
-	r, _ := NewReader(&buf)
+	r, _ := pcaptest.NewReader(&buf)
 	n := 0
 	for {
 		p, err := r.Next()
@@ -141,7 +143,7 @@ func TestReaderRejects(t *testing.T) {
 		"bad magic": make([]byte, 24),
 		"short":     {0xd4, 0xc3, 0xb2, 0xa1},
 	} {
-		if _, err := NewReader(bytes.NewReader(in)); err == nil {
+		if _, err := pcaptest.NewReader(bytes.NewReader(in)); err == nil {
 			t.Errorf("%s: NewReader accepted it", name)
 		}
 	}
@@ -150,7 +152,7 @@ func TestReaderRejects(t *testing.T) {
 	w.WritePacket(time.Now(), frame(50, 1))
 	w.Close()
 	b := buf.Bytes()[:buf.Len()-10]
-	r, err := NewReader(bytes.NewReader(b))
+	r, err := pcaptest.NewReader(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
