@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tapdns/tapdns/dnswire"
+	"github.com/tapdns/tapdns/tsig"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -50,6 +51,14 @@ type Config struct {
 	// RRLBuckets is the size of the fixed rate-limit table (rounded up to a
 	// power of two); 0 means DefaultRRLBuckets.
 	RRLBuckets int
+	// TSIG holds the keys that signed queries are checked against (RFC
+	// 8945); nil holds none, so that every signed query is answered
+	// NOTAUTH/BADKEY. See xfr.go.
+	TSIG *tsig.Keyring
+	// Transfers, when set, answers NOTIFY, IXFR over UDP and (through
+	// ServeTransfer) AXFR and IXFR over TCP. nil refuses transfers and
+	// answers NOTIFY with NOTIMP. See xfr.go.
+	Transfers Transfers
 }
 
 // Defaults for Config's zero values.
@@ -88,7 +97,8 @@ type Server struct {
 	version  []byte // TXT rdata for version.bind / version.server
 	identity []byte // TXT rdata for hostname.bind / id.server
 	state    atomic.Pointer[state]
-	rrl      *rrl // nil when rate limiting is off
+	unavail  atomic.Pointer[map[string]struct{}] // SetUnavailable (xfr.go)
+	rrl      *rrl                                // nil when rate limiting is off
 
 	// Counters, one set per Request.Shard (modulo counterShards) so that
 	// readers on different cores do not share a cache line; Stats sums.
@@ -203,6 +213,15 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 			return s.writeSlip(dst, &q)
 		}
 	}
+	if special(&q) {
+		return s.respondXFR(dst, query, &q, status, req, sh) // xfr.go: TSIG, NOTIFY, IXFR
+	}
+	return s.answerQuery(dst, &q, status, req, sh, 0)
+}
+
+// answerQuery answers a parsed query from the cache or the zones, keeping
+// reserve octets free at the end of a UDP answer (for a TSIG record).
+func (s *Server) answerQuery(dst []byte, q *dnswire.Query, status dnswire.Status, req Request, sh *shard, reserve int) []byte {
 	st := s.state.Load()
 
 	limit := dnswire.MaxMsgLen
@@ -219,6 +238,7 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 		}
 		limit -= dnswire.OPTLen(len(nsid)) // the OPT always fits
 	}
+	limit -= reserve
 
 	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
 		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
@@ -227,10 +247,10 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 			} else {
 				sh.ctr.cachedNX.Add(1)
 			}
-			return s.writeCached(dst, &q, e, nsid)
+			return s.writeCached(dst, q, e, nsid)
 		}
 	}
-	return s.respond(dst, &q, status, st, sh, req.TCP, limit, nsid)
+	return s.respond(dst, q, status, st, sh, req.TCP, limit, nsid)
 }
 
 // cacheableType reports whether answers for qtype may come from the cache
@@ -302,7 +322,7 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.Question(q.Question)
 	}
 
-	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone}
+	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone, unavail: s.unavailMap()}
 	rcode := dnswire.RcodeSuccess
 	cacheable := false
 	switch {
