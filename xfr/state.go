@@ -269,6 +269,20 @@ func loadState(dir string, origin []byte) (*savedZone, []error) {
 	return sz, warns
 }
 
+// LoadSaved loads the zone saved for origin in the state directory dir,
+// with the checks of a zone file (tapdns check). It returns nil and no
+// error when nothing is saved.
+func LoadSaved(dir string, origin []byte) (*zone.Zone, error) {
+	saved, errs := loadState(dir, origin)
+	if saved == nil && len(errs) > 0 {
+		return nil, errs[0]
+	}
+	if saved == nil {
+		return nil, nil
+	}
+	return saved.z, errors.Join(errs...)
+}
+
 // removeState deletes a zone's state files (a member left its catalog).
 func removeState(dir string, origin []byte) {
 	base := stateBase(dir, origin)

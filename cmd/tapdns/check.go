@@ -17,6 +17,10 @@ Loads and validates zone files exactly as the server does (like
 named-checkzone or kzonecheck). Prints one line per zone (file, origin,
 serial, record count) and exits 0, or prints the first problem as
 "zone FILE: line N: reason" and exits 1. Exit status 2 is a usage error.
+
+It also accepts the server's zone-transfer flags (--tsig, --allow-transfer,
+--notify, --secondary, --allow-notify, --catalog, --state-dir), checks
+them, and loads the secondary zones saved in --state-dir.
 `
 
 // runCheck implements `tapdns check`.
@@ -26,6 +30,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(fs.Output(), checkUsage) }
 	var files zoneFiles
 	fs.Var(&files, "zone", "zone `file` to check (repeatable)")
+	xf := addXfrFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -33,6 +38,14 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	files = append(files, fs.Args()...)
+	var c config
+	if err := xf.parse(&c); err != nil {
+		fmt.Fprintf(stderr, "tapdns check: %v\n", err)
+		return exitUsage
+	}
+	if len(files) == 0 && len(c.xfr.xfr.Secondaries)+len(c.xfr.xfr.Catalogs) > 0 {
+		return checkSaved(c.xfr.xfr, stdout, stderr)
+	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "tapdns check: no zone files (give --zone FILE)\n")
 		return exitUsage
@@ -48,12 +61,17 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	// The server serves the files as one set: two files for one origin are
 	// an error there too.
-	if _, err := zone.NewSet(zones...); err != nil {
+	set, err := zone.NewSet(zones...)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitRuntime
+	}
+	if err := checkSecondaryConflicts(c.xfr.xfr, set); err != nil {
+		fmt.Fprintf(stderr, "tapdns check: %v\n", err)
+		return exitUsage
 	}
 	for _, z := range zones {
 		fmt.Fprintln(stdout, zoneset.Summary(z))
 	}
-	return exitOK
+	return checkSaved(c.xfr.xfr, stdout, stderr)
 }

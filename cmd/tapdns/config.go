@@ -26,6 +26,7 @@ type config struct {
 	logLevel  slog.Level
 	logFormat string    // "text" or "json"
 	ops       opsConfig // reloads, metrics, capture, query log, --user (ops.go)
+	xfr       xfrConfig // zone transfers, TSIG, secondaries (xfr.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -100,6 +101,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	)
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	ops := addOpsFlags(fs)
+	xf := addXfrFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -181,6 +183,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := ops.parse(&c); err != nil {
+		return config{}, err
+	}
+	if err := xf.parse(&c); err != nil {
 		return config{}, err
 	}
 	// The packages fill in their own defaults and have the last word on

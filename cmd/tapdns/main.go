@@ -31,7 +31,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
@@ -97,7 +96,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
 	// (internal/zoneset), each reload installed whole with SetZones.
-	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	// The zones served are the files' and the secondary zones
+	// (cmd/tapdns/xfr.go), composed and installed whole on every change.
+	comp := newZoneComposer(log)
+	xnet := &lazyNet{}
+	if cfg.ops.user != "" {
+		if err := prepareStateDir(cfg.xfr.xfr.StateDir, creds); err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+	}
+	xs, svc, err := newTransfers(&cfg, comp, xnet, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
 		set, err := loadZones(nil)
@@ -105,8 +118,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tapdns: %v\n", err)
 			return exitUsage
 		}
-		svc.SetZones(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadLean, installLean(svc), log.With("pkg", "zoneset")); err != nil {
+		comp.installFiles(set)
+	} else if zs, err = zoneset.New(cfg.zones, loadLean, comp.installFiles, log.With("pkg", "zoneset")); err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
+	if err := checkSecondaryConflicts(cfg.xfr.xfr, comp.files); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -138,6 +155,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
+	xnet.set(st)
 	tcpSrv, err := serveTCP(cfg, st, h, log.With("pkg", "dnstcp"))
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -145,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
-	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, log)
+	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, xs, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		_ = tcpSrv.Close()
@@ -173,9 +191,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	hp := startHelpers(ctx, cfg, zs, pw, hup, log)
 	logStartup(log, cfg, set)
+	if xs != nil {
+		logTransfers(log, cfg.xfr.xfr)
+	}
+	xr := startTransfers(ctx, xs)
 
 	runErr := st.Run(ctx)
 	hp.Stop()
+	xr.Stop()
 	_ = tcpSrv.Close()
 	closeErr := st.Close()
 	qcancel()
@@ -315,14 +338,4 @@ func loadLean(path string) (*zone.Zone, error) {
 	old := debug.SetGCPercent(loadGCPercent)
 	defer debug.SetGCPercent(old)
 	return zone.LoadFile(path)
-}
-
-// installLean returns the zoneset install hook: swap the set in, then hand
-// the memory of the parse (and of the set replaced) back to the OS, so that
-// the resident size after a load or reload is what is live.
-func installLean(svc *dnssvc.Server) func(*zone.Set) {
-	return func(set *zone.Set) {
-		svc.SetZones(set)
-		debug.FreeOSMemory()
-	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/xfr"
 )
 
 // opsConfig holds the operating flags.
@@ -249,7 +250,7 @@ func (h *helpers) Stop() {
 
 // openMetrics binds the metrics listener, as cfg asks (nil without
 // --metrics). pw is the capture (nil without --pcap).
-func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, log *slog.Logger) (*metrics.Server, error) {
+func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, xs *xfr.Service, log *slog.Logger) (*metrics.Server, error) {
 	if cfg.ops.metrics == "" {
 		return nil, nil
 	}
@@ -266,6 +267,9 @@ func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp
 	}
 	if pw != nil {
 		src.Capture = pw.Stats
+	}
+	if xs != nil {
+		src.Transfers = xs.Stats
 	}
 	reg, err := metrics.NewRegistry(src)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/xfr"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -47,6 +48,8 @@ type Sources struct {
 	// QueryLogDropped counts --log-queries lines dropped because the log
 	// could not keep up.
 	QueryLogDropped func() uint64
+	// Transfers is the per-zone zone-transfer state (xfr.go).
+	Transfers func() []xfr.ZoneStats
 	// Version and GoVersion label tapdns_build_info.
 	Version, Revision, GoVersion string
 }
@@ -269,11 +272,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // runtime and process collectors.
 func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
+	cs := []prometheus.Collector{
 		NewCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	}
+	if src.Transfers != nil {
+		cs = append(cs, newXfrCollector(src.Transfers))
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
