@@ -13,9 +13,11 @@ package dnssvc
 import (
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tapdns/tapdns/dnswire"
+	"github.com/tapdns/tapdns/localdata"
 	"github.com/tapdns/tapdns/tsig"
 	"github.com/tapdns/tapdns/zone"
 )
@@ -51,6 +53,22 @@ type Config struct {
 	// RRLBuckets is the size of the fixed rate-limit table (rounded up to a
 	// power of two); 0 means DefaultRRLBuckets.
 	RRLBuckets int
+
+	// Recursion answers names outside the zones for clients in
+	// AllowRecursion (see front.go); nil: REFUSED, an authoritative-only
+	// server.
+	Recursion Recursion
+	// AllowRecursion lists the client prefixes allowed recursion and
+	// cached answers (they also get RA=1). Empty with Recursion set means
+	// nobody: the command line fills in the on-link prefixes by default.
+	AllowRecursion []netip.Prefix
+	// MDNS answers names under local. that are in no zone (the mDNS
+	// gateway), for clients allowed recursion or, when Recursion is nil,
+	// clients on OnLink; nil: such names go to recursion like any other.
+	MDNS Recursion
+	// OnLink lists our on-link prefixes (IPv6 link-local is always on-link).
+	OnLink []netip.Prefix
+
 	// TSIG holds the keys that signed queries are checked against (RFC
 	// 8945); nil holds none, so that every signed query is answered
 	// NOTAUTH/BADKEY. See xfr.go.
@@ -97,8 +115,10 @@ type Server struct {
 	version  []byte // TXT rdata for version.bind / version.server
 	identity []byte // TXT rdata for hostname.bind / id.server
 	state    atomic.Pointer[state]
+	local    atomic.Pointer[localdata.Data]      // nil: none (SetLocal)
 	unavail  atomic.Pointer[map[string]struct{}] // SetUnavailable (xfr.go)
 	rrl      *rrl                                // nil when rate limiting is off
+	rqPool   sync.Pool                           // *rqScratch, see front.go
 
 	// Counters, one set per Request.Shard (modulo counterShards) so that
 	// readers on different cores do not share a cache line; Stats sums.
@@ -128,6 +148,7 @@ func New(cfg Config, zones *zone.Set, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: logger}
+	s.rqPool.New = func() any { return new(rqScratch) }
 	s.udpSize = cfg.UDPSize
 	switch {
 	case s.udpSize == 0:
@@ -216,12 +237,13 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 	if special(&q) {
 		return s.respondXFR(dst, query, &q, status, req, sh) // xfr.go: TSIG, NOTIFY, IXFR
 	}
-	return s.answerQuery(dst, &q, status, req, sh, 0)
+	return s.answerQuery(dst, query, &q, status, req, sh, 0)
 }
 
-// answerQuery answers a parsed query from the cache or the zones, keeping
-// reserve octets free at the end of a UDP answer (for a TSIG record).
-func (s *Server) answerQuery(dst []byte, q *dnswire.Query, status dnswire.Status, req Request, sh *shard, reserve int) []byte {
+// answerQuery answers a parsed query from local data, the cache, the zones
+// or recursion, keeping reserve octets free at the end of the answer (for
+// a TSIG record).
+func (s *Server) answerQuery(dst, query []byte, q *dnswire.Query, status dnswire.Status, req Request, sh *shard, reserve int) []byte {
 	st := s.state.Load()
 
 	limit := dnswire.MaxMsgLen
@@ -240,17 +262,46 @@ func (s *Server) answerQuery(dst []byte, q *dnswire.Query, status dnswire.Status
 	}
 	limit -= reserve
 
-	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 && cacheableType(q.QType) {
-		if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
-			if e.rcode == dnswire.RcodeSuccess {
-				sh.ctr.cached.Add(1)
-			} else {
-				sh.ctr.cachedNX.Add(1)
+	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 {
+		blocked := false
+		if ld := s.local.Load(); ld != nil {
+			switch res, recs := ld.Lookup(q.Name(), q.QType); res {
+			case localdata.Answer, localdata.NoData:
+				sh.ctr.local.Add(1)
+				sh.ctr.rcode[dnswire.RcodeSuccess].Add(1)
+				return s.writeLocal(dst, q, recs, req, limit, nsid)
+			case localdata.Blocked:
+				blocked = true
 			}
-			return s.writeCached(dst, q, e, nsid)
+		}
+		if cacheableType(q.QType) {
+			if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
+				if e.rcode == dnswire.RcodeSuccess {
+					sh.ctr.cached.Add(1)
+				} else {
+					sh.ctr.cachedNX.Add(1)
+				}
+				return s.writeCached(dst, q, e, nsid, s.ra(req))
+			}
+		}
+		// Transfers are never recursive (respond answers them).
+		if q.QType != dnswire.TypeAXFR && q.QType != dnswire.TypeIXFR &&
+			(blocked || s.cfg.Recursion != nil || s.cfg.MDNS != nil) && st.set.Zone(q.Name()) == nil {
+			if reply, ok := s.outside(dst, query, q, req, sh, blocked, limit, nsid); ok {
+				return reply
+			}
 		}
 	}
-	return s.respond(dst, q, status, st, sh, req.TCP, limit, nsid)
+	return s.respond(dst, q, status, st, sh, req, limit, nsid)
+}
+
+// ra is the RA flag for req's client: set when recursion is available to
+// it (RFC 1035 4.1.1), on every answer, as BIND and Unbound do.
+func (s *Server) ra(req Request) uint16 {
+	if s.cfg.Recursion != nil && s.recursionAllowed(req.Client.Addr()) {
+		return dnswire.FlagRA
+	}
+	return 0
 }
 
 // cacheableType reports whether answers for qtype may come from the cache
@@ -269,8 +320,8 @@ func responseFlags(q *dnswire.Query) uint16 {
 
 // writeCached writes the response for a cache hit: header, the question as
 // received, the cached sections and the OPT.
-func (s *Server) writeCached(dst []byte, q *dnswire.Query, e *entry, nsid []byte) []byte {
-	flags := responseFlags(q) | e.flags | uint16(e.rcode)
+func (s *Server) writeCached(dst []byte, q *dnswire.Query, e *entry, nsid []byte, ra uint16) []byte {
+	flags := responseFlags(q) | e.flags | uint16(e.rcode) | ra
 	ar := e.ar
 	if q.EDNS {
 		ar++
@@ -307,8 +358,9 @@ func (s *Server) writeSlip(dst []byte, q *dnswire.Query) []byte {
 }
 
 // respond is the generic path: every response not copied from the cache.
-func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st *state, sh *shard, tcp bool, limit int, nsid []byte) []byte {
-	flags := responseFlags(q)
+func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st *state, sh *shard, req Request, limit int, nsid []byte) []byte {
+	tcp := req.TCP
+	flags := responseFlags(q) | s.ra(req)
 	if status == dnswire.StatusNotImp {
 		// A clean header for an opcode we do not implement: QR and the
 		// opcode only, as BIND answers (ISC's EDNS compliance test

@@ -17,6 +17,12 @@ type counters struct {
 	// Rate limiting: responses dropped, and sent as TC=1 slips instead
 	// (neither is in rcode).
 	rrlDropped, rrlSlipped atomic.Uint64
+
+	// The front (front.go): answers from local data (in rcode), blocked
+	// names (in rcode as NXDOMAIN), recursion refused (in rcode as
+	// REFUSED), and queries handed to recursion or the mDNS gateway (not
+	// in rcode: they count their own answers).
+	local, blocked, refusedRec, recursed, mdns atomic.Uint64
 }
 
 // Stats is a snapshot of a Server's counters since New.
@@ -42,6 +48,15 @@ type Stats struct {
 	// them sent as a minimal TC=1 response instead; they are in Responses
 	// but in no Rcode.
 	RRLLimited, RRLSlipped uint64
+	// Local counts answers from --override and --hosts data, Blocked the
+	// NXDOMAIN answers for --block names, and RecursionRefused the
+	// REFUSED answers to clients outside --allow-recursion (all three are
+	// in Rcode too).
+	Local, Blocked, RecursionRefused uint64
+	// Recursed counts queries handed to recursion and MDNS those handed to
+	// the mDNS gateway; their answers are counted there, not in Responses
+	// or Rcode.
+	Recursed, MDNS uint64
 }
 
 // Stats returns a snapshot of the counters. Counters are read one by one,
@@ -62,6 +77,11 @@ func (s *Server) Stats() Stats {
 		st.RRLSlipped += c.rrlSlipped.Load()
 		rrlDropped += c.rrlDropped.Load()
 		st.Truncated += c.truncated.Load()
+		st.Local += c.local.Load()
+		st.Blocked += c.blocked.Load()
+		st.RecursionRefused += c.refusedRec.Load()
+		st.Recursed += c.recursed.Load()
+		st.MDNS += c.mdns.Load()
 	}
 	st.Cached = cached + cachedNX
 	st.Rcode[dnswire.RcodeSuccess] += cached
@@ -71,7 +91,7 @@ func (s *Server) Stats() Stats {
 	}
 	st.RRLLimited = rrlDropped + st.RRLSlipped
 	st.Responses += st.RRLSlipped
-	st.Queries = st.Responses + st.Dropped + rrlDropped
+	st.Queries = st.Responses + st.Dropped + rrlDropped + st.Recursed + st.MDNS
 	st.FormErr = st.Rcode[1]
 	return st
 }

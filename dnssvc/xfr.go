@@ -84,7 +84,7 @@ func (s *Server) respondXFR(dst, query []byte, q *dnswire.Query, status dnswire.
 		}
 	}
 	if resp == nil {
-		resp = s.answerQuery(dst, q, status, req, sh, reserve)
+		resp = s.answerQuery(dst, query, q, status, req, sh, reserve)
 	}
 	if sess != nil && len(resp) > 0 {
 		resp, _ = sess.Sign(resp, time.Now()) // room was kept: cannot fail

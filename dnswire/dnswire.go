@@ -125,6 +125,7 @@ const (
 // EDENone means no Extended DNS Error option.
 const (
 	EDENone             = -1
+	EDEBlocked          = 15
 	EDEProhibited       = 18
 	EDENotAuthoritative = 20
 	EDENotSupported     = 21

@@ -174,7 +174,8 @@ func TestStartupErrors(t *testing.T) {
 		{"unknown flag", []string{"--ip", appliance4, "--frobnicate"}, 2, "flag provided but not defined", false},
 		{"bad address", []string{"--ip", "198.18.0.256"}, 2, "not an IPv4 address", false},
 		{"netmask disagrees", []string{"--ip", appliance4 + "/24", "--netmask", "255.255.0.0"}, 2, "disagree", false},
-		{"not a TAP", []string{"--tap", "notap0", "--ip", appliance4}, 1, "notap0", true},
+		{"not a TAP", []string{"--tap", "notap0", "--ip", appliance4}, 1, "tap notap0: is a TUN (layer 3) device, not a TAP device", true},
+		{"loopback", []string{"--tap", "lo", "--ip", appliance4}, 1, "tap lo: is the loopback device, not a TAP device", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,9 +24,10 @@ type config struct {
 	tcp       dnstcp.Config
 	zones     []string // zone files in command-line order; none: the embedded zone
 	logLevel  slog.Level
-	logFormat string    // "text" or "json"
-	ops       opsConfig // reloads, metrics, capture, query log, --user (ops.go)
-	xfr       xfrConfig // zone transfers, TSIG, secondaries (xfr.go)
+	logFormat string      // "text" or "json"
+	ops       opsConfig   // reloads, metrics, capture, query log, --user (ops.go)
+	local     localConfig // --override, --hosts, --block, --allow-recursion (local.go)
+	xfr       xfrConfig   // zone transfers, TSIG, secondaries (xfr.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -101,6 +102,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	)
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	ops := addOpsFlags(fs)
+	local := addLocalFlags(fs)
 	xf := addXfrFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -183,6 +185,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := ops.parse(&c); err != nil {
+		return config{}, err
+	}
+	if err := local.parse(&c); err != nil {
 		return config{}, err
 	}
 	if err := xf.parse(&c); err != nil {

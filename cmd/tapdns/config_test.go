@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -95,14 +96,14 @@ func TestParseConfigOther(t *testing.T) {
 	if c.logLevel.String() != "WARN" || c.logFormat != "text" {
 		t.Errorf("log = %v %s, want WARN text", c.logLevel, c.logFormat)
 	}
-	if want := (dnssvc.Config{UDPSize: 1232, Version: "tapdns", Identity: "tapdns", RRLSlip: dnssvc.DefaultRRLSlip}); c.svc != want {
+	if want := (dnssvc.Config{UDPSize: 1232, Version: "tapdns", Identity: "tapdns", RRLSlip: dnssvc.DefaultRRLSlip}); !reflect.DeepEqual(c.svc, want) {
 		t.Errorf("default svc = %+v, want %+v", c.svc, want)
 	}
 	c, err = parseConfig([]string{"--ip", "198.18.0.2", "--udp-size", "4096", "--nsid", "ns-a", "--chaos", "--chaos-version", "v1", "--chaos-identity", "id1"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (dnssvc.Config{UDPSize: 4096, NSID: "ns-a", Chaos: true, Version: "v1", Identity: "id1", RRLSlip: dnssvc.DefaultRRLSlip}); c.svc != want {
+	if want := (dnssvc.Config{UDPSize: 4096, NSID: "ns-a", Chaos: true, Version: "v1", Identity: "id1", RRLSlip: dnssvc.DefaultRRLSlip}); !reflect.DeepEqual(c.svc, want) {
 		t.Errorf("svc = %+v, want %+v", c.svc, want)
 	}
 }

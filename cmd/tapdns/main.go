@@ -95,9 +95,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
-	// (internal/zoneset), each reload installed whole with SetZones.
-	// The zones served are the files' and the secondary zones
-	// (cmd/tapdns/xfr.go), composed and installed whole on every change.
+	// (internal/zoneset), and the secondary zones (cmd/tapdns/xfr.go),
+	// composed and installed whole with SetZones on every change.
+	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
 	comp := newZoneComposer(log)
 	xnet := &lazyNet{}
 	if cfg.ops.user != "" {
@@ -110,6 +110,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
+	}
+	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
+	if !cfg.local.empty() {
+		d, err := cfg.local.load()
+		if err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+		svc.SetLocal(d)
 	}
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
@@ -189,7 +198,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if qlog != nil {
 		qlog.start(qctx)
 	}
-	hp := startHelpers(ctx, cfg, zs, pw, hup, log)
+	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
 	if xs != nil {
 		logTransfers(log, cfg.xfr.xfr)

@@ -81,9 +81,6 @@ func (f *opsFlags) parse(c *config) error {
 			return usagef("--metrics %q: want host:port, e.g. 127.0.0.1:9153 (%v)", o.metrics, err)
 		}
 	}
-	if o.watch && len(c.zones) == 0 {
-		return usagef("--watch needs --zone files (the embedded zone never changes)")
-	}
 	c.ops = o
 	return nil
 }
@@ -192,7 +189,7 @@ type helpers struct {
 
 // startHelpers starts what cfg asks for. zs is nil for the embedded zone;
 // pw is nil without --pcap.
-func startHelpers(ctx context.Context, cfg config, zs *zoneset.Manager, pw *pcap.Async, hup <-chan os.Signal, log *slog.Logger) *helpers {
+func startHelpers(ctx context.Context, cfg config, zs *zoneset.Manager, local *localReloader, pw *pcap.Async, hup <-chan os.Signal, log *slog.Logger) *helpers {
 	ctx, cancel := context.WithCancel(ctx)
 	h := &helpers{cancel: cancel}
 	h.wg.Add(1)
@@ -204,8 +201,11 @@ func startHelpers(ctx context.Context, cfg config, zs *zoneset.Manager, pw *pcap
 				return
 			case <-hup:
 			}
+			if !cfg.local.empty() {
+				local.reload("SIGHUP")
+			}
 			if zs == nil {
-				log.Info("SIGHUP: serving the embedded zone; nothing to reload")
+				log.Info("SIGHUP: serving the embedded zone; no zone to reload")
 				continue
 			}
 			log.Info("SIGHUP: reloading zones")
@@ -217,6 +217,13 @@ func startHelpers(ctx context.Context, cfg config, zs *zoneset.Manager, pw *pcap
 		go func() {
 			defer h.wg.Done()
 			zs.Watch(ctx, cfg.ops.watchInterval, zoneset.DefaultDebounce)
+		}()
+	}
+	if cfg.ops.watch && len(cfg.local.files()) > 0 {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			local.watch(ctx, cfg)
 		}()
 	}
 	if pw != nil {
