@@ -156,7 +156,8 @@ func (c *client) exchangeUDP(ctx context.Context, addr netip.AddrPort, query []b
 }
 
 // querySOA asks remote for the zone's SOA record over UDP (over TCP when
-// the answer is truncated) and returns it.
+// the answer is truncated, or does not come or is not good) and returns
+// it.
 func (c *client) querySOA(ctx context.Context, zoneName []byte, remote Remote) (RR, error) {
 	id := newID()
 	q, sess, err := sign(newQuery(id, dnswire.OpcodeQuery, zoneName, dnswire.TypeSOA, nil, nil), remote.Key, c.now())
@@ -165,8 +166,13 @@ func (c *client) querySOA(ctx context.Context, zoneName []byte, remote Remote) (
 	}
 	var a arena
 	m, _, err := c.exchangeUDP(ctx, remote.Addr, q, id, dnswire.OpcodeQuery, sess, &a)
-	if err == nil && m.flags&dnswire.FlagTC != 0 {
-		m, err = c.exchangeTCP(ctx, remote, zoneName, dnswire.TypeSOA)
+	if ctx.Err() == nil && (err != nil || m.flags&dnswire.FlagTC != 0 || m.rcode() != dnswire.RcodeSuccess) {
+		// Truncated, or no good answer over UDP: ask again over TCP, as
+		// NSD's xfrd does (Knot DNS refuses UDP queries for a catalog it
+		// generates, unsigned).
+		if mt, terr := c.exchangeTCP(ctx, remote, zoneName, dnswire.TypeSOA); terr == nil || err == nil {
+			m, err = mt, terr
+		}
 	}
 	if err != nil {
 		return RR{}, fmt.Errorf("SOA query to %s: %w", remote.Addr, err)

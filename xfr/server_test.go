@@ -3,6 +3,7 @@ package xfr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/dnstcp"
+	"github.com/tapdns/tapdns/internal/kernelnet"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -164,23 +166,81 @@ func (c *composer) applyLocked() {
 	c.svc.SetUnavailable(c.unavailable)
 }
 
-// exchange sends m to addr over UDP (or TCP) with miekg/dns and returns
-// the answer.
-func exchange(t testing.TB, addr netip.AddrPort, m *dns.Msg, tcp bool, tsigSecret map[string]string) (*dns.Msg, error) {
+// env is where a test runs: the listeners and dialers of the test's
+// servers and clients, and the Network of its xfr Services (loopback, or
+// kernel sockets inside a namespace the test made).
+type env struct {
+	listen listenFunc
+	dial   func(network, addr string) (net.Conn, error)
+	net    Network
+}
+
+var loopbackEnv = env{listen: loopback, dial: net.Dial, net: kernelnet.Net{}}
+
+// exchange sends m to addr over UDP (or TCP) and returns the answer.
+// tsigSecret (name -> base64) signs and checks when m carries a TSIG.
+func exchange(t testing.TB, e env, addr netip.AddrPort, m *dns.Msg, tcp bool, tsigSecret map[string]string) (*dns.Msg, error) {
 	t.Helper()
-	c := &dns.Client{Timeout: 2 * time.Second, TsigSecret: tsigSecret}
+	network := "udp"
 	if tcp {
-		c.Net = "tcp"
+		network = "tcp"
 	}
-	r, _, err := c.Exchange(m, addr.String())
-	return r, err
+	c, err := e.dial(network, addr.String())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	co := &dns.Conn{Conn: c, TsigSecret: tsigSecret, UDPSize: 65535}
+	if err := co.WriteMsg(m); err != nil {
+		return nil, err
+	}
+	for {
+		r, err := co.ReadMsg()
+		if err != nil {
+			return r, err
+		}
+		if r.Id == m.Id {
+			return r, nil
+		}
+	}
 }
 
 // query asks addr for name/qtype over UDP.
-func query(t testing.TB, addr netip.AddrPort, name string, qtype uint16) (*dns.Msg, error) {
+func query(t testing.TB, e env, addr netip.AddrPort, name string, qtype uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	return exchange(t, addr, m, false, nil)
+	return exchange(t, e, addr, m, false, nil)
+}
+
+// axfr transfers zoneName from addr (signed with the key when name is not
+// empty) and returns the records, the closing SOA included.
+func axfr(t testing.TB, e env, addr netip.AddrPort, zoneName, keyName, secret string) ([]dns.RR, error) {
+	t.Helper()
+	c, err := e.dial("tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	tr := &dns.Transfer{Conn: &dns.Conn{Conn: c}}
+	m := new(dns.Msg)
+	m.SetAxfr(zoneName)
+	if keyName != "" {
+		tr.TsigSecret = map[string]string{keyName: secret}
+		m.SetTsig(keyName, dns.HmacSHA256, 300, time.Now().Unix())
+	}
+	ch, err := tr.In(m, addr.String())
+	if err != nil {
+		return nil, err
+	}
+	var rrs []dns.RR
+	for env := range ch {
+		if env.Error != nil {
+			return rrs, env.Error
+		}
+		rrs = append(rrs, env.RR...)
+	}
+	return rrs, nil
 }
 
 // waitFor polls f every 20 ms until it returns nil or the timeout passes.
@@ -197,9 +257,9 @@ func waitFor(t testing.TB, timeout time.Duration, what string, f func() error) {
 	t.Fatalf("%s: not within %v: %v", what, timeout, err)
 }
 
-// serial asks addr for the zone's SOA serial over UDP.
-func serialOf(t testing.TB, addr netip.AddrPort, zoneName string) (uint32, int, error) {
-	r, err := query(t, addr, zoneName, dns.TypeSOA)
+// serialOf asks addr for the zone's SOA serial over UDP.
+func serialOf(t testing.TB, e env, addr netip.AddrPort, zoneName string) (uint32, int, error) {
+	r, err := query(t, e, addr, zoneName, dns.TypeSOA)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -209,6 +269,18 @@ func serialOf(t testing.TB, addr netip.AddrPort, zoneName string) (uint32, int, 
 		}
 	}
 	return 0, r.Rcode, errors.New("no SOA in the answer: " + dns.RcodeToString[r.Rcode])
+}
+
+// waitSerial waits until addr serves zoneName at serial.
+func waitSerial(t testing.TB, e env, addr netip.AddrPort, zoneName string, serial uint32, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, fmt.Sprintf("%s serves %s at serial %d", addr, zoneName, serial), func() error {
+		got, _, err := serialOf(t, e, addr, zoneName)
+		if err == nil && got != serial {
+			err = fmt.Errorf("serial %d", got)
+		}
+		return err
+	})
 }
 
 // runService runs s until the test ends.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/dnssvc"
-	"github.com/tapdns/tapdns/internal/kernelnet"
 	"github.com/tapdns/tapdns/tsig"
 	"github.com/tapdns/tapdns/zone"
 )
@@ -59,10 +59,10 @@ type primary struct {
 	set *zone.Set
 }
 
-func startPrimary(t testing.TB, cfg Config, zones ...*zone.Zone) *primary {
+func startPrimary(t testing.TB, e env, cfg Config, zones ...*zone.Zone) *primary {
 	t.Helper()
-	p := &primary{ts: startServer(t, loopback, "127.0.0.1")}
-	x, err := New(cfg, kernelnet.Net{}, nil, testLogger(t))
+	p := &primary{ts: startServer(t, e.listen, "127.0.0.1")}
+	x, err := New(cfg, e.net, nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +91,11 @@ type secondaryServer struct {
 
 // startSecondary starts a secondary Service on ts (started beforehand, so
 // that its address can be a NOTIFY target) with cfg.
-func startSecondary(t testing.TB, ts *testServer, cfg Config) *secondaryServer {
+func startSecondary(t testing.TB, e env, ts *testServer, cfg Config) *secondaryServer {
 	t.Helper()
 	s := &secondaryServer{ts: ts}
 	c := newComposer()
-	x, err := New(cfg, kernelnet.Net{}, c.install, testLogger(t))
+	x, err := New(cfg, e.net, c.install, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,25 +125,19 @@ func TestPrimarySecondary(t *testing.T) {
 	keys, key := testKeys(t)
 	secTS := startServer(t, loopback, "127.0.0.1")
 	v1 := exampleZone(t, 1)
-	p := startPrimary(t, Config{Keys: keys, AllowTransfer: ACL{{Key: key.Name}},
+	p := startPrimary(t, loopbackEnv, Config{Keys: keys, AllowTransfer: ACL{{Key: key.Name}},
 		Notify: []Remote{{Addr: secTS.Addr, Key: key}}}, v1)
 
 	state := t.TempDir()
 	scfg := Config{Keys: keys, StateDir: state,
 		Secondaries: []Remote{{Zone: []byte("\x07example\x00"), Addr: p.ts.Addr, Key: key}}}
-	s := startSecondary(t, secTS, scfg)
+	s := startSecondary(t, loopbackEnv, secTS, scfg)
 
-	waitFor(t, 10*time.Second, "secondary serves serial 1", func() error {
-		got, _, err := serialOf(t, secTS.Addr, "example.")
-		if err == nil && got != 1 {
-			err = fmt.Errorf("serial %d", got)
-		}
-		return err
-	})
+	waitSerial(t, loopbackEnv, secTS.Addr, "example.", 1, 10*time.Second)
 	if st := zoneStats(s.x, "example."); st.XfrInAXFR != 1 || !st.Loaded {
 		t.Errorf("after the first pull: %+v, want one AXFR", st)
 	}
-	r, err := query(t, secTS.Addr, "www.example.", dns.TypeA)
+	r, err := query(t, loopbackEnv, secTS.Addr, "www.example.", dns.TypeA)
 	if err != nil || len(r.Answer) != 1 || !r.Authoritative {
 		t.Fatalf("www.example. A from the secondary: %v %v", r, err)
 	}
@@ -152,13 +146,7 @@ func TestPrimarySecondary(t *testing.T) {
 	v2 := exampleZone(t, 2, "new IN A 198.18.0.99")
 	start := time.Now()
 	p.reload(t, v2)
-	waitFor(t, 10*time.Second, "secondary serves serial 2", func() error {
-		got, _, err := serialOf(t, secTS.Addr, "example.")
-		if err == nil && got != 2 {
-			err = fmt.Errorf("serial %d", got)
-		}
-		return err
-	})
+	waitSerial(t, loopbackEnv, secTS.Addr, "example.", 2, 10*time.Second)
 	t.Logf("reload to serial 2 served by the secondary in %v", time.Since(start))
 	if st := zoneStats(s.x, "example."); st.XfrInIXFR != 1 || st.NotifyReceived < 1 {
 		t.Errorf("after the change: %+v, want one IXFR after a NOTIFY", st)
@@ -166,44 +154,28 @@ func TestPrimarySecondary(t *testing.T) {
 	if st := zoneStats(p.x, "example."); st.XfrOutIXFR != 1 || st.NotifySent < 1 {
 		t.Errorf("primary: %+v, want one IXFR served and a NOTIFY acknowledged", st)
 	}
-	if r, err := query(t, secTS.Addr, "new.example.", dns.TypeA); err != nil || len(r.Answer) != 1 {
+	if r, err := query(t, loopbackEnv, secTS.Addr, "new.example.", dns.TypeA); err != nil || len(r.Answer) != 1 {
 		t.Errorf("new.example. A from the secondary: %v %v", r, err)
 	}
 
 	// Transfers: unsigned refused, unknown key NOTAUTH/BADKEY, the right
 	// key gives exactly the zone.
-	axfr := new(dns.Msg)
-	axfr.SetAxfr("example.")
-	if r, err := exchange(t, p.ts.Addr, axfr, true, nil); err != nil || r.Rcode != dns.RcodeRefused {
+	unsigned := new(dns.Msg)
+	unsigned.SetAxfr("example.")
+	if r, err := exchange(t, loopbackEnv, p.ts.Addr, unsigned, true, nil); err != nil || r.Rcode != dns.RcodeRefused {
 		t.Errorf("unsigned AXFR: %v %v, want REFUSED", r, err)
 	}
 	bad := new(dns.Msg)
 	bad.SetAxfr("example.")
 	bad.SetTsig("nokey.", dns.HmacSHA256, 300, time.Now().Unix())
-	if r, err := exchange(t, p.ts.Addr, bad, true, map[string]string{"nokey.": testSecret}); r == nil || r.Rcode != dns.RcodeNotAuth || r.IsTsig() == nil || r.IsTsig().Error != dns.RcodeBadKey {
+	if r, err := exchange(t, loopbackEnv, p.ts.Addr, bad, true, map[string]string{"nokey.": testSecret}); r == nil || r.Rcode != dns.RcodeNotAuth || r.IsTsig() == nil || r.IsTsig().Error != dns.RcodeBadKey {
 		t.Errorf("AXFR with an unknown key: %v %v, want NOTAUTH/BADKEY", r, err)
 	}
-	tr := &dns.Transfer{TsigSecret: map[string]string{"xfr-key.": testSecret}}
-	good := new(dns.Msg)
-	good.SetAxfr("example.")
-	good.SetTsig("xfr-key.", dns.HmacSHA256, 300, time.Now().Unix())
-	ch, err := tr.In(good, p.ts.Addr.String())
+	rrs, err := axfr(t, loopbackEnv, p.ts.Addr, "example.", "xfr-key.", testSecret)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("signed AXFR: %v", err)
 	}
-	var lines []string
-	for env := range ch {
-		if env.Error != nil {
-			t.Fatalf("signed AXFR: %v", env.Error)
-		}
-		for _, rr := range env.RR {
-			lines = append(lines, rr.String())
-		}
-	}
-	want := zoneText(v2)
-	if len(lines) != len(want)+1 {
-		t.Errorf("AXFR gave %d records, want %d (the zone and the closing SOA)", len(lines), len(want)+1)
-	}
+	sameRecords(t, rrs, v2)
 	// The secondary serves the same zone, and the restart below too.
 	sec2 := s.x.Stats()[0]
 	if sec2.Serial != 2 {
@@ -228,8 +200,8 @@ func TestPrimarySecondary(t *testing.T) {
 	dead := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 9) // discard: nothing answers
 	rcfg := scfg
 	rcfg.Secondaries = []Remote{{Zone: []byte("\x07example\x00"), Addr: dead, Key: key}}
-	s2 := startSecondary(t, restartTS, rcfg)
-	got, rcode, err := serialOf(t, restartTS.Addr, "example.")
+	s2 := startSecondary(t, loopbackEnv, restartTS, rcfg)
+	got, rcode, err := serialOf(t, loopbackEnv, restartTS.Addr, "example.")
 	if err != nil || got != 2 {
 		t.Fatalf("restarted secondary: serial %d rcode %d err %v, want serial 2 at once", got, rcode, err)
 	}
@@ -242,35 +214,56 @@ func TestPrimarySecondary(t *testing.T) {
 func TestNeverLoadedAndExpiry(t *testing.T) {
 	dead := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 9)
 	ts := startServer(t, loopback, "127.0.0.1")
-	startSecondary(t, ts, Config{Secondaries: []Remote{{Zone: []byte("\x07example\x00"), Addr: dead}}})
+	startSecondary(t, loopbackEnv, ts, Config{Secondaries: []Remote{{Zone: []byte("\x07example\x00"), Addr: dead}}})
 	for _, name := range []string{"example.", "www.example."} {
-		r, err := query(t, ts.Addr, name, dns.TypeA)
+		r, err := query(t, loopbackEnv, ts.Addr, name, dns.TypeA)
 		if err != nil || r.Rcode != dns.RcodeServerFailure {
 			t.Errorf("%s before any transfer: %v %v, want SERVFAIL", name, r, err)
 		}
 	}
-	if r, err := query(t, ts.Addr, "other.", dns.TypeA); err != nil || r.Rcode != dns.RcodeRefused {
+	if r, err := query(t, loopbackEnv, ts.Addr, "other.", dns.TypeA); err != nil || r.Rcode != dns.RcodeRefused {
 		t.Errorf("a name outside: %v %v, want REFUSED", r, err)
 	}
 
 	// Refresh 2 s, retry 2 s, expire 3 s (the bounds are 2 s).
 	text := strings.Replace(exampleZoneText(7), "2 1 3600 60", "2 2 3 60", 1)
 	z := parseZone(t, "example.", text)
-	p := startPrimary(t, Config{AllowTransfer: ACL{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}}, z)
+	p := startPrimary(t, loopbackEnv, Config{AllowTransfer: ACL{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}}, z)
 	ts2 := startServer(t, loopback, "127.0.0.1")
-	startSecondary(t, ts2, Config{Secondaries: []Remote{{Zone: []byte("\x07example\x00"), Addr: p.ts.Addr}}})
+	startSecondary(t, loopbackEnv, ts2, Config{Secondaries: []Remote{{Zone: []byte("\x07example\x00"), Addr: p.ts.Addr}}})
 	waitFor(t, 10*time.Second, "secondary serves serial 7", func() error {
-		_, _, err := serialOf(t, ts2.Addr, "example.")
+		_, _, err := serialOf(t, loopbackEnv, ts2.Addr, "example.")
 		return err
 	})
 	p.ts.close() // the primary goes away
 	waitFor(t, 10*time.Second, "expiry", func() error {
-		r, err := query(t, ts2.Addr, "www.example.", dns.TypeA)
+		r, err := query(t, loopbackEnv, ts2.Addr, "www.example.", dns.TypeA)
 		if err == nil && r.Rcode != dns.RcodeServerFailure {
 			err = fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
 		}
 		return err
 	})
+}
+
+// sameRecords checks that an AXFR (miekg/dns records, the closing SOA
+// included) holds exactly the records of z.
+func sameRecords(t testing.TB, rrs []dns.RR, z *zone.Zone) {
+	t.Helper()
+	if len(rrs) < 2 {
+		t.Fatalf("AXFR of %d records", len(rrs))
+	}
+	if rrs[0].String() != rrs[len(rrs)-1].String() || rrs[0].Header().Rrtype != dns.TypeSOA {
+		t.Errorf("AXFR does not start and end with the same SOA: %v ... %v", rrs[0], rrs[len(rrs)-1])
+	}
+	got := []string{rrs[0].String()}
+	for _, rr := range rrs[1 : len(rrs)-1] {
+		got = append(got, rr.String())
+	}
+	slices.Sort(got[1:])
+	want := zoneText(z)
+	if !slices.Equal(got, want) {
+		t.Errorf("AXFR differs from the zone:\ngot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func exampleZoneText(serial uint32) string {

@@ -18,8 +18,9 @@ import (
 )
 
 // The state directory (--state-dir) holds, for each secondary zone NAME
-// (its presentation name, lower case, root "root", characters other than
-// letters, digits, '-', '_' and '.' as %XX):
+// (its presentation name without the final dot, lower case, with the
+// characters other than letters, digits, '-', '_' and '.' as %XX; a
+// leading '.' and the root as %2E):
 //
 //	NAME.zone     the zone, as a zone file (readable, and loaded with the
 //	              zone file parser, so with all of its checks)
@@ -46,7 +47,7 @@ type stateMeta struct {
 func stateBase(dir string, origin []byte) string {
 	name := strings.ToLower(nameText(origin))
 	if name == "." {
-		return filepath.Join(dir, "root")
+		return filepath.Join(dir, "%2E") // as the encoding below would write it
 	}
 	name = strings.TrimSuffix(name, ".")
 	var b strings.Builder
@@ -151,6 +152,11 @@ func readJournalFile(path string) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseJournal(path, data)
+}
+
+// parseJournal reads the contents of a journal file (path is for messages).
+func parseJournal(path string, data []byte) (*Journal, error) {
 	if len(data) < len(journalMagic)+8 || string(data[:len(journalMagic)]) != journalMagic {
 		return nil, fmt.Errorf("%s: not a tapdns journal", path)
 	}
@@ -163,6 +169,7 @@ func readJournalFile(path string) (*Journal, error) {
 	n := binary.BigEndian.Uint32(body[off:])
 	off += 4
 	var j *Journal
+	var err error
 	readOne := func() (RR, error) {
 		var rr RR
 		next, err := readRR(body, off, &rr, &a, false)
