@@ -19,7 +19,7 @@ import (
 const (
 	minInterval  = 2 * time.Second
 	maxInterval  = 24 * time.Hour
-	firstRetry   = 5 * time.Second
+	firstRetry   = 2 * time.Second
 	maxFirstWait = 5 * time.Minute
 )
 
