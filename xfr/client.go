@@ -25,11 +25,13 @@ type Network interface {
 	DialTCP(ctx context.Context, raddr netip.AddrPort) (net.Conn, error)
 }
 
-// Client timeouts. A query gets udpTries tries of udpTimeout each; a TCP
-// transfer fails when the primary sends nothing for ioTimeout.
+// Client timeouts. A UDP query gets udpTries tries of udpTimeout each (an
+// SOA query is then asked again over TCP: NSD, for one, stops answering
+// UDP for seconds around a reload); a TCP exchange fails when the other
+// side sends nothing for ioTimeout.
 const (
-	udpTimeout = 2 * time.Second
-	udpTries   = 3
+	udpTimeout = time.Second
+	udpTries   = 2
 	ioTimeout  = 30 * time.Second
 )
 
