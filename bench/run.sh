@@ -15,14 +15,21 @@
 #   dnsperf (sockets) from the same side; it saturates its own core at
 #           ~200k qps here, so it cannot tell fast targets apart, but it
 #           gives latency.
+# Resolver targets (cache hits; not in the default ONLY): unbound
+# (num-threads 1) and kresd (one process) on the veth, resolve (tapdns
+# with $TAPDNS_RESOLVE, see bench/resolvers.sh) on the TAP, each with the
+# fake Internet of internal/fakenet on its namespace's lo, warmed with the
+# NAMES-query mix it is then measured with.
 # Server on CPU $SRV_CPU, generators on CPU $GEN_CPU (knotd pins its UDP
 # worker n to CPU n by itself, so keep SRV_CPU=0 for a fair Knot number).
 #
 # Usage (root):  ROUNDS=3 DURATION=5 bench/run.sh
-#   ONLY=fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp  targets (default all)
+#   ONLY=fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp  targets (default these)
+#        also unbound,kresd,resolve (resolver cache hits, see above)
 #   TOOLS=kxdpgun,dnsperf   QPS=2000000 (kxdpgun offered load)
 #   NAMES=1000 (bench zone size)  QUEUES=1 (tapdns --queues)
 #   SRV_CPU=0 GEN_CPU=1   TAPDNS_ARGS="" (extra tapdns flags)
+#   TAPDNS_RESOLVE="--resolve --root-hints @HINTS@" (tapdns flags of "resolve")
 # Output: the table on stdout and in bench/out/run-<date>.txt, raw samples
 # in bench/out/run-<date>.tsv.
 set -euo pipefail
@@ -71,6 +78,7 @@ cleanup() {
 		kill "$SPID" 2>/dev/null
 		wait "$SPID" 2>/dev/null
 	fi
+	declare -F fakenet_down >/dev/null && fakenet_down
 	for ns in "$NS_T" "$NS_G" "$NS_S"; do
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -81,6 +89,9 @@ trap 'exit 130' INT TERM
 
 log() { echo "# $*" >&2; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck source=bench/provenance.sh
+. "$ROOT/bench/provenance.sh"
+PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
 has() { [[ ",$1," == *",$2,"* ]]; }
 
 # ---------------------------------------------------------------- build
@@ -96,6 +107,18 @@ if ! (cd "$ROOT" && go build -o "$WORK/bin/tapdns" ./cmd/tapdns) >"$WORK/tapdns-
 	sed 's/^/#   /' "$WORK/tapdns-build.log" | head -20 >&2
 fi
 "$WORK/bin/zonegen" -n "$NAMES" -o "$WORK/bench.zone" -queries "$WORK/queries.txt" -nq 100000 2>&1 | sed 's/^/# /' >&2
+RES_VETH=0 RES_TAP=0
+has "$ONLY" unbound && RES_VETH=1
+has "$ONLY" kresd && RES_VETH=1
+has "$ONLY" resolve && RES_TAP=1
+if [[ $RES_VETH == 1 || $RES_TAP == 1 ]]; then
+	for t in unbound kresd; do
+		command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t" >&2; exit 1; }
+	done
+	# shellcheck source=bench/resolvers.sh
+	. "$ROOT/bench/resolvers.sh"
+	resolvers_prepare "$NAMES"
+fi
 
 # ---------------------------------------------------------------- network
 ip netns add "$NS_T"
@@ -107,6 +130,9 @@ ip -n "$NS_G" addr add "$VETH_LOCAL/24" dev "$VG"
 ip -n "$NS_S" addr add "$VETH_IP/24" dev "$VS"
 ip -n "$NS_G" link set "$VG" up
 ip -n "$NS_S" link set "$VS" up
+if [[ $RES_VETH == 1 || $RES_TAP == 1 ]]; then
+	resolvers_up "$RES_VETH" "$RES_TAP"
+fi
 
 # tap_setup (re)creates the TAP: a server built on water clears the
 # persist flag, so the device may be gone after the previous target.
@@ -133,8 +159,14 @@ knot_conf "$WORK/knot/knot-xdp.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone
 # server address. start_<target> starts the server and sets SPID.
 target_side() {
 	case $1 in
-	fast | gvisor | refl-go | refl-c) GEN_NS=$NS_T GEN_IF=$TAP GEN_LOCAL=$TAP_LOCAL DST=$TAP_IP ;;
+	fast | gvisor | refl-go | refl-c | resolve) GEN_NS=$NS_T GEN_IF=$TAP GEN_LOCAL=$TAP_LOCAL DST=$TAP_IP ;;
 	*) GEN_NS=$NS_G GEN_IF=$VG GEN_LOCAL=$VETH_LOCAL DST=$VETH_IP ;;
+	esac
+	# What a target is asked: the bench zone, or (resolvers) the mix over
+	# the fake Internet; READY is what wait_ready asks for.
+	case $1 in
+	unbound | kresd | resolve) QFILE=$RQUERIES READY=lab. ;;
+	*) QFILE=$WORK/queries.txt READY=$ZONE_ORIGIN ;;
 	esac
 }
 
@@ -174,6 +206,11 @@ start_target() { # $1: target, $2: log file
 	knot-xdp)
 		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" knotd -c "$WORK/knot/knot-xdp.conf"
 		;;
+	unbound | kresd | resolve)
+		[[ $1 == resolve ]] && tap_setup
+		resolver_cmd "$1" "$WORK/bin/tapdns"
+		start_bg "$2" "${RCMD[@]}"
+		;;
 	esac
 }
 
@@ -200,7 +237,7 @@ wait_ready() { # $1: target
 		if ! kill -0 "$SPID" 2>/dev/null; then
 			return 1
 		fi
-		out=$(ip netns exec "$GEN_NS" kdig @"$DST" +time=1 +retry=0 "$ZONE_ORIGIN" SOA 2>/dev/null || true)
+		out=$(ip netns exec "$GEN_NS" kdig @"$DST" +time=1 +retry=0 "$READY" SOA 2>/dev/null || true)
 		if [[ $out == *"->>HEADER<<-"* && $out == *"status: NOERROR"* ]]; then
 			DSTMAC=$(ip -n "$GEN_NS" neigh show "$DST" dev "$GEN_IF" | awk '{for(i=1;i<NF;i++) if($i=="lladdr") print $(i+1)}')
 			[[ -n $DSTMAC ]] && return 0
@@ -237,7 +274,7 @@ CLK_TCK=$(getconf CLK_TCK)
 #   total replies:     N (P pps) (X%)
 run_kxdpgun() { # $1: log file
 	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" kxdpgun \
-		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$WORK/queries.txt" \
+		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$QFILE" \
 		-I "$GEN_IF" -l "$GEN_LOCAL" -R "$DSTMAC" "$DST" >"$1" 2>&1 || true
 	awk '/^total queries:/ { gsub(/[()%]/, " "); nq = $3; sent = $4 }
 	     /^total replies:/ { gsub(/[()%]/, " "); nr = $3; rps = $4; pct = $6 }
@@ -251,7 +288,7 @@ run_kxdpgun() { # $1: log file
 # run_dnsperf prints "qps pct latency_us".
 run_dnsperf() { # $1: log file
 	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" dnsperf \
-		-s "$DST" -d "$WORK/queries.txt" -l "$DURATION" -c 16 -q 500 -t 2 >"$1" 2>&1 || true
+		-s "$DST" -d "$QFILE" -l "$DURATION" -c 16 -q 500 -t 2 >"$1" 2>&1 || true
 	awk '/Queries completed:/ { gsub(/[()%]/, " "); pct = $4 }
 	     /Queries per second:/ { qps = $4 }
 	     /Average Latency \(s\):/ { lat = $4 * 1e6 }
@@ -259,10 +296,14 @@ run_dnsperf() { # $1: log file
 }
 
 TARGETS=()
-for t in fast gvisor refl-go refl-c nsd knot knot-xdp; do
+for t in fast gvisor refl-go refl-c nsd knot knot-xdp unbound kresd resolve; do
 	has "$ONLY" "$t" || continue
-	if [[ $t == fast || $t == gvisor ]] && [[ $TAPDNS_OK == 0 ]]; then
+	if [[ $t == fast || $t == gvisor || $t == resolve ]] && [[ $TAPDNS_OK == 0 ]]; then
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' 0 "$t" all NA NA "tapdns does not build" >>"$SAMPLES.skip"
+		continue
+	fi
+	if [[ $t == resolve ]] && ! tapdns_resolves "$WORK/bin/tapdns"; then
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' 0 "$t" all NA NA "tapdns has no --resolve yet" >>"$SAMPLES.skip"
 		continue
 	fi
 	TARGETS+=("$t")
@@ -281,6 +322,9 @@ for r in $(seq "$ROUNDS"); do
 			log "$t: ${BROKEN[$t]}"
 			stop_target
 			continue
+		fi
+		if [[ $t == unbound || $t == kresd || $t == resolve ]] && ! resolver_warm "$GEN_NS" "$DST" "$QFILE"; then
+			log "$t: warming the cache with $QFILE failed"
 		fi
 		if [[ $t == knot* && $r == 1 ]]; then
 			# knotd pins UDP worker n to CPU n itself, whatever taskset said.
@@ -318,12 +362,10 @@ done
 
 # ---------------------------------------------------------------- report
 {
-	echo "tapdns packet benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "tapdns packet benchmark"
+	echo "$PROVENANCE"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-	if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-		echo "WARNING: the machine was busy when this run started: treat the numbers as noise."
-	fi
+	busy_warning "$LOAD0"
 	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	echo
@@ -399,5 +441,31 @@ done
 	ratio "gVisor path / NSD" gvisor nsd
 	ratio "fast / gVisor" fast gvisor
 	ratio "Go reflector / C reflector" refl-go refl-c
+	echo
+	# The goals of issue 4, on the kxdpgun medians above; the verdicts are
+	# this script's, to be copied as printed.
+	echo "goals (issue 4; kxdpgun median replies/s, one core, one queue):"
+	goal() { # $1 label, $2 numerator, $3 denominator, $4 operator (ge, gt), $5 factor
+		local a b
+		a=$(med "$2" kxdpgun) b=$(med "$3" kxdpgun)
+		if [[ -z $a || -z $b ]] || ! awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
+			printf '  %-36s not measured (%s or %s missing)\n' "$1" "$2" "$3"
+			return
+		fi
+		awk -v a="$a" -v b="$b" -v op="$4" -v f="$5" -v l="$1" 'BEGIN {
+			r = a / b; ok = (op == "ge") ? (r >= f) : (r > f)
+			printf "  %-36s %.2fx: %s\n", l, r, ok ? "PASS" : "FAIL" }'
+	}
+	goal "fast path >= 0.9x Go reflector" fast refl-go ge 0.9
+	goal "fast path > 3x NSD" fast nsd gt 3
+	goal "fast path > 3x Knot" fast knot gt 3
+	goal "fast path > Knot-XDP" fast knot-xdp gt 1
+	goal "gVisor path >= NSD" gvisor nsd ge 1
+	echo
+	ratio "resolve cache hits / Unbound" resolve unbound
+	ratio "resolve cache hits / kresd" resolve kresd
+	ratio "Unbound / kresd (cache hits)" unbound kresd
+	# The goal of issue 9: cache hits at least 3x Unbound's.
+	goal "resolve cache hits >= 3x Unbound" resolve unbound ge 3
 } | tee "$RESULT"
 log "table: $RESULT, samples: $SAMPLES"

@@ -51,6 +51,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=bench/provenance.sh
+. bench/provenance.sh
+provenance "$PWD" # commit, date, machine, load: before the build, of the tree built
+busy_warning "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "soak.sh: building"
 CGO_ENABLED=0 go build -buildvcs=false -o "$TMP/tapdns" ./cmd/tapdns
 CGO_ENABLED=0 go build -buildvcs=false -o "$TMP/soakload" ./bench/cmd/soakload

@@ -67,6 +67,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 log() { echo "# $*" >&2; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck source=bench/provenance.sh
+. "$ROOT/bench/provenance.sh"
+PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
 has() { [[ ",$1," == *",$2,"* ]]; }
 
 mkdir -p "$WORK/bin"
@@ -243,12 +246,10 @@ for r in $(seq "$ROUNDS"); do
 done
 
 {
-	echo "tapdns zone load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "tapdns zone load benchmark"
+	echo "$PROVENANCE"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-	if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-		echo "WARNING: the machine was busy when this run started: treat the numbers as noise."
-	fi
+	busy_warning "$LOAD0"
 	echo "zone: $NAMES names, $RRS RRs, $(du -m "$ZONE" | cut -f1) MB text; ROUNDS=$ROUNDS"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	[[ $TAPDNS_OK == 0 ]] && echo "tapdns: SKIPPED, does not build"
@@ -279,13 +280,26 @@ done
 	echo "B/RR = PSS (all processes) / RRs. NSD: database \"\" (reads the zone text at start);"
 	echo "nsd-db: start from a prebuilt nsd.db (NSD's compiled form; its PSS includes the mmapped db file)."
 	echo "Goals: load no slower than NSD, <= 110 B/RR, reload peak <= 1.5x steady RSS."
+	# Verdicts on the medians over the rounds, the figures in the table
+	# (not on the last round's).
 	awk -F'\t' '
-		$1 > 0 && $3 != "NA" { L[$2] = $3; P[$2] = $6; R[$2] = $4; K[$2] = $7 }
+		function med(x, m,   i, j, s) {
+			for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { s = x[j]; x[j] = x[j-1]; x[j-1] = s }
+			return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
+		}
+		function median(t, col,   i, m, x) {
+			m = 0
+			for (i = 1; i <= NR; i++) if (tg[i] == t && v[i, col] != "NA") x[++m] = v[i, col] + 0
+			return m ? med(x, m) : "NA"
+		}
+		$1 > 0 && $3 != "NA" { tg[NR] = $2; for (c = 3; c <= 7; c++) v[NR, c] = $c; seen[$2] = 1 }
 		END {
-			if (!("tapdns" in L)) { print "  tapdns: no result"; exit }
-			if ("nsd" in L) printf "  load: tapdns %.3f s vs NSD %.3f s: %s\n", L["tapdns"], L["nsd"], (L["tapdns"] <= L["nsd"]) ? "PASS" : "FAIL"
-			printf "  memory: tapdns %.1f B/RR: %s\n", P["tapdns"] * 1024 / rrs, (P["tapdns"] * 1024 / rrs <= 110) ? "PASS" : "FAIL"
-			if (K["tapdns"] != "NA") printf "  reload: peak %.1f MB = %.2fx steady %.1f MB: %s\n", K["tapdns"] / 1024, K["tapdns"] / R["tapdns"], R["tapdns"] / 1024, (K["tapdns"] <= 1.5 * R["tapdns"]) ? "PASS" : "FAIL"
+			if (!("tapdns" in seen)) { print "  tapdns: no result"; exit }
+			L = median("tapdns", 3); R = median("tapdns", 4); P = median("tapdns", 6); K = median("tapdns", 7)
+			if ("nsd" in seen) { N = median("nsd", 3); printf "  load: tapdns %.3f s vs NSD %.3f s: %s\n", L, N, (L <= N) ? "PASS" : "FAIL" }
+			else print "  load: not measured (nsd not in this run)"
+			printf "  memory: tapdns %.1f B/RR: %s\n", P * 1024 / rrs, (P * 1024 / rrs <= 110) ? "PASS" : "FAIL"
+			if (K != "NA") printf "  reload: peak %.1f MB = %.2fx steady %.1f MB: %s\n", K / 1024, K / R, R / 1024, (K <= 1.5 * R) ? "PASS" : "FAIL"
 			else print "  reload: not measured"
 		}' rrs="$RRS" "$WORK/samples"
 } | tee "$RESULT"

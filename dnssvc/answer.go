@@ -22,16 +22,16 @@ type responder struct {
 	tcp  bool
 	qend dnswire.Mark // after the question: where truncation cuts back to
 
-	tc      bool // the answer did not fit: TC to be set
-	dropped bool // optional additional records were left out
-	ede     int  // Extended DNS Error info-code for the OPT, or dnswire.EDENone
+	tc      bool        // the answer did not fit: TC to be set
+	dropped bool        // optional additional records were left out
+	ede     dnswire.EDE // Extended DNS Error info-code for the OPT, or dnswire.EDENone
 
 	unavail map[string]struct{} // secondary zones not served (xfr.go); nil: none
 }
 
 // answer fills in the answer to a well-formed QUERY and returns the rcode
 // and whether the cache may keep the answer once it is complete.
-func (r *responder) answer() (int, bool) {
+func (r *responder) answer() (dnswire.Rcode, bool) {
 	q := r.q
 	switch q.QClass {
 	case dnswire.ClassIN, dnswire.ClassANY:
@@ -79,7 +79,7 @@ func (r *responder) answer() (int, bool) {
 // NOTAUTH: we are not authoritative for a zone of that name. For an apex,
 // refuse as an ACL that allows no one would, with Extended DNS Error 18
 // (Prohibited, RFC 8914 4.19) like NSD (Knot DNS answers NOTAUTH).
-func (r *responder) transfer() int {
+func (r *responder) transfer() dnswire.Rcode {
 	name := r.q.Name()
 	if r.q.QType == dnswire.TypeAXFR && !r.tcp {
 		return dnswire.RcodeNotImp
@@ -96,7 +96,7 @@ func (r *responder) transfer() int {
 
 // resolve writes the answer for m, following CNAMEs and DNAMEs, and
 // returns the rcode of the last step (RFC 6604).
-func (r *responder) resolve(m zone.Match) int {
+func (r *responder) resolve(m zone.Match) dnswire.Rcode {
 	// The names followed, canonical: hop i writes its target into
 	// names[i%2] while cur (the name of hop i) is in the other one.
 	var names [2][dnswire.MaxNameLen]byte
@@ -277,7 +277,7 @@ func cutAbove(z *zone.Zone, name []byte) *zone.Node {
 // any answers qtype ANY at node n with one RRset, the node's first by
 // type (RFC 8482 4.2), over UDP and TCP alike. Knot DNS answers the same
 // (NSD also answers one RRset, but prefers the SOA at an apex).
-func (r *responder) any(owner []byte, z *zone.Zone, n *zone.Node) int {
+func (r *responder) any(owner []byte, z *zone.Zone, n *zone.Node) dnswire.Rcode {
 	if len(n.RRsets) == 0 {
 		return dnswire.RcodeSuccess
 	}
@@ -293,7 +293,7 @@ func (r *responder) any(owner []byte, z *zone.Zone, n *zone.Node) int {
 
 // negative adds the zone's SOA to the authority section (RFC 2308 3) with
 // the negative TTL, and returns rcode.
-func (r *responder) negative(z *zone.Zone, rcode int) int {
+func (r *responder) negative(z *zone.Zone, rcode dnswire.Rcode) dnswire.Rcode {
 	soa := z.Apex.RRset(dnswire.TypeSOA)
 	if soa == nil {
 		return rcode
@@ -420,7 +420,7 @@ func (r *responder) addAddrs(name []byte, node *zone.Node) bool {
 // nothing. The owner is compressed once: later records point at the first
 // one's. It returns the offset that more records of this owner may point
 // at (0 for none).
-func (r *responder) addRRset(sec int, owner []byte, at int, rs *zone.RRset) (int, bool) {
+func (r *responder) addRRset(sec dnswire.Section, owner []byte, at int, rs *zone.RRset) (int, bool) {
 	m := r.b.Mark()
 	for rd := range records(rs) {
 		var ok bool
@@ -449,7 +449,7 @@ func (r *responder) addRRset(sec int, owner []byte, at int, rs *zone.RRset) (int
 // CNAMEs of a chain whose last RRset does not fit; when the first answer
 // RRset does not fit, that leaves the question alone (the OPT is added
 // later).
-func (r *responder) truncate(rcode int) int {
+func (r *responder) truncate(rcode dnswire.Rcode) dnswire.Rcode {
 	r.tc = true
 	return rcode
 }
@@ -457,7 +457,7 @@ func (r *responder) truncate(rcode int) int {
 // chaos answers the CHAOS-class server identification queries. Other
 // CHAOS queries are refused with Extended DNS Error 21 (Not Supported,
 // RFC 8914 4.22), as NSD does (Knot DNS sends no EDE).
-func (r *responder) chaos() int {
+func (r *responder) chaos() dnswire.Rcode {
 	q := r.q
 	if !r.s.cfg.Chaos || (q.QType != dnswire.TypeTXT && q.QType != dnswire.TypeANY) {
 		r.ede = dnswire.EDENotSupported

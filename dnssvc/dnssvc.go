@@ -119,6 +119,7 @@ type Server struct {
 	unavail  atomic.Pointer[map[string]struct{}] // SetUnavailable (xfr.go)
 	rrl      *rrl                                // nil when rate limiting is off
 	rqPool   sync.Pool                           // *rqScratch, see front.go
+	noCache  bool                                // set by tests only: every answer from the generic encoder
 
 	// Counters, one set per Request.Shard (modulo counterShards) so that
 	// readers on different cores do not share a cache line; Stats sums.
@@ -274,9 +275,9 @@ func (s *Server) answerQuery(dst, query []byte, q *dnswire.Query, status dnswire
 				blocked = true
 			}
 		}
-		if cacheableType(q.QType) {
+		if cacheableType(q.QType) && !s.noCache {
 			if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
-				if e.rcode == dnswire.RcodeSuccess {
+				if dnswire.Rcode(e.rcode) == dnswire.RcodeSuccess {
 					sh.ctr.cached.Add(1)
 				} else {
 					sh.ctr.cachedNX.Add(1)
@@ -391,17 +392,17 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.SetFlags(b.Flags() | dnswire.FlagTC)
 		sh.ctr.truncated.Add(1)
 	}
-	if cacheable && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
+	if cacheable && !s.noCache && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
 		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
 			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)),
 			b.Flags()&dnswire.FlagAA, uint8(rcode))
 	}
-	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.Opcode(flags), rcode&0xF))
+	b.SetFlags(dnswire.FlagsWith(b.Flags(), dnswire.FlagsOpcode(flags), rcode&0xF))
 	if q.EDNS {
 		// An EDE option goes only on responses without records (REFUSED),
 		// so the limit needs no room for it.
 		b.AddOPTEDE(uint16(s.udpSize), uint8(rcode>>4), q.EDNSFlags&dnswire.EDNSFlagDO, nsid, r.ede)
 	}
-	sh.ctr.rcode[min(rcode, len(sh.ctr.rcode)-1)].Add(1)
+	sh.ctr.rcode[min(int(rcode), len(sh.ctr.rcode)-1)].Add(1)
 	return b.Finish()
 }

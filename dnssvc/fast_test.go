@@ -2,13 +2,11 @@ package dnssvc
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
-	"github.com/tapdns/tapdns/zone"
 )
 
 // zoneQuestions lists a query for every owner name and type in the test
@@ -88,99 +86,4 @@ func TestCachedEqualsGeneric(t *testing.T) {
 		t.Errorf("only %d of %d responses came from the cache", cached, n)
 	}
 	t.Logf("%d responses compared, %d from the cache", n, cached)
-}
-
-// benchZone is a zone of n names with an A record each.
-func benchZone(tb testing.TB, n int) *zone.Set {
-	var sb strings.Builder
-	sb.WriteString("$ORIGIN bench.example.\n$TTL 300\n@ SOA ns.bench.example. h.bench.example. 1 3600 600 86400 60\n@ NS ns\nns A 198.18.0.53\n")
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&sb, "name%d A 198.18.%d.%d\n", i, i/256, i%256)
-	}
-	z, err := zone.Parse(strings.NewReader(sb.String()), "", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	set, err := zone.NewSet(z)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return set
-}
-
-func BenchmarkRespond(b *testing.B) {
-	s := New(Config{}, benchZone(b, 1000), nil)
-	q := packQuery(b, "name500.bench.example.", dns.TypeA, withEDNS(1232, false))
-	dst := make([]byte, 0, 65535)
-	if out := s.Respond(dst, q, Request{}); len(out) == 0 {
-		b.Fatal("no response")
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		s.Respond(dst, q, Request{})
-	}
-}
-
-// BenchmarkRespondMiekg does the same job the straightforward way with
-// miekg/dns: Unpack, a map lookup, Pack.
-func BenchmarkRespondMiekg(b *testing.B) {
-	records := map[string][]dns.RR{}
-	for i := 0; i < 1000; i++ {
-		rr, err := dns.NewRR(fmt.Sprintf("name%d.bench.example. 300 IN A 198.18.%d.%d", i, i/256, i%256))
-		if err != nil {
-			b.Fatal(err)
-		}
-		records[strings.ToLower(rr.Header().Name)] = append(records[rr.Header().Name], rr)
-	}
-	q := packQuery(b, "name500.bench.example.", dns.TypeA, withEDNS(1232, false))
-	dst := make([]byte, 0, 65535)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		var m dns.Msg
-		if err := m.Unpack(q); err != nil {
-			b.Fatal(err)
-		}
-		r := new(dns.Msg)
-		r.SetReply(&m)
-		r.Authoritative = true
-		for _, rr := range records[strings.ToLower(m.Question[0].Name)] {
-			if rr.Header().Rrtype == m.Question[0].Qtype {
-				r.Answer = append(r.Answer, rr)
-			}
-		}
-		r.SetEdns0(1232, false)
-		r.Compress = true
-		if _, err := r.PackBuffer(dst); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkRespondGeneric measures the generic encoder: an MX answer with
-// additional addresses, with the answer cache disabled.
-func BenchmarkRespondGeneric(b *testing.B) {
-	for _, bc := range []struct {
-		name  string
-		qname string
-		qtype uint16
-	}{
-		{"MX+additional", "example.com.", dns.TypeMX},
-		{"NXDOMAIN", "nope.example.com.", dns.TypeA},
-		{"CNAME chain", "www.example.com.", dns.TypeA},
-		{"referral", "www.sub.example.com.", dns.TypeA},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			s := New(Config{}, testSet(b), nil)
-			s.state.Load().cache = newCache(0)
-			s.state.Load().cache.entries = nil // no room: every answer is encoded
-			q := packQuery(b, bc.qname, bc.qtype, withEDNS(1232, false))
-			dst := make([]byte, 0, 65535)
-			b.ReportAllocs()
-			for b.Loop() {
-				s.Respond(dst, q, Request{})
-			}
-		})
-	}
 }

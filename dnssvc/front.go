@@ -148,7 +148,7 @@ func (s *Server) writeLocal(dst []byte, q *dnswire.Query, recs localdata.Records
 // writeEmpty writes a response with no records: the header (flags added
 // to the usual ones, rcode), the question as received, and the OPT with
 // the Extended DNS Error ede when the query had EDNS.
-func (s *Server) writeEmpty(dst []byte, q *dnswire.Query, flags uint16, rcode, ede int, nsid []byte) []byte {
+func (s *Server) writeEmpty(dst []byte, q *dnswire.Query, flags uint16, rcode dnswire.Rcode, ede dnswire.EDE, nsid []byte) []byte {
 	flags |= responseFlags(q) | uint16(rcode&0xF)
 	var ar byte
 	if q.EDNS {

@@ -31,7 +31,7 @@ type MsgWriter = interface {
 type Transfers interface {
 	// Notify handles a NOTIFY for zone (canonical) from client, verified
 	// with key (nil when unsigned), and returns the rcode to answer.
-	Notify(zone []byte, client netip.AddrPort, key *tsig.Key) int
+	Notify(zone []byte, client netip.AddrPort, key *tsig.Key) dnswire.Rcode
 	// AllowTransfer reports whether client, verified with key, may
 	// transfer zones (also: IXFR over UDP, answered with the SOA).
 	AllowTransfer(client netip.Addr, key *tsig.Key) bool
@@ -47,7 +47,7 @@ func special(q *dnswire.Query) bool {
 	if q.EDNS {
 		ar--
 	}
-	return ar > 0 || q.QType == dnswire.TypeIXFR || q.Flags&dnswire.OpcodeMask == dnswire.OpcodeNotify<<11
+	return ar > 0 || q.QType == dnswire.TypeIXFR || q.Opcode() == dnswire.OpcodeNotify
 }
 
 // respondXFR answers the queries special selects: it checks a TSIG record
@@ -95,7 +95,7 @@ func (s *Server) respondXFR(dst, query []byte, q *dnswire.Query, status dnswire.
 // errorAnswer writes an answer without records: the question, the OPT
 // when the query had one, and rcode; signed (or shaped, for a TSIG error)
 // by sess when it is not nil.
-func (s *Server) errorAnswer(dst []byte, q *dnswire.Query, rcode int, sess *tsig.Session, sh *shard) []byte {
+func (s *Server) errorAnswer(dst []byte, q *dnswire.Query, rcode dnswire.Rcode, sess *tsig.Session, sh *shard) []byte {
 	var b dnswire.Builder
 	b.Start(dst, q.ID, dnswire.FlagsWith(responseFlags(q), q.Opcode(), rcode), dnswire.MaxMsgLen)
 	if q.Question != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tapdns/tapdns/dnswire"
 	"github.com/tapdns/tapdns/tsig"
 	"github.com/tapdns/tapdns/zone"
 )
@@ -15,14 +16,14 @@ const xfrSecret = "c2VjcmV0LWtleS1mb3ItdGFwZG5zLXRlc3RzLTAxMjM0NTY3ODk="
 
 // fakeTransfers records what the query front asks of the transfer side.
 type fakeTransfers struct {
-	notifyRcode int
+	notifyRcode dnswire.Rcode
 	notified    []string
 	notifyKey   *tsig.Key
 	allow       bool
 	served      int
 }
 
-func (f *fakeTransfers) Notify(z []byte, _ netip.AddrPort, key *tsig.Key) int {
+func (f *fakeTransfers) Notify(z []byte, _ netip.AddrPort, key *tsig.Key) dnswire.Rcode {
 	f.notified = append(f.notified, zone.NameText(string(z)))
 	f.notifyKey = key
 	return f.notifyRcode
@@ -149,7 +150,7 @@ func TestNotify(t *testing.T) {
 	if resp := unpack(t, s.Respond(nil, q, xfrClient)); resp.Rcode != dns.RcodeNotImplemented {
 		t.Errorf("NOTIFY without transfers: %s, want NOTIMP", dns.RcodeToString[resp.Rcode])
 	}
-	f := &fakeTransfers{notifyRcode: dns.RcodeSuccess}
+	f := &fakeTransfers{notifyRcode: dnswire.RcodeSuccess}
 	s = New(Config{TSIG: xfrKeyring(t), Transfers: f}, testSet(t), nil)
 	resp := unpack(t, s.Respond(nil, q, xfrClient))
 	if resp.Rcode != dns.RcodeSuccess || resp.Opcode != dns.OpcodeNotify || !resp.Response || !resp.Authoritative || len(f.notified) != 1 || f.notified[0] != "example.com." {

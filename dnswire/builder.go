@@ -2,10 +2,10 @@ package dnswire
 
 // Sections of a message, in the order records must be added.
 const (
-	Question   = 0
-	Answer     = 1
-	Authority  = 2
-	Additional = 3
+	Question   Section = 0
+	Answer     Section = 1
+	Authority  Section = 2
+	Additional Section = 3
 )
 
 // compTableSize bounds the compression table. When it is full, further
@@ -32,7 +32,7 @@ type Builder struct {
 	limit  int
 	owner  int // where the last record's owner name can be pointed at
 	counts [4]uint16
-	sec    int
+	sec    Section
 	ncomp  int
 	comp   [compTableSize]compEntry
 }
@@ -41,7 +41,7 @@ type Builder struct {
 type Mark struct {
 	n      int
 	counts [4]uint16
-	sec    int
+	sec    Section
 	ncomp  int
 }
 
@@ -73,7 +73,7 @@ func (b *Builder) Limit() int { return b.limit }
 func (b *Builder) SetLimit(limit int) { b.limit = limit }
 
 // Count returns the number of records in section sec.
-func (b *Builder) Count(sec int) int { return int(b.counts[sec]) }
+func (b *Builder) Count(sec Section) int { return int(b.counts[sec]) }
 
 // Bytes returns the message as written so far (counts not yet in the
 // header until Finish). It aliases the Builder's buffer.
@@ -121,7 +121,7 @@ func (b *Builder) Finish() []byte {
 // under the limit, if sec precedes the current section, or if owner is
 // not a valid name. Names in rdata are compressed only for the RFC 1035
 // types (see CompressibleRdata); other rdata is copied as is.
-func (b *Builder) AddRR(sec int, owner []byte, typ, class uint16, ttl uint32, rdata []byte) bool {
+func (b *Builder) AddRR(sec Section, owner []byte, typ, class uint16, ttl uint32, rdata []byte) bool {
 	n := NameLen(owner)
 	if n < 0 || n != len(owner) {
 		return false
@@ -131,14 +131,14 @@ func (b *Builder) AddRR(sec int, owner []byte, typ, class uint16, ttl uint32, rd
 
 // AddRRAt is AddRR with the owner given as a compression pointer to an
 // earlier name in the message (for example 12, the question name).
-func (b *Builder) AddRRAt(sec int, ownerOff int, typ, class uint16, ttl uint32, rdata []byte) bool {
+func (b *Builder) AddRRAt(sec Section, ownerOff int, typ, class uint16, ttl uint32, rdata []byte) bool {
 	if ownerOff < HeaderLen || ownerOff >= len(b.buf) || ownerOff >= 0x4000 {
 		return false
 	}
 	return b.addRR(sec, nil, ownerOff, typ, class, ttl, rdata)
 }
 
-func (b *Builder) addRR(sec int, owner []byte, ownerOff int, typ, class uint16, ttl uint32, rdata []byte) bool {
+func (b *Builder) addRR(sec Section, owner []byte, ownerOff int, typ, class uint16, ttl uint32, rdata []byte) bool {
 	if sec < b.sec || sec < Answer || sec > Additional || len(rdata) > 0xFFFF {
 		return false
 	}
@@ -505,7 +505,7 @@ func (b *Builder) AddOPT(udpSize uint16, extRcode uint8, flags uint16, nsid []by
 // AddOPTEDE is AddOPT with an Extended DNS Error option (RFC 8914) of
 // info-code ede and no extra text, unless ede is EDENone. The option adds
 // EDELen octets beyond OPTLen.
-func (b *Builder) AddOPTEDE(udpSize uint16, extRcode uint8, flags uint16, nsid []byte, ede int) {
+func (b *Builder) AddOPTEDE(udpSize uint16, extRcode uint8, flags uint16, nsid []byte, ede EDE) {
 	b.buf = AppendOPTEDE(b.buf, udpSize, extRcode, flags, nsid, ede)
 	b.sec = Additional
 	b.counts[Additional]++
@@ -521,7 +521,7 @@ func AppendOPT(msg []byte, udpSize uint16, extRcode uint8, flags uint16, nsid []
 // AppendOPTEDE is AppendOPT with an Extended DNS Error option (RFC 8914)
 // of info-code ede and no extra text after the NSID option, unless ede is
 // EDENone (or outside 0..65535).
-func AppendOPTEDE(msg []byte, udpSize uint16, extRcode uint8, flags uint16, nsid []byte, ede int) []byte {
+func AppendOPTEDE(msg []byte, udpSize uint16, extRcode uint8, flags uint16, nsid []byte, ede EDE) []byte {
 	withEDE := ede >= 0 && ede <= 0xFFFF
 	rdlen := 0
 	if len(nsid) > 0 {

@@ -74,24 +74,24 @@ const (
 // Response codes. Values above 15 are extended rcodes: the low four bits go
 // in the header and the upper eight bits in the OPT record (RFC 6891 6.1.3).
 const (
-	RcodeSuccess  = 0
-	RcodeFormErr  = 1
-	RcodeServFail = 2
-	RcodeNXDomain = 3
-	RcodeNotImp   = 4
-	RcodeRefused  = 5
-	RcodeYXDomain = 6
-	RcodeNotAuth  = 9
-	RcodeBadVers  = 16
+	RcodeSuccess  Rcode = 0
+	RcodeFormErr  Rcode = 1
+	RcodeServFail Rcode = 2
+	RcodeNXDomain Rcode = 3
+	RcodeNotImp   Rcode = 4
+	RcodeRefused  Rcode = 5
+	RcodeYXDomain Rcode = 6
+	RcodeNotAuth  Rcode = 9
+	RcodeBadVers  Rcode = 16
 )
 
 // Opcodes.
 const (
-	OpcodeQuery  = 0
-	OpcodeIQuery = 1
-	OpcodeStatus = 2
-	OpcodeNotify = 4
-	OpcodeUpdate = 5
+	OpcodeQuery  Opcode = 0
+	OpcodeIQuery Opcode = 1
+	OpcodeStatus Opcode = 2
+	OpcodeNotify Opcode = 4
+	OpcodeUpdate Opcode = 5
 )
 
 // Header flag bits in the second 16-bit word of the header.
@@ -124,21 +124,22 @@ const (
 // Extended DNS Error info-codes (RFC 8914 section 4) that responses use.
 // EDENone means no Extended DNS Error option.
 const (
-	EDENone             = -1
-	EDEBlocked          = 15
-	EDEProhibited       = 18
-	EDENotAuthoritative = 20
-	EDENotSupported     = 21
+	EDENone             EDE = -1
+	EDEBlocked          EDE = 15
+	EDEProhibited       EDE = 18
+	EDENotAuthoritative EDE = 20
+	EDENotSupported     EDE = 21
 )
 
-// Opcode returns the opcode field of header flags.
-func Opcode(flags uint16) int { return int(flags&opcodeMask) >> opcodeShift }
+// FlagsOpcode returns the opcode field of header flags.
+func FlagsOpcode(flags uint16) Opcode { return Opcode(flags & opcodeMask >> opcodeShift) }
 
-// Rcode returns the (non-extended) rcode field of header flags.
-func Rcode(flags uint16) int { return int(flags & rcodeMask) }
+// FlagsRcode returns the (non-extended) rcode field of header flags.
+func FlagsRcode(flags uint16) Rcode { return Rcode(flags & rcodeMask) }
 
-// FlagsWith returns flags with the opcode and low four rcode bits replaced.
-func FlagsWith(flags uint16, opcode, rcode int) uint16 {
+// FlagsWith returns flags with the opcode and low four rcode bits replaced
+// (only the low four bits of an extended rcode go in the header).
+func FlagsWith(flags uint16, opcode Opcode, rcode Rcode) uint16 {
 	return flags&^(opcodeMask|rcodeMask) | uint16(opcode)<<opcodeShift&opcodeMask | uint16(rcode)&rcodeMask
 }
 

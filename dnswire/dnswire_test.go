@@ -79,8 +79,8 @@ func TestParseQueryStatus(t *testing.T) {
 		{"OPT in answer", cat(hdr(0, 1, 1, 0, 0), question, opt), StatusFormErr, true, false},
 		{"two OPTs", cat(hdr(0, 1, 0, 0, 2), question, opt, opt), StatusFormErr, true, false},
 		{"missing record", cat(hdr(0, 1, 0, 0, 1), question), StatusFormErr, true, false},
-		{"notify", cat(hdr(OpcodeNotify<<11, 1, 0, 0, 1), question, opt), StatusNotImp, true, true},
-		{"notify, no question", hdr(OpcodeNotify<<11, 0, 0, 0, 0), StatusNotImp, false, false},
+		{"notify", cat(hdr(uint16(OpcodeNotify)<<11, 1, 0, 0, 1), question, opt), StatusNotImp, true, true},
+		{"notify, no question", hdr(uint16(OpcodeNotify)<<11, 0, 0, 0, 0), StatusNotImp, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -275,7 +275,7 @@ func TestAppendOPTEDE(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		nsid []byte
-		ede  int
+		ede  EDE
 		want string // hex of the OPT record
 	}{
 		{"none", nil, EDENone, "0000290400000080000000"},

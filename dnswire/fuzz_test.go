@@ -135,7 +135,7 @@ func FuzzBuilder(f *testing.F) {
 			ref = append(ref, rdata...)
 			n++
 		}
-		add := func(sec int, owner []byte, typ uint16, rdata []byte) {
+		add := func(sec Section, owner []byte, typ uint16, rdata []byte) {
 			before, est := b.Len(), -1
 			if NameLen(owner) == len(owner) {
 				est = b.estimate(owner, typ, rdata)

@@ -66,7 +66,7 @@ type Query struct {
 }
 
 // Opcode returns the query's opcode.
-func (q *Query) Opcode() int { return Opcode(q.Flags) }
+func (q *Query) Opcode() Opcode { return FlagsOpcode(q.Flags) }
 
 // Name returns the canonical (lower-cased, uncompressed) question name. It
 // aliases storage inside q; nil when no question was parsed.
@@ -108,7 +108,7 @@ func ParseQuery(msg []byte, q *Query) Status {
 	q.ARCount = u16(msg[10:])
 
 	bad := StatusFormErr
-	if Opcode(q.Flags) != OpcodeQuery {
+	if FlagsOpcode(q.Flags) != OpcodeQuery {
 		// RFC 1035 4.1.1: NOTIMP whatever the rest says; parse on only to
 		// be able to echo the question and OPT.
 		bad = StatusNotImp

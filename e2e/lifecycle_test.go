@@ -180,7 +180,7 @@ func TestStartupErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.needsTUN && tunErr != nil {
-				t.Skipf("cannot make a TUN device: %v", tunErr)
+				labtest.SkipOrFailf(t, "cannot make a TUN device: %v", tunErr)
 			}
 			p := ns.StartTapdns(t, bin, tc.args...)
 			code, ok := p.Wait(10 * time.Second)

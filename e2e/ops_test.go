@@ -474,7 +474,7 @@ func TestUser(t *testing.T) {
 	requireLab(t)
 	out, err := exec.Command("id", "-u", "nobody").Output()
 	if err != nil {
-		t.Skipf("skipping: no user nobody (%v)", err)
+		labtest.SkipOrFailf(t, "no user nobody (%v)", err)
 	}
 	uid := strings.TrimSpace(string(out))
 	out, err = exec.Command("id", "-g", "nobody").Output()
@@ -630,7 +630,7 @@ func TestWithoutRoot(t *testing.T) {
 	labtest.RequireTools(t, "setpriv", "setcap", "unshare")
 	uidOut, err := exec.Command("id", "-u", "nobody").Output()
 	if err != nil {
-		t.Skipf("skipping: no user nobody (%v)", err)
+		labtest.SkipOrFailf(t, "no user nobody (%v)", err)
 	}
 	gidOut, err := exec.Command("id", "-g", "nobody").Output()
 	if err != nil {
@@ -658,7 +658,7 @@ func TestWithoutRoot(t *testing.T) {
 			}
 			if tc.withCaps {
 				if out, err := exec.Command("setcap", "cap_net_admin=ep", bin).CombinedOutput(); err != nil {
-					t.Skipf("skipping: setcap failed (file system without capabilities?): %v: %s", err, out)
+					labtest.SkipOrFailf(t, "setcap failed (file system without capabilities?): %v: %s", err, out)
 				}
 			}
 			ns := labtest.NewNS(t, "e2e")

@@ -48,24 +48,16 @@ type client struct {
 
 // rcodeError is a response with an rcode other than NOERROR.
 type rcodeError struct {
-	rcode int
+	rcode dnswire.Rcode
 	what  string
 }
 
-func (e *rcodeError) Error() string { return fmt.Sprintf("%s answered %s", e.what, rcodeText(e.rcode)) }
-
-func rcodeText(r int) string {
-	names := [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"}
-	if r >= 0 && r < len(names) {
-		return names[r]
-	}
-	return fmt.Sprintf("RCODE%d", r)
-}
+func (e *rcodeError) Error() string { return fmt.Sprintf("%s answered %s", e.what, e.rcode.String()) }
 
 // newQuery builds a query for name/qtype; with auth set (an SOA record) it
 // goes in the authority section (IXFR, RFC 1995 section 3). opcode is
 // QUERY or NOTIFY; answer (NOTIFY's SOA) goes in the answer section.
-func newQuery(id uint16, opcode int, name []byte, qtype uint16, answer, auth *RR) []byte {
+func newQuery(id uint16, opcode dnswire.Opcode, name []byte, qtype uint16, answer, auth *RR) []byte {
 	flags := dnswire.FlagsWith(0, opcode, 0)
 	if opcode == dnswire.OpcodeNotify {
 		flags |= dnswire.FlagAA // RFC 1996 3.7
@@ -95,12 +87,12 @@ func sign(msg []byte, key *tsig.Key, now time.Time) ([]byte, *tsig.Session, erro
 
 // checkResponse checks that resp answers a query with id and (when sess
 // is set) verifies its TSIG. It returns the parsed message.
-func checkResponse(resp []byte, id uint16, opcode int, sess *tsig.Session, now time.Time, a *arena) (*message, error) {
+func checkResponse(resp []byte, id uint16, opcode dnswire.Opcode, sess *tsig.Session, now time.Time, a *arena) (*message, error) {
 	m, err := parseMessage(resp, a)
 	if err != nil {
 		return nil, err
 	}
-	if m.id != id || m.flags&dnswire.FlagQR == 0 || dnswire.Opcode(m.flags) != opcode {
+	if m.id != id || m.flags&dnswire.FlagQR == 0 || dnswire.FlagsOpcode(m.flags) != opcode {
 		return nil, malformed("not a response to our query (ID %d, flags %#04x)", m.id, m.flags)
 	}
 	if sess != nil {
@@ -113,7 +105,7 @@ func checkResponse(resp []byte, id uint16, opcode int, sess *tsig.Session, now t
 
 // exchangeUDP sends query to addr over UDP and returns the verified
 // response, retrying on timeouts. truncated reports TC=1.
-func (c *client) exchangeUDP(ctx context.Context, addr netip.AddrPort, query []byte, id uint16, opcode int, sess *tsig.Session, a *arena) (m *message, raw []byte, err error) {
+func (c *client) exchangeUDP(ctx context.Context, addr netip.AddrPort, query []byte, id uint16, opcode dnswire.Opcode, sess *tsig.Session, a *arena) (m *message, raw []byte, err error) {
 	laddr := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	if addr.Addr().Is6() {
 		laddr = netip.AddrPortFrom(netip.IPv6Unspecified(), 0)

@@ -36,7 +36,7 @@ type message struct {
 	answer, auth   []RR
 }
 
-func (m *message) rcode() int { return dnswire.Rcode(m.flags) }
+func (m *message) rcode() dnswire.Rcode { return dnswire.FlagsRcode(m.flags) }
 
 // arena hands out copies of byte strings from large chunks, so that the
 // records of a transfer cost a few allocations, not two per record.

@@ -185,7 +185,7 @@ func (n *notifier) round(ctx context.Context, zone []byte, soa RR) {
 					case err != nil:
 						n.log.Warn("bad NOTIFY answer", "zone", nameText(zone), "target", p.t.Addr.String(), "err", err)
 					case m.rcode() != dnswire.RcodeSuccess:
-						n.log.Warn("NOTIFY refused", "zone", nameText(zone), "target", p.t.Addr.String(), "rcode", rcodeText(m.rcode()))
+						n.log.Warn("NOTIFY refused", "zone", nameText(zone), "target", p.t.Addr.String(), "rcode", m.rcode().String())
 						acked <- -1 - i
 						continue
 					default:

@@ -151,9 +151,9 @@ func writeIXFR(x *xfrWriter, z *zone.Zone, diffs []*Diff) error {
 
 // writeError sends a single answer with rcode and no records (REFUSED,
 // NOTAUTH, FORMERR), signed when the request was.
-func writeError(w MsgWriter, sess *tsig.Session, now func() time.Time, id, flags uint16, question []byte, rcode int) error {
+func writeError(w MsgWriter, sess *tsig.Session, now func() time.Time, id, flags uint16, question []byte, rcode dnswire.Rcode) error {
 	var b dnswire.Builder
-	b.Start(make([]byte, 0, 512), id, dnswire.FlagsWith(dnswire.FlagQR|flags&dnswire.FlagRD, dnswire.Opcode(flags), rcode), 512)
+	b.Start(make([]byte, 0, 512), id, dnswire.FlagsWith(dnswire.FlagQR|flags&dnswire.FlagRD, dnswire.FlagsOpcode(flags), rcode), 512)
 	if question != nil {
 		b.Question(question)
 	}

@@ -232,7 +232,7 @@ func (s *Service) AllowTransfer(client netip.Addr, key *tsig.Key) bool {
 // NOERROR when it triggers a check of a secondary zone, NOTAUTH for a zone
 // that is not one of our secondaries, REFUSED for a sender that is neither
 // the zone's primary nor allowed by --allow-notify. It never blocks.
-func (s *Service) Notify(zoneName []byte, client netip.AddrPort, key *tsig.Key) int {
+func (s *Service) Notify(zoneName []byte, client netip.AddrPort, key *tsig.Key) dnswire.Rcode {
 	s.mu.Lock()
 	sec := s.secondaries[string(zoneName)]
 	s.mu.Unlock()

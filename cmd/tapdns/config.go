@@ -55,6 +55,7 @@ func (z *zoneFiles) Set(s string) error {
 
 const usageHead = `Usage: tapdns [flags]
        tapdns check --zone FILE [--zone FILE ...]
+       tapdns dig [--tap NAME] --ip ADDR/LEN [--gateway ADDR] @SERVER NAME [TYPE] [+tcp] [+norec] [+dnssec] [+short] [+trace]
        tapdns version
 
 tapdns serves authoritative DNS from zone files on a TAP device through a
@@ -137,14 +138,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, usagef("no address: give --ip, --ip6 or both")
 	}
 	if *mac != "" {
-		hw, err := net.ParseMAC(*mac)
-		switch {
-		case err != nil || len(hw) != 6:
-			return config{}, usagef("--mac %q: not an Ethernet (EUI-48) address", *mac)
-		case hw[0]&1 != 0:
-			return config{}, usagef("--mac %s: a multicast address cannot be an interface address", hw)
-		case string(hw) == "\x00\x00\x00\x00\x00\x00":
-			return config{}, usagef("--mac %s: the zero address cannot be an interface address", hw)
+		hw, err := parseMAC(*mac)
+		if err != nil {
+			return config{}, err
 		}
 		c.net.MAC = hw
 	}
@@ -228,6 +224,20 @@ func parseLimits(c *config, idle time.Duration, conns, queries, rrl, slip int) e
 	}
 	c.svc.RRL, c.svc.RRLSlip = rrl, slip
 	return nil
+}
+
+// parseMAC parses --mac: a unicast EUI-48 address other than zero.
+func parseMAC(s string) (net.HardwareAddr, error) {
+	hw, err := net.ParseMAC(s)
+	switch {
+	case err != nil || len(hw) != 6:
+		return nil, usagef("--mac %q: not an Ethernet (EUI-48) address", s)
+	case hw[0]&1 != 0:
+		return nil, usagef("--mac %s: a multicast address cannot be an interface address", hw)
+	case string(hw) == "\x00\x00\x00\x00\x00\x00":
+		return nil, usagef("--mac %s: the zero address cannot be an interface address", hw)
+	}
+	return hw, nil
 }
 
 // validLevelName accepts the four level names only, not slog's "info+2".

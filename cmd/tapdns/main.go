@@ -69,6 +69,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check" {
 		return runCheck(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "dig" {
+		return runDig(args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -120,6 +123,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		svc.SetLocal(d)
 	}
+	loadZone, installZones := zoneHooks(comp.installFiles)
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
 		set, err := loadZones(nil)
@@ -128,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		comp.installFiles(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadLean, comp.installFiles, log.With("pkg", "zoneset")); err != nil {
+	} else if zs, err = zoneset.New(cfg.zones, loadZone, installZones, log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -347,4 +351,26 @@ func loadLean(path string) (*zone.Zone, error) {
 	old := debug.SetGCPercent(loadGCPercent)
 	defer debug.SetGCPercent(old)
 	return zone.LoadFile(path)
+}
+
+// installLean returns the zoneset install hook: install the set, then hand
+// the memory of the parse (and of the set replaced) back to the OS, so that
+// the resident size after a load or reload is what is live.
+func installLean(install func(*zone.Set)) func(*zone.Set) {
+	return func(set *zone.Set) {
+		install(set)
+		debug.FreeOSMemory()
+	}
+}
+
+// zoneHooks returns the zoneset loader and install hook: loadLean and
+// installLean around install, or plain zone.LoadFile and install when the
+// environment variable TAPDNS_LEAN_RELOAD is "0". That switch is for
+// measurement only (bench/reload-latency.sh compares the two under load)
+// and not part of the interface.
+func zoneHooks(install func(*zone.Set)) (zoneset.Loader, func(*zone.Set)) {
+	if os.Getenv("TAPDNS_LEAN_RELOAD") == "0" {
+		return zone.LoadFile, install
+	}
+	return loadLean, installLean(install)
 }

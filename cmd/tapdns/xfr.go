@@ -16,7 +16,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -218,9 +217,6 @@ func (c *zoneComposer) installFiles(set *zone.Set) {
 	if xs != nil {
 		xs.ZonesChanged(old, set)
 	}
-	// Hand the memory of the parse (and of the set replaced) back to the
-	// OS, so that the resident size after a reload is what is live.
-	debug.FreeOSMemory()
 }
 
 // installSecondary is the xfr.Installer.

@@ -10,7 +10,8 @@
 // behind.
 //
 // The helpers need root and the ip(8) tool; RequireRoot skips the test
-// otherwise.
+// otherwise, or fails it in CI (see InCI): there every prerequisite is
+// installed, so a missing one is a broken setup, not a reason to skip.
 package labtest
 
 import (
@@ -34,20 +35,44 @@ import (
 // the test instead of hanging it.
 const cmdTimeout = 30 * time.Second
 
-// RequireRoot skips the test, with the reason, unless the process runs as
-// root and ip(8) is installed.
+// InCI reports whether the tests run in CI: the environment variable CI
+// is set to anything but "", "0" or "false" (.ci/run exports CI=1; hosted
+// CI services set CI=true).
+func InCI() bool {
+	switch os.Getenv("CI") {
+	case "", "0", "false":
+		return false
+	}
+	return true
+}
+
+// SkipOrFailf skips the test with the formatted reason, or, in CI (InCI),
+// fails it with that reason: CI installs every prerequisite, so a missing
+// one means the tests did not run, which must not pass unnoticed. Like
+// t.Skipf and t.Fatalf it stops the test's goroutine.
+func SkipOrFailf(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("CI is set, so this prerequisite is required: "+format, args...)
+		return
+	}
+	t.Skipf("skipping: "+format, args...)
+}
+
+// RequireRoot skips the test (fails it in CI), with the reason, unless the
+// process runs as root and ip(8) is installed.
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create network namespaces and TAP devices (run with sudo)")
+		SkipOrFailf(t, "needs root to create network namespaces and TAP devices (run with sudo)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: ip(8) not found; install iproute2 (scripts/setup.sh)")
+		SkipOrFailf(t, "ip(8) not found; install iproute2 (scripts/setup.sh)")
 	}
 }
 
-// RequireTools skips the test, naming what is missing, unless every named
-// program is on PATH.
+// RequireTools skips the test (fails it in CI), naming what is missing,
+// unless every named program is on PATH.
 func RequireTools(t testing.TB, names ...string) {
 	t.Helper()
 	var missing []string
@@ -57,7 +82,7 @@ func RequireTools(t testing.TB, names ...string) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Skipf("skipping: %s not found on PATH (scripts/setup.sh installs them)", strings.Join(missing, ", "))
+		SkipOrFailf(t, "%s not found on PATH (scripts/setup.sh installs them)", strings.Join(missing, ", "))
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/resolver"
 	"github.com/tapdns/tapdns/xfr"
 	"github.com/tapdns/tapdns/zone"
 )
@@ -48,6 +49,9 @@ type Sources struct {
 	// QueryLogDropped counts --log-queries lines dropped because the log
 	// could not keep up.
 	QueryLogDropped func() uint64
+	// Resolver is recursion or forwarding and its cache (see
+	// resolver.go in this package).
+	Resolver func() resolver.Stats
 	// Transfers is the per-zone zone-transfer state (xfr.go).
 	Transfers func() []xfr.ZoneStats
 	// Version and GoVersion label tapdns_build_info.
@@ -276,6 +280,9 @@ func NewRegistry(src Sources) (*prometheus.Registry, error) {
 		NewCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
+	if src.Resolver != nil {
+		cs = append(cs, newResolverCollector(src.Resolver))
 	}
 	if src.Transfers != nil {
 		cs = append(cs, newXfrCollector(src.Transfers))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapdns/tapdns/internal/labtest"
 	"github.com/tapdns/tapdns/internal/pcap/pcaptest"
 )
 
@@ -164,9 +165,7 @@ func TestReaderRejects(t *testing.T) {
 // TestTshark checks that tshark reads what Writer writes. It reads a file
 // and touches no network.
 func TestTshark(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("skipping: tshark not found (scripts/setup.sh installs it)")
-	}
+	labtest.RequireTools(t, "tshark")
 	path := filepath.Join(t.TempDir(), "x.pcap")
 	f, err := os.Create(path)
 	if err != nil {
