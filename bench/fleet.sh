@@ -87,9 +87,12 @@ stop_pid() { # $1: a PID of ours; stop it and forget it
 	PIDS=("${keep[@]}")
 }
 
-REV=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)
-out "fleet.sh at $REV, $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-out "APPLIANCES=$APPLIANCES NAMES=$NAMES ROUNDS=$ROUNDS BIG_NAMES=$BIG_NAMES RUNS=$RUNS ONLY=$ONLY; $(nsd -v 2>&1 | head -1), $(knotd --version)"
+# shellcheck source=bench/provenance.sh
+. "$ROOT/bench/provenance.sh"
+out "$(provenance "$ROOT")" # at the start: the tree that is built below
+busy=$(busy_warning "$(cut -d' ' -f1-3 /proc/loadavg)")
+[[ -n $busy ]] && out "$busy"
+out "settings: APPLIANCES=$APPLIANCES NAMES=$NAMES ROUNDS=$ROUNDS BIG_NAMES=$BIG_NAMES RUNS=$RUNS ONLY=$ONLY; $(nsd -v 2>&1 | head -1), $(knotd --version)"
 
 log "building"
 mkdir -p "$WORK/bin"
