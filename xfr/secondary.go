@@ -21,6 +21,10 @@ const (
 	maxInterval  = 24 * time.Hour
 	firstRetry   = 2 * time.Second
 	maxFirstWait = 5 * time.Minute
+	// minKickGap spaces the refreshes that NOTIFY asks for, so that a
+	// flood of (possibly forged, unsigned) NOTIFY cannot turn the
+	// secondary into a flood of SOA queries to its primary.
+	minKickGap = 250 * time.Millisecond
 )
 
 // secondary is one zone pulled from a primary: an explicit --secondary, a
@@ -200,6 +204,7 @@ func (sec *secondary) expiredAtLocked(now time.Time) bool {
 func (sec *secondary) run(ctx context.Context) {
 	next := time.Now()
 	wait := firstRetry // retry interval while never loaded
+	var lastEnd time.Time // when the last refresh ended
 	for {
 		d := time.Until(next)
 		sec.mu.Lock()
@@ -223,6 +228,13 @@ func (sec *secondary) run(ctx context.Context) {
 		if !kicked && time.Now().Before(next) {
 			continue // woken to expire the zone
 		}
+		if gap := minKickGap - time.Since(lastEnd); kicked && gap > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(gap):
+			}
+		}
 		// A refresh that would run past the zone's expiry is cut there, so
 		// that the zone expires on time even while the primary is slow.
 		rctx, cancel := ctx, context.CancelFunc(func() {})
@@ -234,6 +246,7 @@ func (sec *secondary) run(ctx context.Context) {
 		sec.mu.Unlock()
 		ok := sec.refresh(rctx)
 		cancel()
+		lastEnd = time.Now()
 		if ctx.Err() != nil {
 			return
 		}
