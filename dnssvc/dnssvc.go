@@ -85,10 +85,12 @@ const (
 	DefaultIdentity = "tapdns"
 )
 
-// maxCNAMEHops bounds the CNAME records written for one query: a longer
-// chain is answered as far as it goes, rcode NOERROR, and the resolver
-// continues from the last target. 5 is Knot DNS's limit (NSD follows much
-// longer chains); it bounds the work per query.
+// maxCNAMEHops bounds the CNAME records written for one query: the answer
+// for the fifth CNAME's target is still given (its RRset, or NXDOMAIN or
+// NODATA with the SOA), but a sixth CNAME is not written: the answer
+// stops there, rcode NOERROR, and the resolver continues from the last
+// target. 5 is Knot DNS's limit (NSD follows much longer chains); it
+// bounds the work per query.
 const maxCNAMEHops = 5
 
 // Request describes where a query came from.
@@ -141,6 +143,9 @@ type shard struct {
 type state struct {
 	set   *zone.Set
 	cache *cache
+	// signed is true when a zone of the set is signed: only then does DO
+	// change answers (and the cache key).
+	signed bool
 }
 
 // New returns a Server answering from zones (nil means an empty set).
@@ -202,7 +207,11 @@ func (s *Server) SetZones(z *zone.Set) {
 	}
 	// Room for about one answer per record and one per name (a negative
 	// or synthesised answer), within newCache's bounds.
-	s.state.Store(&state{set: z, cache: newCache((nodes + records) / 2)})
+	signed := false
+	for _, zz := range z.Zones() {
+		signed = signed || zz.Signed()
+	}
+	s.state.Store(&state{set: z, cache: newCache((nodes + records) / 2), signed: signed})
 	s.log.Debug("zones installed", "zones", len(z.Zones()), "nodes", nodes)
 }
 
@@ -276,7 +285,7 @@ func (s *Server) answerQuery(dst, query []byte, q *dnswire.Query, status dnswire
 			}
 		}
 		if cacheableType(q.QType) && !s.noCache {
-			if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
+			if e := st.cache.get(q.Name(), q.QType, q.DO() && st.signed); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
 				if dnswire.Rcode(e.rcode) == dnswire.RcodeSuccess {
 					sh.ctr.cached.Add(1)
 				} else {
@@ -375,7 +384,8 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.Question(q.Question)
 	}
 
-	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone, unavail: s.unavailMap()}
+	do := q.DO() && st.signed
+	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone, do: do, unavail: s.unavailMap()}
 	rcode := dnswire.RcodeSuccess
 	cacheable := false
 	switch {
@@ -393,7 +403,7 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		sh.ctr.truncated.Add(1)
 	}
 	if cacheable && !s.noCache && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
-		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
+		st.cache.put(q.Name(), q.QType, do, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
 			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)),
 			b.Flags()&dnswire.FlagAA, uint8(rcode))
 	}

@@ -27,6 +27,14 @@ import (
 // gateway (RFC 6762 3).
 const localSuffix = "\x05local\x00"
 
+// SetRecursion installs the recursion and the mDNS gateway (either may be
+// nil), for servers whose Recursion needs a network that is built after
+// the Server (the appliance makes the stack after loading the zones). It
+// must be called before Respond is first called, and not after.
+func (s *Server) SetRecursion(rec, mdns Recursion) {
+	s.cfg.Recursion, s.cfg.MDNS = rec, mdns
+}
+
 // SetLocal atomically replaces the local data (nil: none).
 func (s *Server) SetLocal(d *localdata.Data) { s.local.Store(d) }
 

@@ -342,8 +342,8 @@ func (sec *secondary) refresh(ctx context.Context) bool {
 	}
 	s.log.Info("zone transferred", "zone", sec.name(), "type", kind, "serial", nz.Serial, "from", sec.remote.Addr.String(),
 		"messages", res.msgs, "bytes", res.bytes, "records", nz.Records(), "took", s.cfg.Now().Sub(start).Round(time.Millisecond).String())
-	if ws, n := nz.Warnings(); n > 0 {
-		s.log.Warn("transferred zone has problems", "zone", sec.name(), "count", n, "first", ws[0].String())
+	if n := nz.WarningCount(); n > 0 {
+		s.log.Warn("transferred zone has problems", "zone", sec.name(), "count", n, "first", nz.Warnings()[0].String())
 	}
 	sec.mu.Lock()
 	sec.z, sec.expired, sec.lastOK = nz, false, s.cfg.Now()

@@ -41,7 +41,8 @@ type rec struct {
 
 // node flags (Zone.flags).
 const (
-	flagCut uint8 = 1 << iota // the node is a cut or lies below one
+	flagCut   uint8 = 1 << iota // the node is a cut or lies below one
+	flagNSEC3                   // the node holds only an NSEC3 chain entry (dnssec.go)
 )
 
 type builder struct {
@@ -535,6 +536,7 @@ func (b *builder) finish() (*Zone, error) {
 			return nil, err
 		}
 	}
+	sec := b.dnssecInput(z, apex, order, start) // nil unless the zone is signed
 	b.recs, b.nameOff, order, start = nil, nil, nil, nil
 
 	// A node lies at or below a cut when it or an ancestor below the apex
@@ -562,6 +564,9 @@ func (b *builder) finish() (*Zone, error) {
 	} else {
 		b.table = nil
 		z.buildTable()
+	}
+	if sec != nil {
+		sec.build(z, parent)
 	}
 	return z, nil
 }

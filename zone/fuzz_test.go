@@ -13,7 +13,8 @@ import (
 // It must never panic; a zone it accepts must be consistent: every node is
 // found by its name, and a lookup of each of its RRsets agrees with it.
 func FuzzParse(f *testing.F) {
-	for _, file := range []string{"testdata/example.zone", "testdata/rfc4592.zone", "testdata/noorigin.zone", "testdata/parent.zone", "testdata/child.zone"} {
+	for _, file := range []string{"testdata/example.zone", "testdata/rfc4592.zone", "testdata/noorigin.zone", "testdata/parent.zone", "testdata/child.zone",
+		"testdata/signed/wildapex.zone", "testdata/signed/expired.zone"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
@@ -52,8 +53,24 @@ func checkZone(t *testing.T, z *Zone) {
 		if !validName(name) || !isSubdomain(name, []byte(z.Origin)) {
 			t.Fatalf("node %q is not a valid name in the zone", n.Name)
 		}
+		if z.flags[i]&flagNSEC3 != 0 {
+			// An NSEC3 chain entry: not a name of the zone (dnssec.go).
+			if z.Node(name) != nil || s.Lookup(name, dns.TypeANY).Node == n {
+				t.Fatalf("NSEC3 owner %s found as a name of the zone", nameText(n.Name))
+			}
+			if m, _ := z.NSEC3Find(name); m == nil {
+				t.Fatalf("NSEC3Find(%s) = nil in a zone with an NSEC3 chain", nameText(n.Name))
+			}
+			for j := range n.RRsets {
+				records += int(n.RRsets[j].Count)
+			}
+			continue
+		}
 		if got := z.Node(name); got != n {
 			t.Fatalf("Node(%s) = %p, want %p", nameText(n.Name), got, n)
+		}
+		if z.Signed() && len(z.sec.nsec) > 0 && z.NSECCover(name) == nil {
+			t.Fatalf("NSECCover(%s) = nil in a zone with an NSEC chain", nameText(n.Name))
 		}
 		if n.Name != z.Origin {
 			up := name[1+int(name[0]):]

@@ -127,12 +127,21 @@ type Zone struct {
 	flags []uint8
 	seed  maphash.Seed
 	rrs   int // number of records, duplicates removed
+
+	// sec indexes the NSEC or NSEC3 chain of a signed zone; nil when the
+	// zone is not signed (see dnssec.go).
+	sec *dnssec
+	// warnings found while loading (see warning.go).
+	warnings  []Warning
+	nwarnings int
 }
 
 // Node returns the node with exactly this canonical wire-format name, ignoring
-// zone cuts (so that glue below a cut is found), or nil. It does not allocate.
+// zone cuts (so that glue below a cut is found), or nil. The owner names of
+// NSEC3 records are not names of the zone (RFC 5155 7.1): Node returns nil
+// for them (see NSEC3). It does not allocate.
 func (z *Zone) Node(name []byte) *Node {
-	if i := z.find(name); i >= 0 {
+	if i := z.find(name); i >= 0 && z.flags[i]&flagNSEC3 == 0 {
 		return &z.nodes[i]
 	}
 	return nil

@@ -15,8 +15,12 @@ const checkUsage = `Usage: tapdns check --zone FILE [--zone FILE ...]
 
 Loads and validates zone files exactly as the server does (like
 named-checkzone or kzonecheck). Prints one line per zone (file, origin,
-serial, record count) and exits 0, or prints the first problem as
-"zone FILE: line N: reason" and exits 1. Exit status 2 is a usage error.
+serial, record count, DNSSEC) and exits 0, or prints the first problem as
+"zone FILE: line N: reason" and exits 1. Problems that do not stop a zone
+from loading (expired or not yet valid signatures, a broken NSEC or NSEC3
+chain, unsigned RRsets in a signed zone) are printed to standard error as
+"zone FILE: line N: warning: reason"; the exit status stays 0. Exit
+status 2 is a usage error.
 
 It also accepts the server's zone-transfer flags (--tsig, --allow-transfer,
 --notify, --secondary, --allow-notify, --catalog, --state-dir), checks
@@ -71,7 +75,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	for _, z := range zones {
-		fmt.Fprintln(stdout, zoneset.Summary(z))
+		printWarnings(stderr, z)
+		fmt.Fprintln(stdout, zoneset.Summary(z)+checkDetails(z))
 	}
 	return checkSaved(c.xfr.xfr, stdout, stderr)
 }

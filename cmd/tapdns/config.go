@@ -24,10 +24,12 @@ type config struct {
 	tcp       dnstcp.Config
 	zones     []string // zone files in command-line order; none: the embedded zone
 	logLevel  slog.Level
-	logFormat string      // "text" or "json"
-	ops       opsConfig   // reloads, metrics, capture, query log, --user (ops.go)
-	local     localConfig // --override, --hosts, --block, --allow-recursion (local.go)
-	xfr       xfrConfig   // zone transfers, TSIG, secondaries (xfr.go)
+	logFormat string        // "text" or "json"
+	ops       opsConfig     // reloads, metrics, capture, query log, --user (ops.go)
+	local     localConfig   // --override, --hosts, --block, --allow-recursion (local.go)
+	resolve   resolveConfig // --resolve, --forward, the cache (resolve.go)
+	mdns      mdnsConfig    // --mdns, --mdns-name, --mdns-timeout (mdns.go)
+	xfr       xfrConfig     // zone transfers, TSIG, secondaries (xfr.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -86,7 +88,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		mac       = fs.String("mac", "", "Ethernet `address` of the appliance (default: a stable locally administered address derived from --tap)")
 		mtu       = fs.Int("mtu", 1500, "IP MTU of the link")
 		port      = fs.Int("port", 53, "UDP and TCP port served")
-		queues    = fs.Int("queues", 1, "number of TAP queues, one reader goroutine each (more than 1 needs a multi-queue TAP)")
+		queues    = fs.Int("queues", 1, "number of TAP queues, or with --xdp of RX queues (one AF_XDP socket each), one reader goroutine each (more than 1 needs a multi-queue TAP)")
 		fastpath  = fs.Bool("fastpath", true, "answer plain UDP queries at the link layer, bypassing the gVisor stack")
 		logLevel  = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 		logFormat = fs.String("log-format", "text", "log `format`: text or json")
@@ -104,6 +106,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
 	ops := addOpsFlags(fs)
 	local := addLocalFlags(fs)
+	resolve := addResolveFlags(fs)
+	xdpf := addXDPFlag(fs)
+	mdnsF := addMDNSFlags(fs)
 	xf := addXfrFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -184,6 +189,17 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := local.parse(&c); err != nil {
+		return config{}, err
+	}
+	if err := resolve.parse(&c); err != nil {
+		return config{}, err
+	}
+	if err := xdpf.apply(&c, fs); err != nil {
+		return config{}, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := mdnsF.parse(&c, given); err != nil {
 		return config{}, err
 	}
 	if err := xf.parse(&c); err != nil {

@@ -29,12 +29,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 
+	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/dnstcp"
+	"github.com/tapdns/tapdns/internal/metrics"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
+	"github.com/tapdns/tapdns/resolver"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -114,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
+	mdh := cfg.mdnsHolder()
 	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
 	if !cfg.local.empty() {
 		d, err := cfg.local.load()
@@ -132,7 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		comp.installFiles(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadZone, installZones, log.With("pkg", "zoneset")); err != nil {
+	} else if zs, err = zoneset.New(cfg.zones, loadZone, mdh.onInstall(installZones, log), log.With("pkg", "zoneset")); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -164,33 +169,67 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	st, err := netstack.New(cfg.net, h, log.With("pkg", "netstack"))
 	if err != nil {
-		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "err", err)
+		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "xdp", cfg.net.XDP, "err", err)
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
 	xnet.set(st)
-	tcpSrv, err := serveTCP(cfg, st, h, log.With("pkg", "dnstcp"))
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		_ = st.Close()
-		closeOps(nil, pw, nil, log)
+	// Everything below is stopped by teardown, in the reverse order of
+	// starting, whichever part exists.
+	var (
+		rec       *resolver.Server
+		recursion dnssvc.Recursion // rec, or nil
+		md        *mdnsRunner
+		tcpSrv    *dnstcp.Server
+		ms        *metrics.Server
+	)
+	svcCtx, svcCancel := context.WithCancel(ctx)
+	var svcWG sync.WaitGroup
+	teardown := func() error {
+		if tcpSrv != nil {
+			_ = tcpSrv.Close()
+		}
+		md.stop() // its goodbyes go out while the stack is still open
+		svcCancel()
+		if rec != nil {
+			rec.Close()
+		}
+		svcWG.Wait()
+		err := st.Close()
+		closeOps(st, pw, ms, log)
+		return err
+	}
+	fail := func(what string, err error) int {
+		log.Error(what, "err", err)
+		_ = teardown()
 		return exitRuntime
 	}
-	ms, err := openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, xs, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		_ = tcpSrv.Close()
-		_ = st.Close()
-		closeOps(nil, pw, nil, log)
-		return exitRuntime
+	if cfg.resolve.enabled {
+		if rec, err = startResolver(cfg, st, log.With("pkg", "resolver")); err != nil {
+			return fail("cannot start the resolver", err)
+		}
+		recursion = rec
+		svcWG.Add(1)
+		go func() {
+			defer svcWG.Done()
+			if err := rec.Run(svcCtx); err != nil {
+				log.Error("resolver stopped", "err", err)
+			}
+		}()
+	}
+	if md, err = newMDNS(cfg, st, svc.Zones(), mdh, log.With("pkg", "mdns")); err != nil {
+		return fail("cannot start mDNS", err)
+	}
+	svc.SetRecursion(recursion, md.gateway())
+	if tcpSrv, err = serveTCP(cfg, st, h, log.With("pkg", "dnstcp")); err != nil {
+		return fail("cannot start", err)
+	}
+	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, md.stats(), xs, log); err != nil {
+		return fail("cannot start", err)
 	}
 	if cfg.ops.user != "" {
 		if err := dropPrivileges(creds); err != nil {
-			log.Error("cannot drop privileges", "err", err)
-			closeOps(st, pw, ms, log)
-			_ = tcpSrv.Close()
-			_ = st.Close()
-			return exitRuntime
+			return fail("cannot drop privileges", err)
 		}
 		log.Info("dropped privileges", "user", creds.name, "uid", creds.uid, "gid", creds.gid, "groups", creds.groups)
 	}
@@ -198,27 +237,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ms.Serve()
 		log.Info("serving metrics", "url", "http://"+ms.Addr().String()+"/metrics")
 	}
-	qctx, qcancel := context.WithCancel(ctx)
 	if qlog != nil {
-		qlog.start(qctx)
+		qlog.start(svcCtx)
 	}
 	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
+	md.start(svcCtx, log.With("pkg", "mdns"))
 	if xs != nil {
 		logTransfers(log, cfg.xfr.xfr)
+		svcWG.Add(1)
+		go func() {
+			defer svcWG.Done()
+			_ = xs.Run(svcCtx) // secondaries, catalogs, NOTIFY (xfr.go)
+		}()
 	}
-	xr := startTransfers(ctx, xs)
 
 	runErr := st.Run(ctx)
 	hp.Stop()
-	xr.Stop()
-	_ = tcpSrv.Close()
-	closeErr := st.Close()
-	qcancel()
+	closeErr := teardown()
 	if qlog != nil {
 		qlog.stop()
 	}
-	closeOps(st, pw, ms, log)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		log.Error("network stack failed", "err", runErr)
 		return exitRuntime
@@ -288,9 +327,13 @@ func newLogger(w io.Writer, cfg config) *slog.Logger {
 // logStartup writes the one line that says what is being served where.
 func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 	n := cfg.net
-	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
+	attrs := []any{"tap", n.TAP}
+	if n.XDP != "" {
+		attrs = []any{"xdp", n.XDP} // MTU 0: the interface's
+	}
+	attrs = append(attrs, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
 		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos, "rrl", cfg.svc.RRL, "rrl_slip", cfg.svc.RRLSlip,
-		"tcp_idle_timeout", cfg.tcp.IdleTimeout.String(), "tcp_max_conns", cfg.tcp.MaxConns, "tcp_max_queries", cfg.tcp.MaxQueries}
+		"tcp_idle_timeout", cfg.tcp.IdleTimeout.String(), "tcp_max_conns", cfg.tcp.MaxConns, "tcp_max_queries", cfg.tcp.MaxQueries)
 	if n.MAC != nil {
 		attrs = append(attrs, "mac", n.MAC.String())
 	}
@@ -315,6 +358,21 @@ func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 		zones = append(zones, fmt.Sprintf("%s serial %d from %s", zone.NameText(z.Origin), z.Serial, file))
 	}
 	attrs = append(attrs, "zones", zones)
+	switch r := cfg.resolve; {
+	case len(r.forward) > 0:
+		attrs = append(attrs, "recursion", "forward", "forwarders", r.forward)
+	case r.enabled:
+		hints := r.rootHints
+		if hints == "" {
+			hints = "(IANA, built in)"
+		}
+		attrs = append(attrs, "recursion", "resolve", "root_hints", hints)
+	default:
+		attrs = append(attrs, "recursion", "off")
+	}
+	if r := cfg.resolve; r.enabled {
+		attrs = append(attrs, "allow_recursion", cfg.local.allow, "cache_size", r.cache.MaxBytes)
+	}
 	log.Info("serving", attrs...)
 }
 
@@ -364,10 +422,10 @@ func installLean(install func(*zone.Set)) func(*zone.Set) {
 }
 
 // zoneHooks returns the zoneset loader and install hook: loadLean and
-// installLean around install, or plain zone.LoadFile and install when the
-// environment variable TAPDNS_LEAN_RELOAD is "0". That switch is for
-// measurement only (bench/reload-latency.sh compares the two under load)
-// and not part of the interface.
+// installLean around install, or plain zone.LoadFile and install when the environment
+// variable TAPDNS_LEAN_RELOAD is "0". That switch is for measurement only
+// (bench/reload-latency.sh compares the two under load) and not part of
+// the interface.
 func zoneHooks(install func(*zone.Set)) (zoneset.Loader, func(*zone.Set)) {
 	if os.Getenv("TAPDNS_LEAN_RELOAD") == "0" {
 		return zone.LoadFile, install

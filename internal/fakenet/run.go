@@ -36,6 +36,24 @@ const DeadTAP = "fndead"
 type Net struct {
 	*Layout
 	NS *labtest.NS
+	// Procs are the servers' processes, in the order of Layout.Servers.
+	Procs []*labtest.Proc
+}
+
+// StopServers stops every authoritative server (by PID: SIGTERM, then
+// SIGKILL after 5 s) and waits for them, for tests of what a resolver does
+// when the Internet is gone.
+func (n *Net) StopServers(t testing.TB) {
+	t.Helper()
+	for _, p := range n.Procs {
+		_ = p.Signal(syscall.SIGTERM)
+	}
+	for _, p := range n.Procs {
+		if _, ok := p.Wait(stopTimeout); !ok {
+			_ = p.Signal(syscall.SIGKILL)
+			p.Wait(stopTimeout)
+		}
+	}
 }
 
 // Start lays out the fake Internet in a temporary directory (see Write),
@@ -93,6 +111,7 @@ func Start(t testing.TB, ns *labtest.NS, opt Options) *Net {
 		}
 		stopOnCleanup(t, procs[i])
 	}
+	n.Procs = procs
 	deadline := time.Now().Add(serversTimeout)
 	for i, s := range l.Servers {
 		for _, z := range s.Zones {

@@ -87,6 +87,7 @@ func New(files []string, load Loader, install func(*zone.Set), logger *slog.Logg
 		}
 		m.zones[i] = z
 		m.sums[i], _ = fileSum(f)
+		logWarnings(m.log, z)
 	}
 	set, err := zone.NewSet(m.zones...)
 	if err != nil {
@@ -154,6 +155,7 @@ func (m *Manager) reloadLocked(sums [][sha256.Size]byte) error {
 			newSums[i] = sum
 		}
 		zones[i] = z
+		logWarnings(m.log, z)
 		if z.Serial != m.zones[i].Serial || z.Origin != m.zones[i].Origin {
 			changed++
 		}
