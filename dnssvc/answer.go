@@ -32,6 +32,8 @@ type responder struct {
 	do      bool
 	proofs  [maxProofs]proof
 	nproofs int
+
+	unavail map[string]struct{} // secondary zones not served (xfr.go); nil: none
 }
 
 // answer fills in the answer to a well-formed QUERY and returns the rcode
@@ -54,6 +56,9 @@ func (r *responder) answer() (dnswire.Rcode, bool) {
 		return r.transfer(), false
 	}
 	m := r.st.set.Lookup(q.Name(), q.QType)
+	if unavailableIn(r.unavail, q.Name(), m.Zone) {
+		return dnswire.RcodeServFail, false // xfr.go: a secondary zone not served
+	}
 	switch m.Result {
 	case zone.Refused:
 		// NSD and Knot DNS both say why: Extended DNS Error 20 (Not
@@ -78,7 +83,8 @@ func (r *responder) answer() (dnswire.Rcode, bool) {
 	return rcode, q.QType != dnswire.TypeANY
 }
 
-// transfer answers AXFR and IXFR: we never transfer zones. Over UDP AXFR
+// transfer answers the AXFR and IXFR queries that ServeTransfer and
+// respondXFR (xfr.go) leave, i.e. all of them without Config.Transfers. Over UDP AXFR
 // is NOTIMP (RFC 5936 4.2: AXFR is a TCP exchange), as NSD and Knot DNS
 // answer. For a name that is not the apex of one of our zones both answer
 // NOTAUTH: we are not authoritative for a zone of that name. For an apex,
@@ -90,6 +96,9 @@ func (r *responder) transfer() dnswire.Rcode {
 		return dnswire.RcodeNotImp
 	}
 	if z := r.st.set.Zone(name); z == nil || z.Origin != string(name) {
+		if unavailableIn(r.unavail, name, z) {
+			return dnswire.RcodeServFail // xfr.go: a secondary zone not served
+		}
 		return dnswire.RcodeNotAuth
 	}
 	r.ede = dnswire.EDEProhibited

@@ -29,6 +29,10 @@ summary lines are printed.
 
 Exit status: 0 when every zone loads (warnings or not), 1 when one does
 not or two files hold the same zone, 2 for a usage error.
+
+It also accepts the server's zone-transfer flags (--tsig, --allow-transfer,
+--notify, --secondary, --allow-notify, --catalog, --state-dir), checks
+them, and loads the secondary zones saved in --state-dir.
 `
 
 // runCheck implements `tapdns check`.
@@ -38,6 +42,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(fs.Output(), checkUsage) }
 	var files zoneFiles
 	fs.Var(&files, "zone", "zone to check: `FILE` or ORIGIN=FILE (repeatable)")
+	xf := addXfrFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -49,6 +54,14 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tapdns check: %v\n", err)
 			return exitUsage
 		}
+	}
+	var c config
+	if err := xf.parse(&c); err != nil {
+		fmt.Fprintf(stderr, "tapdns check: %v\n", err)
+		return exitUsage
+	}
+	if len(files) == 0 && len(c.xfr.xfr.Secondaries)+len(c.xfr.xfr.Catalogs) > 0 {
+		return checkSaved(c.xfr.xfr, stdout, stderr)
 	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "tapdns check: no zone files (give --zone FILE or --zone ORIGIN=FILE)\n")
@@ -68,15 +81,20 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	// The server serves the files as one set: two files for one origin are
 	// an error there too.
-	if _, err := zone.NewSet(zones...); err != nil {
+	set, err := zone.NewSet(zones...)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		failed = true
 	}
 	if failed {
 		return exitRuntime
 	}
+	if err := checkSecondaryConflicts(c.xfr.xfr, set); err != nil {
+		fmt.Fprintf(stderr, "tapdns check: %v\n", err)
+		return exitUsage
+	}
 	for _, z := range zones {
 		fmt.Fprintln(stdout, zoneset.Summary(z)+checkDetails(z))
 	}
-	return exitOK
+	return checkSaved(c.xfr.xfr, stdout, stderr)
 }

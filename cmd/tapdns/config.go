@@ -30,6 +30,7 @@ type config struct {
 	local     localConfig   // --override, --hosts, --block, --allow-recursion (local.go)
 	resolve   resolveConfig // --resolve, --forward, the cache (resolve.go)
 	mdns      mdnsConfig    // --mdns, --mdns-name, --mdns-timeout (mdns.go)
+	xfr       xfrConfig     // zone transfers, TSIG, secondaries (xfr.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -110,6 +111,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	resolve := addResolveFlags(fs)
 	xdpf := addXDPFlag(fs)
 	mdnsF := addMDNSFlags(fs)
+	xf := addXfrFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -200,6 +202,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if err := mdnsF.parse(&c, given); err != nil {
+		return config{}, err
+	}
+	if err := xf.parse(&c); err != nil {
 		return config{}, err
 	}
 	// The packages fill in their own defaults and have the last word on

@@ -102,9 +102,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
-	// (internal/zoneset), each reload installed whole with SetZones.
+	// (internal/zoneset), and the secondary zones (cmd/tapdns/xfr.go),
+	// composed and installed whole with SetZones on every change.
 	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
-	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	comp := newZoneComposer(log)
+	xnet := &lazyNet{}
+	if cfg.ops.user != "" {
+		if err := prepareStateDir(cfg.xfr.xfr.StateDir, creds); err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+	}
+	xs, svc, err := newTransfers(&cfg, comp, xnet, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
 	mdh := cfg.mdnsHolder()
 	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
 	if !cfg.local.empty() {
@@ -115,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		svc.SetLocal(d)
 	}
-	loadZone, installZones := zoneHooks(svc)
+	loadZone, installZones := zoneHooks(comp.installFiles)
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
 		set, err := loadZones(nil)
@@ -123,8 +136,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tapdns: %v\n", err)
 			return exitUsage
 		}
-		svc.SetZones(set)
+		comp.installFiles(set)
 	} else if zs, err = zoneset.New(cfg.zones, loadZone, mdh.onInstall(installZones, log), log.With("pkg", "zoneset")); err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
+	if err := checkSecondaryConflicts(cfg.xfr.xfr, comp.files); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -156,6 +173,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
+	xnet.set(st)
 	// Everything below is stopped by teardown, in the reverse order of
 	// starting, whichever part exists.
 	var (
@@ -206,7 +224,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if tcpSrv, err = serveTCP(cfg, st, h, log.With("pkg", "dnstcp")); err != nil {
 		return fail("cannot start", err)
 	}
-	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, md.stats(), log); err != nil {
+	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, md.stats(), xs, log); err != nil {
 		return fail("cannot start", err)
 	}
 	if cfg.ops.user != "" {
@@ -225,6 +243,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
 	md.start(svcCtx, log.With("pkg", "mdns"))
+	if xs != nil {
+		logTransfers(log, cfg.xfr.xfr)
+		svcWG.Add(1)
+		go func() {
+			defer svcWG.Done()
+			_ = xs.Run(svcCtx) // secondaries, catalogs, NOTIFY (xfr.go)
+		}()
+	}
 
 	runErr := st.Run(ctx)
 	hp.Stop()
@@ -386,24 +412,25 @@ func loadLean(arg string) (*zone.Zone, error) {
 	return zoneset.Load(arg)
 }
 
-// installLean returns the zoneset install hook: swap the set in, then hand
+// installLean returns the zoneset install hook: install the set, then hand
 // the memory of the parse (and of the set replaced) back to the OS, so that
 // the resident size after a load or reload is what is live.
-func installLean(svc *dnssvc.Server) func(*zone.Set) {
+func installLean(install func(*zone.Set)) func(*zone.Set) {
 	return func(set *zone.Set) {
-		svc.SetZones(set)
+		install(set)
 		debug.FreeOSMemory()
 	}
 }
 
 // zoneHooks returns the zoneset loader and install hook: loadLean and
-// installLean, or plain zoneset.Load and SetZones when the environment
+// installLean around install, or plain zoneset.Load and install when the
+// environment
 // variable TAPDNS_LEAN_RELOAD is "0". That switch is for measurement only
 // (bench/reload-latency.sh compares the two under load) and not part of
 // the interface.
-func zoneHooks(svc *dnssvc.Server) (zoneset.Loader, func(*zone.Set)) {
+func zoneHooks(install func(*zone.Set)) (zoneset.Loader, func(*zone.Set)) {
 	if os.Getenv("TAPDNS_LEAN_RELOAD") == "0" {
-		return zoneset.Load, svc.SetZones
+		return zoneset.Load, install
 	}
-	return loadLean, installLean(svc)
+	return loadLean, installLean(install)
 }

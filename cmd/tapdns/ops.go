@@ -27,6 +27,7 @@ import (
 	"github.com/tapdns/tapdns/mdns"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/resolver"
+	"github.com/tapdns/tapdns/xfr"
 )
 
 // opsConfig holds the operating flags.
@@ -258,7 +259,7 @@ func (h *helpers) Stop() {
 
 // openMetrics binds the metrics listener, as cfg asks (nil without
 // --metrics). pw is the capture (nil without --pcap).
-func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, rec *resolver.Server, mdnsStats func() mdns.Stats, log *slog.Logger) (*metrics.Server, error) {
+func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, rec *resolver.Server, mdnsStats func() mdns.Stats, xs *xfr.Service, log *slog.Logger) (*metrics.Server, error) {
 	if cfg.ops.metrics == "" {
 		return nil, nil
 	}
@@ -280,6 +281,9 @@ func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp
 		src.Capture = pw.Stats
 	}
 	src.MDNS = mdnsStats
+	if xs != nil {
+		src.Transfers = xs.Stats
+	}
 	reg, err := metrics.NewRegistry(src)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ import (
 	"github.com/tapdns/tapdns/mdns"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/resolver"
+	"github.com/tapdns/tapdns/xfr"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -55,6 +56,8 @@ type Sources struct {
 	Resolver func() resolver.Stats
 	// MDNS is the mDNS responder and gateway (mdns.go).
 	MDNS func() mdns.Stats
+	// Transfers is the per-zone zone-transfer state (xfr.go).
+	Transfers func() []xfr.ZoneStats
 	// Version and GoVersion label tapdns_build_info.
 	Version, Revision, GoVersion string
 }
@@ -317,6 +320,9 @@ func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	}
 	if src.MDNS != nil {
 		cs = append(cs, newMDNSCollector(src.MDNS))
+	}
+	if src.Transfers != nil {
+		cs = append(cs, newXfrCollector(src.Transfers))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
