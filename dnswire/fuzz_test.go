@@ -186,3 +186,115 @@ func FuzzBuilder(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIsSubdomain checks IsSubdomain against the plain definition (drop
+// leading labels until the name is as long as parent) for well-formed
+// names; malformed ones must not make it panic.
+func FuzzIsSubdomain(f *testing.F) {
+	f.Add([]byte("\x03www\x07example\x00"), []byte("\x07example\x00"))
+	f.Add([]byte("\x03wwx\x01a\x00"), []byte("\x01x\x01a\x00"))
+	f.Add([]byte("\x05ab"), []byte("\x00"))
+	f.Fuzz(func(t *testing.T, name, parent []byte) {
+		got := IsSubdomain(name, parent)
+		if NameLen(name) != len(name) || NameLen(parent) != len(parent) {
+			return
+		}
+		n := name
+		for len(n) > len(parent) {
+			n = n[1+int(n[0]):]
+		}
+		if want := bytes.Equal(n, parent); got != want {
+			t.Fatalf("IsSubdomain(%q, %q) = %v, want %v", name, parent, got, want)
+		}
+	})
+}
+
+// FuzzReadName checks ReadName against miekg/dns's decompression: every
+// name it accepts, miekg reads as the same name, and the name is valid,
+// lower-cased when asked, and ends where SkipName says.
+func FuzzReadName(f *testing.F) {
+	f.Add([]byte("\x07Example\x03COM\x00\x03www\xC0\x00\xC0\x0D"), uint8(19))
+	f.Add([]byte("\xC0\x00"), uint8(0))
+	f.Add([]byte("\x01a\xC0\x00"), uint8(0))
+	f.Fuzz(func(t *testing.T, msg []byte, off uint8) {
+		orig := bytes.Clone(msg)
+		name, next := ReadName(msg, int(off), nil, false)
+		canon, cnext := ReadName(msg, int(off), []byte("x"), true)
+		if !bytes.Equal(msg, orig) {
+			t.Fatal("ReadName modified its input")
+		}
+		if name == nil {
+			if next != -1 || canon != nil || cnext != -1 {
+				t.Fatalf("failed with %d; canonical read %q, %d", next, canon, cnext)
+			}
+			return
+		}
+		if NameLen(name) != len(name) || next <= int(off) || next > len(msg) {
+			t.Fatalf("ReadName = %q, %d: not a valid name and offset", name, next)
+		}
+		if cnext != next || !bytes.Equal(canon, append([]byte("x"), asciiLower(name)...)) {
+			t.Fatalf("canonical read %q, %d; want x + lower(%q), %d", canon, cnext, name, next)
+		}
+		if s := SkipName(msg, int(off)); s != next {
+			t.Fatalf("SkipName = %d, ReadName ends at %d", s, next)
+		}
+		s, mnext, err := dns.UnpackDomainName(msg, int(off))
+		if err != nil {
+			t.Fatalf("miekg rejects %q that we read as %q: %v", msg[off:], name, err)
+		}
+		want := make([]byte, MaxNameLen+1)
+		n, err := dns.PackDomainName(s, want, 0, nil, false)
+		if err != nil || !bytes.Equal(want[:n], name) || mnext != next {
+			t.Fatalf("ReadName = %q, %d; miekg reads %q (%q, %v), %d", name, next, s, want[:n], err, mnext)
+		}
+	})
+}
+
+// FuzzParseName checks ParseName against miekg/dns's presentation-format
+// parser, and that what it returns renders back to the same name.
+func FuzzParseName(f *testing.F) {
+	for _, s := range []string{"www.Example.COM.", "www.example.com", ".", `a\.b\032c\\.`, `\065`, "a..b", "@", `a\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		w, err := ParseName(s)
+		if err != nil {
+			if w != nil {
+				t.Fatalf("ParseName(%q) = %q with error %v", s, w, err)
+			}
+			return
+		}
+		if NameLen(w) != len(w) || !bytes.Equal(w, asciiLower(w)) {
+			t.Fatalf("ParseName(%q) = %q: not a canonical wire name", s, w)
+		}
+		// Rendered with every octet escaped, it parses back the same.
+		var text []byte
+		for i := 0; w[i] != 0; i += 1 + int(w[i]) {
+			for _, c := range w[i+1 : i+1+int(w[i])] {
+				text = append(text, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
+			}
+			text = append(text, '.')
+		}
+		if len(text) == 0 {
+			text = []byte(".")
+		}
+		if again, err := ParseName(string(text)); err != nil || !bytes.Equal(again, w) {
+			t.Fatalf("ParseName(%q) = %q, but its text %q parses as %q, %v", s, w, text, again, err)
+		}
+		// miekg/dns reads names it accepts the same way. Escapes are
+		// left out: after a non-ASCII octet miekg's Fqdn misreads them
+		// (it takes "\u0670\\\\\\.", a relative name ending in an
+		// escaped dot, for an absolute one, and packs the root).
+		if _, ok := dns.IsDomainName(s); !ok || strings.Contains(s, `\`) {
+			return
+		}
+		buf := make([]byte, MaxNameLen+1)
+		n, err := dns.PackDomainName(dns.Fqdn(s), buf, 0, nil, false)
+		if err != nil {
+			return
+		}
+		if want := asciiLower(buf[:n]); !bytes.Equal(w, want) {
+			t.Fatalf("ParseName(%q) = %q, miekg %q", s, w, want)
+		}
+	})
+}

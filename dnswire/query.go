@@ -172,7 +172,7 @@ func parseSections(msg []byte, off int, q *Query) bool {
 // skipRR returns the offset after the resource record at off and its type,
 // or -1. The owner may be compressed; pointers are not followed.
 func skipRR(msg []byte, off int) (int, uint16) {
-	off = skipName(msg, off)
+	off = SkipName(msg, off)
 	if off < 0 || off+10 > len(msg) {
 		return -1, 0
 	}
@@ -183,34 +183,6 @@ func skipRR(msg []byte, off int) (int, uint16) {
 		return -1, 0
 	}
 	return off, typ
-}
-
-// skipName returns the offset after the possibly compressed name at off,
-// or -1. The part before a pointer must respect the label and name limits.
-func skipName(msg []byte, off int) int {
-	n := 0
-	for {
-		if off >= len(msg) {
-			return -1
-		}
-		l := int(msg[off])
-		switch {
-		case l == 0:
-			return off + 1
-		case l&0xC0 == 0xC0:
-			if off+2 > len(msg) {
-				return -1
-			}
-			return off + 2
-		case l > MaxLabelLen:
-			return -1 // 0x40 and 0x80: obsolete/unknown label types
-		}
-		n += 1 + l
-		if n >= MaxNameLen {
-			return -1
-		}
-		off += 1 + l
-	}
 }
 
 // parseOPT fills q's EDNS fields from rr, a complete OPT record as
