@@ -295,7 +295,7 @@ func hopOf(m zone.Match, prev *zone.RRset) hop {
 // cutAbove returns the highest zone cut of z at or above the canonical
 // name, which must be below z's origin, or nil when there is none.
 func cutAbove(z *zone.Zone, name []byte) *zone.Node {
-	if !isSubdomain(name, bytesOf(z.Origin)) {
+	if !dnswire.IsSubdomain(name, bytesOf(z.Origin)) {
 		return nil
 	}
 	var cut *zone.Node
@@ -387,7 +387,7 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	afterNS := r.b.Mark()
 	for rd := range records(ns) {
 		n := dnswire.CanonicalName(&canon, rd)
-		if n < 0 || n != len(rd) || !isSubdomain(canon[:n], cutName) {
+		if n < 0 || n != len(rd) || !dnswire.IsSubdomain(canon[:n], cutName) {
 			continue
 		}
 		if node := z.Node(canon[:n]); node != nil && !r.addAddrs(rd, z, node) {
@@ -404,7 +404,7 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	for _, t := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
 		for rd := range records(ns) {
 			n := dnswire.CanonicalName(&canon, rd)
-			if n < 0 || n != len(rd) || isSubdomain(canon[:n], cutName) {
+			if n < 0 || n != len(rd) || dnswire.IsSubdomain(canon[:n], cutName) {
 				continue
 			}
 			node := z.Node(canon[:n])
@@ -584,22 +584,6 @@ func firstRecord(rs *zone.RRset) []byte {
 		return rd
 	}
 	return nil
-}
-
-// isSubdomain reports whether the canonical name is parent or below it.
-func isSubdomain(name, parent []byte) bool {
-	if len(name) < len(parent) {
-		return false
-	}
-	for i := 0; i < len(name); i += 1 + int(name[i]) {
-		if len(name)-i == len(parent) {
-			return string(name[i:]) == string(parent)
-		}
-		if name[i] == 0 {
-			break
-		}
-	}
-	return false
 }
 
 // bytesOf views a string held by the immutable zone set as bytes without

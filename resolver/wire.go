@@ -312,21 +312,9 @@ func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 
 // Name helpers. All names are canonical uncompressed wire names.
 
-// isSubdomain reports whether name is parent or below it.
-func isSubdomain(name, parent []byte) bool {
-	if len(name) < len(parent) {
-		return false
-	}
-	for i := 0; i < len(name); i += 1 + int(name[i]) {
-		if len(name)-i == len(parent) {
-			return string(name[i:]) == string(parent)
-		}
-		if name[i] == 0 {
-			break
-		}
-	}
-	return false
-}
+// isSubdomain is dnswire.IsSubdomain under the short name the iteration
+// code uses.
+func isSubdomain(name, parent []byte) bool { return dnswire.IsSubdomain(name, parent) }
 
 // labels returns the number of labels of name, the root not counted.
 func labels(name []byte) int {

@@ -373,7 +373,7 @@ func (s *inStream) add(rr *RR) error {
 	if rr.Class != dnswire.ClassIN {
 		return malformed("record %s: class %d", nameText(rr.Owner), rr.Class)
 	}
-	if !isSubdomain(rr.Owner, s.zone) {
+	if !dnswire.IsSubdomain(rr.Owner, s.zone) {
 		return malformed("record %s is outside the zone %s", rrText(rr), nameText(s.zone))
 	}
 	isSOA := rr.Type == dnswire.TypeSOA

@@ -204,28 +204,6 @@ func TestSerialLess(t *testing.T) {
 	}
 }
 
-func TestIsSubdomain(t *testing.T) {
-	w := func(s string) []byte { b, _ := ParseName(s); return b }
-	tests := []struct {
-		name, parent string
-		want         bool
-	}{
-		{"a.example.", "example.", true},
-		{"example.", "example.", true},
-		{"aexample.", "example.", false},
-		{"example.", "a.example.", false},
-		{"x.y.", ".", true},
-	}
-	for _, tt := range tests {
-		if got := isSubdomain(w(tt.name), w(tt.parent)); got != tt.want {
-			t.Errorf("isSubdomain(%s, %s) = %v", tt.name, tt.parent, got)
-		}
-	}
-}
-
-// FuzzParseMessage: arbitrary messages never crash the parser, and what it
-// accepts it accepts consistently (the decompressed records re-pack and
-// parse to themselves).
 func FuzzParseMessage(f *testing.F) {
 	m := new(dns.Msg)
 	m.SetQuestion("example.", dns.TypeAXFR)

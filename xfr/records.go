@@ -67,23 +67,6 @@ func lowerName(w []byte) {
 	}
 }
 
-// isSubdomain reports whether the canonical name is at or below parent.
-func isSubdomain(name, parent []byte) bool {
-	if len(name) < len(parent) || !bytes.Equal(name[len(name)-len(parent):], parent) {
-		return false
-	}
-	// The suffix must start at a label boundary.
-	for i := 0; i < len(name); i += 1 + int(name[i]) {
-		if i == len(name)-len(parent) {
-			return true
-		}
-		if name[i] == 0 {
-			break
-		}
-	}
-	return false
-}
-
 // labelStarts returns the offsets of the labels of a wire-format name
 // (the root label excluded) in buf.
 func labelStarts(name []byte, buf *[128]uint8) []uint8 {

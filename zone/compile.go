@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"unsafe"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // The builder compiles records as they arrive (from the scanner or from
@@ -275,16 +277,7 @@ func (b *builder) rdata(r *rec) []byte {
 
 // inZone reports whether name is at or below the origin.
 func (b *builder) inZone(name []byte) bool {
-	return isSubdomain(name, b.origin)
-}
-
-// isSubdomain reports whether the canonical wire name is equal to or below
-// parent. Both must be well-formed.
-func isSubdomain(name, parent []byte) bool {
-	for len(name) > len(parent) {
-		name = name[1+int(name[0]):]
-	}
-	return bytes.Equal(name, parent)
+	return dnswire.IsSubdomain(name, b.origin)
 }
 
 // add adds one record. owner is a canonical wire name (lower case); rdata

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // FuzzParse feeds arbitrary zone text to the scanner ($INCLUDE
@@ -205,7 +207,7 @@ func checkZone(t *testing.T, z *Zone) {
 	for i := range z.nodes {
 		n := &z.nodes[i]
 		name := []byte(n.Name)
-		if !validName(name) || !isSubdomain(name, []byte(z.Origin)) {
+		if !validName(name) || !dnswire.IsSubdomain(name, []byte(z.Origin)) {
 			t.Fatalf("node %q is not a valid name in the zone", n.Name)
 		}
 		if z.flags[i]&flagNSEC3 != 0 {
@@ -331,7 +333,7 @@ func slowLookup(s *Set, name []byte, qtype uint16) Match {
 	}
 	var z, parent *Zone
 	for _, c := range s.Zones() {
-		if isSubdomain(name, []byte(c.Origin)) && (z == nil || len(c.Origin) > len(z.Origin)) {
+		if dnswire.IsSubdomain(name, []byte(c.Origin)) && (z == nil || len(c.Origin) > len(z.Origin)) {
 			z = c
 		}
 	}
@@ -340,7 +342,7 @@ func slowLookup(s *Set, name []byte, qtype uint16) Match {
 	}
 	if qtype == dns.TypeDS && string(name) == z.Origin {
 		for _, c := range s.Zones() {
-			if c != z && isSubdomain(name, []byte(c.Origin)) && (parent == nil || len(c.Origin) > len(parent.Origin)) {
+			if c != z && dnswire.IsSubdomain(name, []byte(c.Origin)) && (parent == nil || len(c.Origin) > len(parent.Origin)) {
 				parent = c
 			}
 		}
