@@ -180,7 +180,7 @@ func (c *Cache) NewMsg(name []byte, qtype uint16, rcode dnswire.Rcode, ede dnswi
 			if !b.AddRR(dnswire.Answer+dnswire.Section(sec), rr.Name, rr.Type, dnswire.ClassIN, ttl, rr.Data) {
 				return Msg{}, ErrTooLarge
 			}
-			off := skipName(b.Bytes(), at) + 4 // type, class
+			off := dnswire.SkipName(b.Bytes(), at) + 4 // type, class
 			patches = append(patches, patch{off - qend, ttl})
 			minTTL = min(minTTL, ttl)
 		}
@@ -216,22 +216,6 @@ func (c *Cache) Put(m Msg) bool {
 		return false
 	}
 	return c.insert(m.e, nil)
-}
-
-// skipName returns the offset after the (possibly compressed) name at off
-// in a message the Builder wrote.
-func skipName(msg []byte, off int) int {
-	for off < len(msg) {
-		l := int(msg[off])
-		switch {
-		case l == 0:
-			return off + 1
-		case l&0xC0 == 0xC0:
-			return off + 2
-		}
-		off += 1 + l
-	}
-	return off
 }
 
 func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }

@@ -64,9 +64,9 @@ func SkipName(msg []byte, off int) int {
 //
 // It returns nil and -1 for a bad name: a label type other than 0 and
 // 0xC0, a pointer that does not point strictly backwards (before the
-// octet that holds it, so decompression always ends), more than
-// maxPtrHops pointers, more than MaxNameLen octets, or a name running past
-// the end of msg. The name's octets are counted apart from what dst
+// octet that holds it, so decompression always ends), more than 128
+// pointers, more than MaxNameLen octets, or a name running past the end
+// of msg. The name's octets are counted apart from what dst
 // already holds. ReadName allocates only when dst has no room for the
 // name; with cap(dst)-len(dst) >= MaxNameLen it never does.
 func ReadName(msg []byte, off int, dst []byte, canonical bool) ([]byte, int) {

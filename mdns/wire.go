@@ -226,58 +226,21 @@ func (m *Message) rdata(msg []byte, start, end int, typ uint16) ([]byte, error) 
 // reallocating it (which would move the slices already handed out).
 func (m *Message) grow(n int) bool { return len(m.arena)+n <= cap(m.arena) }
 
-// name decompresses the name at off, appends it to the arena (lower-cased
-// when canonical) and returns it and the offset after it in msg.
+// name decompresses the name at off (dnswire.ReadName), appends it to
+// the arena (lower-cased when canonical) and returns it and the offset
+// after it in msg.
 func (m *Message) name(msg []byte, off int, canonical bool) ([]byte, int, error) {
-	start := len(m.arena)
-	next := -1
-	total := 0
-	for hops := 0; ; hops++ {
-		if off >= len(msg) {
-			return nil, 0, errName
-		}
-		l := int(msg[off])
-		switch {
-		case l == 0:
-			if !m.grow(1) {
-				return nil, 0, errArena
-			}
-			m.arena = append(m.arena, 0)
-			if next < 0 {
-				next = off + 1
-			}
-			return m.arena[start:len(m.arena):len(m.arena)], next, nil
-		case l&0xC0 == 0xC0:
-			if off+1 >= len(msg) {
-				return nil, 0, errName
-			}
-			ptr := (l&0x3F)<<8 | int(msg[off+1])
-			if next < 0 {
-				next = off + 2
-			}
-			// Strictly backwards, so every pointer followed lowers
-			// the offset and decompression ends.
-			if ptr >= off {
-				return nil, 0, errName
-			}
-			off = ptr
-			continue
-		case l > dnswire.MaxLabelLen:
-			return nil, 0, errName // 0x40 and 0x80: unknown label types
-		}
-		total += 1 + l
-		if total+1 > dnswire.MaxNameLen || off+1+l > len(msg) {
-			return nil, 0, errName
-		}
-		if !m.grow(1 + l) {
-			return nil, 0, errArena
-		}
-		m.arena = append(m.arena, msg[off:off+1+l]...)
-		if canonical {
-			lowerASCII(m.arena[len(m.arena)-l:])
-		}
-		off += 1 + l
+	var buf [dnswire.MaxNameLen]byte
+	n, next := dnswire.ReadName(msg, off, buf[:0], canonical)
+	if n == nil {
+		return nil, 0, errName
 	}
+	if !m.grow(len(n)) {
+		return nil, 0, errArena
+	}
+	start := len(m.arena)
+	m.arena = append(m.arena, n...)
+	return m.arena[start:len(m.arena):len(m.arena)], next, nil
 }
 
 func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }

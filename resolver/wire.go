@@ -48,10 +48,6 @@ var (
 	errOPT       = errors.New("misplaced or repeated OPT")
 )
 
-// maxPtrHops bounds the compression pointers followed for one name
-// (pointers must also point backwards, so chains end anyway).
-const maxPtrHops = 64
-
 // parseMsg parses the response b into m. It never reads outside b. A
 // response may carry no question only when its rcode is not NOERROR
 // (some servers answer FORMERR that way).
@@ -163,57 +159,17 @@ func (m *msg) alloc(n int) []byte {
 }
 
 // readName reads the possibly compressed name at off and returns its
-// canonical uncompressed copy and the offset after it. Pointers must point
-// before the label that holds them.
+// canonical uncompressed copy and the offset after it (dnswire.ReadName:
+// pointers must point before the octet that holds them).
 func (m *msg) readName(b []byte, off int) ([]byte, int, error) {
 	var buf [dnswire.MaxNameLen]byte
-	n, end, hops := 0, -1, 0
-	for {
-		if off >= len(b) {
-			return nil, 0, errName
-		}
-		l := int(b[off])
-		switch {
-		case l == 0:
-			buf[n] = 0
-			n++
-			if end < 0 {
-				end = off + 1
-			}
-			name := m.alloc(n)
-			copy(name, buf[:n])
-			return name, end, nil
-		case l&0xC0 == 0xC0:
-			if off+1 >= len(b) {
-				return nil, 0, errName
-			}
-			ptr := (l&0x3F)<<8 | int(b[off+1])
-			if end < 0 {
-				end = off + 2
-			}
-			if ptr >= off || hops >= maxPtrHops {
-				return nil, 0, errName
-			}
-			hops++
-			off = ptr
-		case l > dnswire.MaxLabelLen:
-			return nil, 0, errName
-		default:
-			if off+1+l > len(b) || n+1+l+1 > dnswire.MaxNameLen {
-				return nil, 0, errName
-			}
-			buf[n] = byte(l)
-			for j := 1; j <= l; j++ {
-				c := b[off+j]
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				buf[n+j] = c
-			}
-			n += 1 + l
-			off += 1 + l
-		}
+	n, end := dnswire.ReadName(b, off, buf[:0], true)
+	if n == nil {
+		return nil, 0, errName
 	}
+	name := m.alloc(len(n))
+	copy(name, n)
+	return name, end, nil
 }
 
 // rdataNames describes where names sit in the rdata of a type: the fixed

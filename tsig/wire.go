@@ -44,14 +44,14 @@ func Find(msg []byte) (rec Record, ok bool, err error) {
 	total := int(u16(msg[6:])) + int(u16(msg[8:])) + int(u16(msg[10:]))
 	off := dnswire.HeaderLen
 	for i := 0; i < qd; i++ {
-		if off = skipName(msg, off); off < 0 || off+4 > len(msg) {
+		if off = dnswire.SkipName(msg, off); off < 0 || off+4 > len(msg) {
 			return Record{}, false, nil // not ours to judge: no TSIG seen
 		}
 		off += 4
 	}
 	for i := 0; i < total; i++ {
 		start := off
-		if off = skipName(msg, off); off < 0 || off+10 > len(msg) {
+		if off = dnswire.SkipName(msg, off); off < 0 || off+10 > len(msg) {
 			return Record{}, false, nil
 		}
 		typ := u16(msg[off:])
@@ -77,12 +77,12 @@ func Find(msg []byte) (rec Record, ok bool, err error) {
 // at typeOff and which ends at end.
 func parseRecord(msg []byte, start, typeOff, end int, rec *Record) bool {
 	var name [dnswire.MaxNameLen]byte
-	n := readName(msg, start, &name)
-	if n < 0 || u16(msg[typeOff+2:]) != classANY {
+	key, _ := dnswire.ReadName(msg, start, name[:0], true)
+	if key == nil || u16(msg[typeOff+2:]) != classANY {
 		return false
 	}
 	rec.Offset = start
-	rec.KeyName = append([]byte(nil), name[:n]...)
+	rec.KeyName = append([]byte(nil), key...)
 	rd := msg[typeOff+10 : end]
 	// The algorithm name: uncompressed (RFC 3597 4: TSIG is not a type of
 	// RFC 1035, so no compression inside its rdata).
@@ -116,76 +116,6 @@ func parseRecord(msg []byte, start, typeOff, end int, rec *Record) bool {
 }
 
 func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
-
-// skipName returns the offset after the possibly compressed name at off,
-// or -1.
-func skipName(msg []byte, off int) int {
-	for n := 0; ; {
-		if off >= len(msg) {
-			return -1
-		}
-		l := int(msg[off])
-		switch {
-		case l == 0:
-			return off + 1
-		case l&0xC0 == 0xC0:
-			if off+2 > len(msg) {
-				return -1
-			}
-			return off + 2
-		case l > dnswire.MaxLabelLen:
-			return -1
-		}
-		n += 1 + l
-		if n >= dnswire.MaxNameLen {
-			return -1
-		}
-		off += 1 + l
-	}
-}
-
-// readName writes the canonical form of the possibly compressed name at
-// off into dst and returns its length, or -1.
-func readName(msg []byte, off int, dst *[dnswire.MaxNameLen]byte) int {
-	n, hops := 0, 0
-	for {
-		if off >= len(msg) {
-			return -1
-		}
-		l := int(msg[off])
-		switch {
-		case l == 0:
-			dst[n] = 0
-			return n + 1
-		case l&0xC0 == 0xC0:
-			if off+2 > len(msg) || hops > 64 {
-				return -1
-			}
-			hops++
-			next := int(u16(msg[off:]) & 0x3FFF)
-			if next >= off {
-				return -1 // pointers go backwards only
-			}
-			off = next
-			continue
-		case l > dnswire.MaxLabelLen:
-			return -1
-		}
-		if off+1+l > len(msg) || n+1+l+1 > dnswire.MaxNameLen {
-			return -1
-		}
-		dst[n] = byte(l)
-		for i := 0; i < l; i++ {
-			c := msg[off+1+i]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			dst[n+1+i] = c
-		}
-		n += 1 + l
-		off += 1 + l
-	}
-}
 
 // appendRecord appends a TSIG record to msg and increments ARCOUNT. The
 // caller has checked that ARCOUNT can grow.

@@ -70,7 +70,7 @@ func parseMessage(msg []byte, a *arena) (*message, error) {
 	off := dnswire.HeaderLen
 	var name [dnswire.MaxNameLen]byte
 	for i := 0; i < int(m.qd); i++ {
-		n, next := readName(msg, off, name[:0], true)
+		n, next := dnswire.ReadName(msg, off, name[:0], true)
 		if n == nil || next+4 > len(msg) {
 			return nil, malformed("question %d", i+1)
 		}
@@ -103,7 +103,7 @@ func parseMessage(msg []byte, a *arena) (*message, error) {
 // With skip the record is only checked, not copied.
 func readRR(msg []byte, off int, rr *RR, a *arena, skip bool) (int, error) {
 	var buf [dnswire.MaxNameLen]byte
-	owner, next := readName(msg, off, buf[:0], true)
+	owner, next := dnswire.ReadName(msg, off, buf[:0], true)
 	if owner == nil || next+10 > len(msg) {
 		return 0, malformed("owner name or header")
 	}
@@ -185,7 +185,7 @@ func readRdata(msg []byte, start, end int, typ uint16) ([]byte, error) {
 			off += n
 		default:
 			var buf [dnswire.MaxNameLen]byte
-			name, next := readName(msg[:end], off, buf[:0], false)
+			name, next := dnswire.ReadName(msg[:end], off, buf[:0], false)
 			if name == nil {
 				return nil, malformed("name in rdata")
 			}
@@ -197,55 +197,6 @@ func readRdata(msg []byte, start, end int, typ uint16) ([]byte, error) {
 		return nil, malformed("rdata of %d octets where %d were expected", end-start, off-start+l.tail)
 	}
 	return append(out, msg[off:end]...), nil
-}
-
-// readName decompresses the name at off into dst (canonical when lower)
-// and returns it with the offset after the name as it appears at off. It
-// returns nil for a bad name: a label type other than 0 and 0xC0, a
-// pointer that does not point backwards, more than 255 octets, or a name
-// running past msg.
-func readName(msg []byte, off int, dst []byte, lower bool) ([]byte, int) {
-	end := -1
-	for {
-		if off >= len(msg) {
-			return nil, 0
-		}
-		l := int(msg[off])
-		switch {
-		case l == 0:
-			if end < 0 {
-				end = off + 1
-			}
-			return append(dst, 0), end
-		case l&0xC0 == 0xC0:
-			if off+2 > len(msg) {
-				return nil, 0
-			}
-			p := int(u16(msg[off:]) & 0x3FFF)
-			if p >= off {
-				return nil, 0 // forward or self pointers could loop
-			}
-			if end < 0 {
-				end = off + 2
-			}
-			off = p
-			continue
-		case l > dnswire.MaxLabelLen:
-			return nil, 0
-		}
-		if off+1+l > len(msg) || len(dst)+1+l+1 > dnswire.MaxNameLen {
-			return nil, 0
-		}
-		dst = append(dst, msg[off:off+1+l]...)
-		if lower {
-			for i := len(dst) - l; i < len(dst); i++ {
-				if c := dst[i]; 'A' <= c && c <= 'Z' {
-					dst[i] = c + 'a' - 'A'
-				}
-			}
-		}
-		off += 1 + l
-	}
 }
 
 func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
