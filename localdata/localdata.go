@@ -277,31 +277,18 @@ func eachLine(r io.Reader, file string, f func(fields []string) error) error {
 // parseName turns a host name in presentation form (absolute or not; no
 // escapes) into its canonical wire form.
 func parseName(s string) (string, error) {
-	s = strings.TrimSuffix(strings.TrimSpace(s), ".")
-	if s == "" {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "." {
 		return "\x00", nil
 	}
-	if len(s) > 253 {
-		return "", errors.New("longer than 253 characters")
-	}
-	var w []byte
-	for _, label := range strings.Split(s, ".") {
-		switch {
-		case label == "":
-			return "", errors.New("empty label")
-		case len(label) > 63:
-			return "", errors.New("label longer than 63 characters")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' {
+			return "", fmt.Errorf("character %q not allowed", c)
 		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if c <= ' ' || c >= 0x7f || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' {
-				return "", fmt.Errorf("character %q not allowed", c)
-			}
-		}
-		w = append(w, byte(len(label)))
-		w = append(w, strings.ToLower(label)...)
 	}
-	return string(append(w, 0)), nil
+	w, err := dnswire.ParseName(s)
+	return string(w), err
 }
 
 // Build compiles what was added. It never fails on data the Add methods

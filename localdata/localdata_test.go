@@ -148,7 +148,7 @@ func TestErrors(t *testing.T) {
 		{"override", "nas.lab", "want NAME=ADDR"},
 		{"override", "nas.lab=1.2.3", "not an IPv4 or IPv6 address"},
 		{"override", "bad..name=1.2.3.4", "empty label"},
-		{"override", strings.Repeat("a", 64) + ".lab=1.2.3.4", "label longer than 63"},
+		{"override", strings.Repeat("a", 64) + ".lab=1.2.3.4", "is 64 octets long; a label has at most 63"},
 		{"hosts", "198.18.0.1\n", "hosts: line 1: want an address and at least one name"},
 		{"hosts", "\n\nprinter 198.18.0.1\n", "hosts: line 3: \"printer\" is not an IPv4 or IPv6 address"},
 		{"hosts", "198.18.0.1 bad\"name\n", "hosts: line 1: name"},

@@ -166,17 +166,5 @@ func wireName(s string) ([]byte, error) {
 	if strings.ContainsAny(s, "\\\"()$@") {
 		return nil, errors.New("escapes and special characters are not supported here")
 	}
-	out := make([]byte, 0, len(s)+1)
-	for _, l := range strings.Split(s[:len(s)-1], ".") {
-		if l == "" || len(l) > dnswire.MaxLabelLen {
-			return nil, errors.New("empty or over-long label")
-		}
-		out = append(out, byte(len(l)))
-		out = append(out, strings.ToLower(l)...)
-	}
-	out = append(out, 0)
-	if len(out) > dnswire.MaxNameLen {
-		return nil, errors.New("name longer than 255 octets")
-	}
-	return out, nil
+	return dnswire.ParseName(s)
 }

@@ -153,28 +153,13 @@ func ParseKey(s string) (*Key, error) {
 // wireName converts a presentation-format name (no escapes; a final dot
 // optional) to canonical wire format.
 func wireName(s string) ([]byte, error) {
-	s = strings.TrimSuffix(strings.ToLower(s), ".")
-	if s == "" {
+	if strings.TrimSuffix(s, ".") == "" {
 		return nil, errors.New("empty name")
 	}
-	var b []byte
-	for _, l := range strings.Split(s, ".") {
-		switch {
-		case l == "":
-			return nil, errors.New("empty label")
-		case len(l) > dnswire.MaxLabelLen:
-			return nil, errors.New("label longer than 63 octets")
-		case strings.ContainsAny(l, "\\ \t\"();"):
-			return nil, fmt.Errorf("label %q: unsupported character", l)
-		}
-		b = append(b, byte(len(l)))
-		b = append(b, l...)
+	if strings.ContainsAny(s, "\\ \t\"();") {
+		return nil, fmt.Errorf("%q: unsupported character", s)
 	}
-	b = append(b, 0)
-	if len(b) > dnswire.MaxNameLen {
-		return nil, errors.New("name longer than 255 octets")
-	}
-	return b, nil
+	return dnswire.ParseName(s)
 }
 
 // nameText renders a wire-format name for messages.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tapdns/tapdns/dnswire"
 	"github.com/tapdns/tapdns/tsig"
 )
 
@@ -105,7 +106,7 @@ func ParseRemote(s string, withZone bool, keys *tsig.Keyring) (Remote, error) {
 		if !ok {
 			return Remote{}, fmt.Errorf("%q: want ZONE@ADDR[:PORT][,key=NAME]", s)
 		}
-		name, err := ParseName(z)
+		name, err := dnswire.ParseName(z)
 		if err != nil {
 			return Remote{}, fmt.Errorf("%q: zone: %w", s, err)
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // testRecords are records of many types, in presentation format.
@@ -165,7 +167,7 @@ func TestCompareNames(t *testing.T) {
 	names := []string{"example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.", "zABC.a.EXAMPLE.", "z.example.", "\\001.z.example.", "*.z.example.", "\\200.z.example."}
 	var wires [][]byte
 	for _, n := range names {
-		w, err := ParseName(n)
+		w, err := dnswire.ParseName(n)
 		if err != nil {
 			t.Fatal(err)
 		}

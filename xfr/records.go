@@ -37,25 +37,6 @@ func serialLess(a, b uint32) bool {
 	return a != b && (b-a) < 1<<31
 }
 
-// ParseName converts a presentation-format domain name ("example.com",
-// "example.com.", escapes allowed) to canonical wire format.
-func ParseName(s string) ([]byte, error) {
-	if s == "" {
-		return nil, fmt.Errorf("empty domain name")
-	}
-	if _, ok := dns.IsDomainName(s); !ok {
-		return nil, fmt.Errorf("%q is not a domain name", s)
-	}
-	buf := make([]byte, dnswire.MaxNameLen+1)
-	n, err := dns.PackDomainName(dns.Fqdn(s), buf, 0, nil, false)
-	if err != nil {
-		return nil, fmt.Errorf("%q: %w", s, err)
-	}
-	w := buf[:n]
-	lowerName(w)
-	return w, nil
-}
-
 // lowerName lower-cases the ASCII letters of a wire-format name in place.
 func lowerName(w []byte) {
 	for i := 0; i < len(w) && w[i] != 0; i += 1 + int(w[i]) {

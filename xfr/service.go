@@ -453,8 +453,8 @@ func (s *Service) Stats() []ZoneStats {
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b ZoneStats) int {
-		wa, _ := ParseName(a.Zone)
-		wb, _ := ParseName(b.Zone)
+		wa, _ := dnswire.ParseName(a.Zone)
+		wb, _ := dnswire.ParseName(b.Zone)
 		return compareNames(wa, wb)
 	})
 	return out

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // Record types whose rdata text is more than a list of simple fields.
@@ -502,7 +504,7 @@ func splitList(v []byte, f func(item []byte) error) error {
 		}
 		c := v[i]
 		if c == '\\' {
-			b, n, err := unescape(v[i:])
+			b, n, err := dnswire.Unescape(v[i:])
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // The scanner reads RFC 1035 master files (section 5, with RFC 2308's
@@ -114,7 +116,7 @@ type scanner struct {
 
 // errNoOrigin is wrapped by errors about relative names met when no
 // origin is known.
-var errNoOrigin = errors.New("no origin is known")
+var errNoOrigin = dnswire.ErrNoOrigin
 
 // ErrNoOrigin is wrapped by load errors caused by a relative name (or @)
 // in a file that neither sets $ORIGIN before it nor was given an origin.
