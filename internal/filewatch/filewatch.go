@@ -31,6 +31,32 @@ func stat(path string) state {
 	return s
 }
 
+// Files remembers the state of files between checks. The zero value is
+// ready to use. A Files is used by one goroutine at a time.
+type Files struct {
+	last map[string]state
+}
+
+// Changed stats files and reports whether one differs from what the
+// previous call recorded for it: its size, modification time or inode, or
+// whether it can be stat'ed at all. A file the previous call did not have
+// counts as changed, so that a list that grows (a zone file that now
+// includes another) is checked from then on. Only the files of this call
+// are remembered.
+func (f *Files) Changed(files []string) bool {
+	now := make(map[string]state, len(files))
+	changed := false
+	for _, name := range files {
+		s := stat(name)
+		if old, ok := f.last[name]; !ok || old != s {
+			changed = true
+		}
+		now[name] = s
+	}
+	f.last = now
+	return changed
+}
+
 // Poll checks files every interval and calls changed once a change has
 // been still for debounce (editors and deploy tools write in steps), until
 // ctx is done. The first check is due at once: a file may have changed
@@ -38,10 +64,18 @@ func stat(path string) state {
 // caller that must know whether the content really differs (a touch
 // changes the time only) compares it there.
 func Poll(ctx context.Context, files []string, interval, debounce time.Duration, changed func()) {
-	states := make([]state, len(files))
-	for i, f := range files {
-		states[i] = stat(f)
-	}
+	var w Files
+	w.Changed(files)
+	Loop(ctx, interval, debounce, func() bool { return w.Changed(files) }, changed)
+}
+
+// Loop is Poll for a caller that checks for changes itself (its list of
+// files changes, say, between checks): it calls check every interval,
+// and changed once check has reported a change (true) and then nothing
+// new for debounce, until ctx is done. Like Poll's, the first call of
+// changed is due at once (after debounce). check and changed run on Loop's
+// goroutine.
+func Loop(ctx context.Context, interval, debounce time.Duration, check func() bool, changed func()) {
 	pendingSince := time.Now() // zero: no change pending
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -51,11 +85,8 @@ func Poll(ctx context.Context, files []string, interval, debounce time.Duration,
 			return
 		case <-t.C:
 		}
-		for i, f := range files {
-			if s := stat(f); s != states[i] {
-				states[i] = s
-				pendingSince = time.Now()
-			}
+		if check() {
+			pendingSince = time.Now()
 		}
 		if pendingSince.IsZero() || time.Since(pendingSince) < debounce {
 			continue

@@ -49,3 +49,41 @@ func TestPoll(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestFilesChanged(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if err := os.WriteFile(a, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var w Files
+	steps := []struct {
+		what  string
+		do    func()
+		files []string
+		want  bool
+	}{
+		{"first call", nil, []string{a}, true},
+		{"nothing changed", nil, []string{a}, false},
+		{"a grows", func() { os.WriteFile(a, []byte("one two"), 0o644) }, []string{a}, true},
+		{"b joins the list (missing)", nil, []string{a, b}, true},
+		{"b still missing", nil, []string{a, b}, false},
+		{"b created", func() { os.WriteFile(b, nil, 0o644) }, []string{a, b}, true},
+		{"b leaves the list", nil, []string{a}, false},
+		{"b back in the list", nil, []string{a, b}, true},
+		{"a replaced by a rename", func() {
+			tmp := filepath.Join(dir, "tmp")
+			os.WriteFile(tmp, []byte("one two"), 0o644)
+			os.Rename(tmp, a)
+		}, []string{a, b}, true},
+		{"empty list", nil, nil, false},
+	}
+	for _, s := range steps {
+		if s.do != nil {
+			s.do()
+		}
+		if got := w.Changed(s.files); got != s.want {
+			t.Errorf("%s: Changed = %v, want %v", s.what, got, s.want)
+		}
+	}
+}

@@ -24,9 +24,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/tapdns/tapdns/internal/filewatch"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -83,10 +83,9 @@ type entry struct {
 	arg   string
 	src   Source
 	zone  *zone.Zone
-	files []string            // src.File and what it included, as last loaded
-	sum   [sha256.Size]byte   // content hash of files when last loaded
-	ok    bool                // sum is valid
-	stats map[string]fileStat // for Watch
+	files []string          // src.File and what it included, as last loaded
+	sum   [sha256.Size]byte // content hash of files when last loaded
+	ok    bool              // sum is valid
 }
 
 // Manager owns the zone files of a server. Its methods are safe for
@@ -345,14 +344,6 @@ const (
 	DefaultDebounce = time.Second
 )
 
-// fileStat is what the watcher compares between polls.
-type fileStat struct {
-	size  int64
-	mtime time.Time
-	ino   uint64
-	err   bool
-}
-
 // Watch polls the zone files and the files they include every interval
 // (clamped to [MinWatchInterval, MaxWatchInterval]) and reloads when one
 // has changed: its size, modification time or inode differs, and once the
@@ -366,47 +357,22 @@ func (m *Manager) Watch(ctx context.Context, interval, debounce time.Duration) {
 	if debounce < 0 {
 		debounce = 0
 	}
-	// When the last change was seen; zero: none pending. The first check
-	// is due at once: a file may have changed between New and Watch.
-	pendingSince := time.Now()
-	m.poll() // record the current state
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if m.poll() {
-			pendingSince = time.Now()
-		}
-		if pendingSince.IsZero() || time.Since(pendingSince) < debounce {
-			continue
-		}
-		pendingSince = time.Time{}
-		m.reloadIfChanged()
-	}
+	var files filewatch.Files
+	check := func() bool { return files.Changed(m.watchedFiles()) }
+	check() // record the current state
+	filewatch.Loop(ctx, interval, debounce, check, m.reloadIfChanged)
 }
 
-// poll stats every watched file and reports whether one changed since
-// the last poll.
-func (m *Manager) poll() bool {
+// watchedFiles returns the files of every zone as last loaded: each zone
+// file and the files it includes.
+func (m *Manager) watchedFiles() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	changed := false
+	var files []string
 	for _, e := range m.entries {
-		stats := make(map[string]fileStat, len(e.files))
-		for _, f := range e.files {
-			s := statFile(f)
-			stats[f] = s
-			if old, ok := e.stats[f]; !ok || old != s {
-				changed = true
-			}
-		}
-		e.stats = stats
+		files = append(files, e.files...)
 	}
-	return changed
+	return files
 }
 
 // reloadIfChanged reloads when some file's content differs from what was
@@ -431,18 +397,6 @@ func (m *Manager) reloadIfChanged() {
 
 // Wait waits for a running Watch to return (after its ctx is done).
 func (m *Manager) Wait() { m.watchWG.Wait() }
-
-func statFile(path string) fileStat {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStat{err: true}
-	}
-	s := fileStat{size: fi.Size(), mtime: fi.ModTime()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.ino = st.Ino
-	}
-	return s
-}
 
 // Summary describes a loaded zone in one line: file, origin, serial and
 // record count, as `tapdns check` prints it.
