@@ -106,7 +106,9 @@ func ReadName(msg []byte, off int, dst []byte, canonical bool) ([]byte, int) {
 		dst = append(dst, msg[off:off+1+l]...)
 		if canonical {
 			for i := len(dst) - l; i < len(dst); i++ {
-				dst[i] = lower(dst[i])
+				if c := dst[i]; 'A' <= c && c <= 'Z' {
+					dst[i] = c + ('a' - 'A') // a store only where needed
+				}
 			}
 		}
 		off += 1 + l
