@@ -5,13 +5,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/internal/labtest"
+	"github.com/tapdns/tapdns/internal/peerconf"
 )
 
 // server is one DNS server under test, reachable from inside the namespace.
@@ -118,80 +118,34 @@ func copyZones(t *testing.T, dir string, zones []testZone) string {
 // no rate limiting, no transfers, minimal responses (like Knot and tapdns,
 // no NS RRset in the authority section of positive answers).
 func nsdConfig(dir string, zones []testZone) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `server:
-  ip-address: %s@%d
-  ip-address: %s@%d
-  do-ip4: yes
-  do-ip6: yes
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonesdir: %q
-  zonelistfile: %q
-  xfrdfile: %q
-  xfrdir: %q
-  pidfile: %q
-  verbosity: 1
-  minimal-responses: yes
-  refuse-any: no
-  hide-version: no
-  hide-identity: no
-  version: %q
-  identity: %q
-  ipv4-edns-size: 1232
-  ipv6-edns-size: 1232
-  rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-  round-robin: no
-  tcp-count: 50
-remote-control:
-  control-enable: no
-`, nsdAddr.Addr(), nsdAddr.Port(), nsdAddr6.Addr(), nsdAddr6.Port(),
-		dir, filepath.Join(dir, "nsd-zone.list"), filepath.Join(dir, "nsd-xfrd.state"),
-		dir, filepath.Join(dir, "nsd.pid"), chaosVersion, chaosIdentity)
-	for _, z := range zones {
-		fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n", z.origin, z.file)
-	}
-	return b.String()
+	return peerconf.NSD{
+		Dir:    dir,
+		Listen: []netip.AddrPort{nsdAddr, nsdAddr6},
+		Server: []string{"do-ip4: yes", "do-ip6: yes", "verbosity: 1", "minimal-responses: yes", "refuse-any: no",
+			"hide-version: no", "hide-identity: no", fmt.Sprintf("version: %q", chaosVersion), fmt.Sprintf("identity: %q", chaosIdentity),
+			"ipv4-edns-size: 1232", "ipv6-edns-size: 1232", "rrl-ratelimit: 0", "rrl-whitelist-ratelimit: 0", "round-robin: no", "tcp-count: 50"},
+		Zones: peerZones(zones),
+	}.String()
 }
 
 // knotConfig returns Knot's configuration: everything in dir, no modules
 // (so no rrl), no zone file or journal writes, no transfers.
 func knotConfig(dir string, zones []testZone) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `server:
-  listen: [ %s@%d, %s@%d ]
-  rundir: %q
-  pidfile: %q
-  user: root:root
-  identity: %q
-  version: %q
-  nsid: ""
-  udp-max-payload: 1232
-  udp-workers: 1
-  tcp-workers: 1
-  background-workers: 1
-log:
-  - target: stderr
-    any: notice
-database:
-  storage: %q
-template:
-  - id: default
-    storage: %q
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-zone:
-`, knotAddr.Addr(), knotAddr.Port(), knotAddr6.Addr(), knotAddr6.Port(),
-		dir, filepath.Join(dir, "knot.pid"), chaosIdentity, chaosVersion, dir, dir)
+	return peerconf.Knot{
+		Dir:    dir,
+		Listen: []netip.AddrPort{knotAddr, knotAddr6},
+		Server: []string{fmt.Sprintf("identity: %q", chaosIdentity), fmt.Sprintf("version: %q", chaosVersion), `nsid: ""`,
+			"udp-max-payload: 1232", "udp-workers: 1", "tcp-workers: 1"},
+		Zones: peerZones(zones),
+	}.String()
+}
+
+func peerZones(zones []testZone) []peerconf.Zone {
+	var out []peerconf.Zone
 	for _, z := range zones {
-		fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.origin, z.file)
+		out = append(out, peerconf.Zone{Name: z.origin, File: z.file})
 	}
-	return b.String()
+	return out
 }
 
 // startServers starts NSD, Knot and tapdns inside ns and waits until each

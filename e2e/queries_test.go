@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tapdns/tapdns/internal/labtest"
+	"github.com/tapdns/tapdns/internal/peerconf"
 )
 
 // query is one dig invocation against testdata/example.zone and what the
@@ -177,26 +179,12 @@ func TestQueriesNSD(t *testing.T) {
 	labtest.RequireTools(t, "nsd")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "nsd.conf")
-	err := os.WriteFile(conf, []byte(fmt.Sprintf(`server:
-  ip-address: %[2]s
-  ip-address: %[3]s
-  port: 53
-  username: ""
-  chroot: ""
-  zonesdir: "%[1]s"
-  zonelistfile: "%[1]s/zone.list"
-  database: ""
-  xfrdfile: "%[1]s/xfrd.state"
-  xfrdir: "%[1]s"
-  pidfile: "%[1]s/nsd.pid"
-  server-count: 1
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: example.test
-  zonefile: "%[4]s"
-`, dir, appliance4, appliance6, testdata(t, "example.zone"))), 0o644)
+	err := os.WriteFile(conf, []byte(peerconf.NSD{
+		Dir:    dir,
+		Listen: []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr(appliance4), 53), netip.AddrPortFrom(netip.MustParseAddr(appliance6), 53)},
+		Server: []string{"rrl-ratelimit: 0"},
+		Zones:  []peerconf.Zone{{Name: "example.test.", File: testdata(t, "example.zone")}},
+	}.String()), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

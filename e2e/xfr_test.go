@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tapdns/tapdns/internal/labtest"
+	"github.com/tapdns/tapdns/internal/peerconf"
 )
 
 // Zone transfers with the binary: tapdns as the primary of kdig and Knot,
@@ -25,6 +27,9 @@ const (
 	xfrTSIG    = xfrKeyName + ":hmac-sha256:" + xfrSecret
 	peerAddr   = "198.18.0.1"
 )
+
+// xfrKey is the test key as NSD and Knot are given it.
+var xfrKey = peerconf.Key{Name: xfrKeyName, Algorithm: "hmac-sha256", Secret: xfrSecret}
 
 // kdigXFR runs kdig for an AXFR or IXFR of zone from tapdns and returns its
 // records (TSIG left out) and what it printed.
@@ -172,40 +177,16 @@ func TestXfrKnotSecondaryOfTapdns(t *testing.T) {
 	writeFile(t, zf, peerZone(1, ""))
 	ns, p := startTapdns(t, "--zone", zf, "--tsig", xfrTSIG, "--allow-transfer", "key="+xfrKeyName, "--notify", peerAddr+":5303")
 	kdir := t.TempDir()
-	writeFile(t, filepath.Join(kdir, "knot.conf"), fmt.Sprintf(`server:
-  listen: %s@5303
-  rundir: %q
-  pidfile: %q
-  user: root:root
-log:
-  - target: stderr
-    any: info
-database:
-  storage: %q
-key:
-  - id: %s
-    algorithm: hmac-sha256
-    secret: %s
-remote:
-  - id: tapdns
-    address: %s
-    key: %s
-acl:
-  - id: notify
-    address: %s
-    key: %s
-    action: notify
-template:
-  - id: default
-    storage: %q
-    zonefile-sync: -1
-    journal-content: changes
-zone:
-  - domain: example.test.
-    file: example.zone
-    master: tapdns
-    acl: notify
-`, peerAddr, kdir, filepath.Join(kdir, "knot.pid"), kdir, xfrKeyName, xfrSecret, appliance4, xfrKeyName, appliance4, xfrKeyName, kdir))
+	writeFile(t, filepath.Join(kdir, "knot.conf"), peerconf.Knot{
+		Dir:      kdir,
+		Listen:   []netip.AddrPort{netip.MustParseAddrPort(peerAddr + ":5303")},
+		LogLevel: "info",
+		Keys:     []peerconf.Key{xfrKey},
+		Clauses: fmt.Sprintf("remote:\n  - id: tapdns\n    address: %s\n    key: %s\n", appliance4, xfrKeyName) +
+			fmt.Sprintf("acl:\n  - id: notify\n    address: %s\n    key: %s\n    action: notify\n", appliance4, xfrKeyName),
+		Template: []string{"zonefile-sync: -1", "journal-content: changes"},
+		Zones:    []peerconf.Zone{{Name: "example.test.", File: "example.zone", Options: []string{"master: tapdns", "acl: notify"}}},
+	}.String())
 	knot := ns.Start(t, "knotd", "-c", filepath.Join(kdir, "knot.conf"))
 	knot.WaitReady(t, peerAddr+":5303")
 	waitSerialDig(t, ns, peerAddr+":5303", "example.test.", "1")
@@ -260,32 +241,14 @@ func TestXfrSecondaryOfNSD(t *testing.T) {
 	ndir, state := t.TempDir(), t.TempDir()
 	zf := filepath.Join(ndir, "example.zone")
 	writeFile(t, zf, peerZone(1, ""))
-	writeFile(t, filepath.Join(ndir, "nsd.conf"), fmt.Sprintf(`server:
-  ip-address: %s@5301
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonesdir: %q
-  zonelistfile: %q
-  xfrdfile: %q
-  xfrdir: %q
-  pidfile: %q
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
-  name: %q
-  algorithm: hmac-sha256
-  secret: %q
-zone:
-  name: "example.test."
-  zonefile: "example.zone"
-  provide-xfr: %s %s
-  notify: %s %s
-`, peerAddr, ndir, filepath.Join(ndir, "zone.list"), filepath.Join(ndir, "xfrd.state"), ndir, filepath.Join(ndir, "nsd.pid"),
-		xfrKeyName, xfrSecret, appliance4, xfrKeyName, appliance4, xfrKeyName))
+	writeFile(t, filepath.Join(ndir, "nsd.conf"), peerconf.NSD{
+		Dir:    ndir,
+		Listen: []netip.AddrPort{netip.MustParseAddrPort(peerAddr + ":5301")},
+		Server: []string{"do-ip6: no", "verbosity: 2"},
+		Keys:   []peerconf.Key{xfrKey},
+		Zones: []peerconf.Zone{{Name: "example.test.", File: "example.zone", Options: []string{
+			"provide-xfr: " + appliance4 + " " + xfrKeyName, "notify: " + appliance4 + " " + xfrKeyName}}},
+	}.String())
 
 	args := []string{"--tap", "tap0", "--ip", appliance4 + "/24", "--tsig", xfrTSIG, "--state-dir", state,
 		"--secondary", "example.test.@" + peerAddr + ":5301,key=" + xfrKeyName}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tapdns/tapdns/internal/kernelnet"
 	"github.com/tapdns/tapdns/internal/labtest"
+	"github.com/tapdns/tapdns/internal/peerconf"
 )
 
 // Interoperability with NSD and Knot DNS, both ways, inside a network
@@ -99,32 +100,14 @@ ns.sub	IN A 198.18.1.1
 // allowed with it, NOTIFY sent to notify (signed).
 func nsdPrimary(t *testing.T, ns *labtest.NS, dir string, notify netip.AddrPort) *labtest.Proc {
 	t.Helper()
-	conf := fmt.Sprintf(`server:
-  ip-address: %s@%d
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonesdir: %q
-  zonelistfile: %q
-  xfrdfile: %q
-  xfrdir: %q
-  pidfile: %q
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
-  name: "xfr-key"
-  algorithm: hmac-sha256
-  secret: %q
-zone:
-  name: "example."
-  zonefile: "example.zone"
-  provide-xfr: 127.0.0.0/8 xfr-key
-  notify: %s@%d xfr-key
-`, nsdAddr.Addr(), nsdAddr.Port(), dir, filepath.Join(dir, "zone.list"), filepath.Join(dir, "xfrd.state"), dir,
-		filepath.Join(dir, "nsd.pid"), testSecret, notify.Addr(), notify.Port())
+	conf := peerconf.NSD{
+		Dir:    dir,
+		Listen: []netip.AddrPort{nsdAddr},
+		Server: []string{"do-ip6: no", "verbosity: 2"},
+		Keys:   []peerconf.Key{testKey},
+		Zones: []peerconf.Zone{{Name: "example.", File: "example.zone", Options: []string{
+			"provide-xfr: 127.0.0.0/8 xfr-key", fmt.Sprintf("notify: %s@%d xfr-key", notify.Addr(), notify.Port())}}},
+	}.String()
 	writeFile(t, filepath.Join(dir, "nsd.conf"), conf)
 	p := ns.Start(t, "nsd", "-d", "-c", filepath.Join(dir, "nsd.conf"))
 	p.WaitReady(t, nsdAddr.String())
@@ -133,25 +116,27 @@ zone:
 
 // knotConf writes a Knot configuration: the server part, the test key,
 // then rest (remotes, acls, templates, zones).
-func knotConf(dir string, listen netip.AddrPort, rest string) string {
-	return fmt.Sprintf(`server:
-  listen: %s@%d
-  rundir: %q
-  pidfile: %q
-  user: root:root
-  background-workers: 1
-control:
-  listen: %q
-log:
-  - target: stderr
-    any: info
-database:
-  storage: %q
-key:
-  - id: xfr-key
-    algorithm: hmac-sha256
-    secret: %s
-%s`, listen.Addr(), listen.Port(), dir, filepath.Join(dir, "knot.pid"), filepath.Join(dir, "knot.sock"), dir, testSecret, rest)
+// knotConf returns c as the configuration of a Knot DNS in dir listening
+// on listen, with a control socket for knotc, logging at info, and the test
+// key.
+func knotConf(dir string, listen netip.AddrPort, c peerconf.Knot) string {
+	c.Dir, c.Listen, c.Control, c.LogLevel = dir, []netip.AddrPort{listen}, true, "info"
+	c.Keys = []peerconf.Key{testKey}
+	return c.String()
+}
+
+// testKey is the test key (testKeys) as the peers are given it.
+var testKey = peerconf.Key{Name: "xfr-key", Algorithm: "hmac-sha256", Secret: testSecret}
+
+// tapdnsRemote is the clause that names a tapdns server "tapdns" for Knot.
+func tapdnsRemote(a netip.AddrPort) string {
+	return fmt.Sprintf("remote:\n  - id: tapdns\n    address: %s@%d\n    key: xfr-key\n", a.Addr(), a.Port())
+}
+
+// knotACL is an acl clause with one rule, id, for action from loopback
+// with the test key.
+func knotACL(id, action string) string {
+	return fmt.Sprintf("acl:\n  - id: %s\n    address: 127.0.0.0/8\n    key: xfr-key\n    action: %s\n", id, action)
 }
 
 func knotc(t *testing.T, ns *labtest.NS, dir string, args ...string) {
@@ -241,28 +226,11 @@ func TestKnotPrimary(t *testing.T) {
 	secTS := startServer(t, e.listen, "127.0.0.1")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "example.zone"), interopZone("example.", 1))
-	writeFile(t, filepath.Join(dir, "knot.conf"), knotConf(dir, knotAddr, fmt.Sprintf(`remote:
-  - id: tapdns
-    address: %s@%d
-    key: xfr-key
-acl:
-  - id: xfr
-    address: 127.0.0.0/8
-    key: xfr-key
-    action: transfer
-template:
-  - id: default
-    storage: %q
-    zonefile-sync: -1
-    zonefile-load: difference
-    journal-content: changes
-    semantic-checks: off
-zone:
-  - domain: example.
-    file: example.zone
-    notify: tapdns
-    acl: xfr
-`, secTS.Addr.Addr(), secTS.Addr.Port(), dir)))
+	writeFile(t, filepath.Join(dir, "knot.conf"), knotConf(dir, knotAddr, peerconf.Knot{
+		Clauses:  tapdnsRemote(secTS.Addr) + knotACL("xfr", "transfer"),
+		Template: []string{"zonefile-sync: -1", "zonefile-load: difference", "journal-content: changes", "semantic-checks: off"},
+		Zones:    []peerconf.Zone{{Name: "example.", File: "example.zone", Options: []string{"notify: tapdns", "acl: xfr"}}},
+	}))
 	knot := ns.Start(t, "knotd", "-c", filepath.Join(dir, "knot.conf"))
 	knot.WaitReady(t, knotAddr.String())
 
@@ -299,27 +267,11 @@ func TestKnotSecondary(t *testing.T) {
 	p := startPrimary(t, e, Config{Keys: keys, AllowTransfer: ACL{{Key: key.Name}},
 		Notify: []Remote{{Addr: knotSecAddr, Key: key}}}, v1)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "knot.conf"), knotConf(dir, knotSecAddr, fmt.Sprintf(`remote:
-  - id: tapdns
-    address: %s@%d
-    key: xfr-key
-acl:
-  - id: notify
-    address: 127.0.0.0/8
-    key: xfr-key
-    action: notify
-template:
-  - id: default
-    storage: %q
-    zonefile-sync: -1
-    journal-content: changes
-    semantic-checks: off
-zone:
-  - domain: example.
-    file: example.zone
-    master: tapdns
-    acl: notify
-`, p.ts.Addr.Addr(), p.ts.Addr.Port(), dir)))
+	writeFile(t, filepath.Join(dir, "knot.conf"), knotConf(dir, knotSecAddr, peerconf.Knot{
+		Clauses:  tapdnsRemote(p.ts.Addr) + knotACL("notify", "notify"),
+		Template: []string{"zonefile-sync: -1", "journal-content: changes", "semantic-checks: off"},
+		Zones:    []peerconf.Zone{{Name: "example.", File: "example.zone", Options: []string{"master: tapdns", "acl: notify"}}},
+	}))
 	knot := ns.Start(t, "knotd", "-c", filepath.Join(dir, "knot.conf"))
 	knot.WaitReady(t, knotSecAddr.String())
 	waitSerial(t, e, knotSecAddr, "example.", 1, 10*time.Second)
@@ -362,38 +314,17 @@ func TestKnotCatalog(t *testing.T) {
 		writeFile(t, filepath.Join(dir, m+".zone"), interopZone(m+".example.", 1))
 	}
 	conf := func(members ...string) string {
-		var zones strings.Builder
+		zones := []peerconf.Zone{{Name: "catalog.", Options: []string{"catalog-role: generate", "notify: tapdns"}}}
 		for _, m := range members {
-			fmt.Fprintf(&zones, "  - domain: %s.example.\n    file: %s.zone\n    template: member\n", m, m)
+			zones = append(zones, peerconf.Zone{Name: m + ".example.", File: m + ".zone", Options: []string{"template: member"}})
 		}
-		return knotConf(dir, knotAddr, fmt.Sprintf(`remote:
-  - id: tapdns
-    address: %s@%d
-    key: xfr-key
-acl:
-  - id: xfr
-    address: 127.0.0.0/8
-    key: xfr-key
-    action: transfer
-template:
-  - id: default
-    storage: %q
-    zonefile-sync: -1
-    semantic-checks: off
-    acl: xfr
-  - id: member
-    storage: %q
-    zonefile-sync: -1
-    semantic-checks: off
-    acl: xfr
-    notify: tapdns
-    catalog-role: member
-    catalog-zone: catalog.
-zone:
-  - domain: catalog.
-    catalog-role: generate
-    notify: tapdns
-%s`, secTS.Addr.Addr(), secTS.Addr.Port(), dir, dir, zones.String()))
+		return knotConf(dir, knotAddr, peerconf.Knot{
+			Clauses:  tapdnsRemote(secTS.Addr) + knotACL("xfr", "transfer"),
+			Template: []string{"zonefile-sync: -1", "semantic-checks: off", "acl: xfr"},
+			Templates: []peerconf.Template{{ID: "member", Lines: []string{"zonefile-sync: -1", "semantic-checks: off", "acl: xfr",
+				"notify: tapdns", "catalog-role: member", "catalog-zone: catalog."}}},
+			Zones: zones,
+		})
 	}
 	writeFile(t, filepath.Join(dir, "knot.conf"), conf("m1", "m2"))
 	knot := ns.Start(t, "knotd", "-c", filepath.Join(dir, "knot.conf"))

@@ -6,86 +6,52 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/tapdns/tapdns/internal/peerconf"
 )
 
 // nsdConfig returns the configuration of an NSD server: foreground, one
 // server process, everything under s.Dir, no rate limiting, no transfers,
 // EDNS size 1232 (so the big answers are truncated over UDP).
 func nsdConfig(s Server, zones []Zone) string {
-	var b strings.Builder
-	b.WriteString("server:\n")
-	for _, a := range s.Addrs {
-		fmt.Fprintf(&b, "  ip-address: %s@53\n", a)
-	}
-	fmt.Fprintf(&b, `  do-ip4: yes
-  do-ip6: yes
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonesdir: %q
-  zonelistfile: %q
-  xfrdfile: %q
-  xfrdir: %q
-  pidfile: %q
-  verbosity: 1
-  refuse-any: no
-  ipv4-edns-size: 1232
-  ipv6-edns-size: 1232
-  rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-  tcp-count: 100
-remote-control:
-  control-enable: no
-`, s.Dir, filepath.Join(s.Dir, "zone.list"), filepath.Join(s.Dir, "xfrd.state"), s.Dir, filepath.Join(s.Dir, "nsd.pid"))
-	for _, z := range zones {
-		if slices.Contains(z.Servers, s.Name) {
-			fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n", z.Origin, z.File)
-		}
-	}
-	return b.String()
+	return peerconf.NSD{
+		Dir:    s.Dir,
+		Listen: port53(s.Addrs),
+		Server: []string{"do-ip4: yes", "do-ip6: yes", "verbosity: 1", "refuse-any: no",
+			"ipv4-edns-size: 1232", "ipv6-edns-size: 1232", "rrl-ratelimit: 0", "rrl-whitelist-ratelimit: 0", "tcp-count: 100"},
+		Zones: serverZones(s, zones),
+	}.String()
 }
 
 // knotConfig returns the configuration of a Knot DNS server: one UDP and
 // one TCP worker, everything under s.Dir, no zone file or journal writes,
 // no transfers, UDP payload 1232.
 func knotConfig(s Server, zones []Zone) string {
-	var b strings.Builder
-	b.WriteString("server:\n  listen: [ ")
-	for i, a := range s.Addrs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s@53", a)
+	return peerconf.Knot{
+		Dir:    s.Dir,
+		Listen: port53(s.Addrs),
+		Server: []string{"udp-max-payload: 1232", "udp-workers: 1", "tcp-workers: 1"},
+		Zones:  serverZones(s, zones),
+	}.String()
+}
+
+func port53(addrs []netip.Addr) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, a := range addrs {
+		out = append(out, netip.AddrPortFrom(a, 53))
 	}
-	fmt.Fprintf(&b, ` ]
-  rundir: %q
-  pidfile: %q
-  user: root:root
-  udp-max-payload: 1232
-  udp-workers: 1
-  tcp-workers: 1
-  background-workers: 1
-log:
-  - target: stderr
-    any: notice
-database:
-  storage: %q
-template:
-  - id: default
-    storage: %q
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-zone:
-`, s.Dir, filepath.Join(s.Dir, "knot.pid"), s.Dir, s.Dir)
+	return out
+}
+
+// serverZones returns the zones s loads.
+func serverZones(s Server, zones []Zone) []peerconf.Zone {
+	var out []peerconf.Zone
 	for _, z := range zones {
 		if slices.Contains(z.Servers, s.Name) {
-			fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.Origin, z.File)
+			out = append(out, peerconf.Zone{Name: z.Origin, File: z.File})
 		}
 	}
-	return b.String()
+	return out
 }
 
 // UnboundConfig returns a configuration for Unbound as the reference
