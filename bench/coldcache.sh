@@ -92,8 +92,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "# $*" >&2; }
-has() { [[ ",$1," == *",$2,"* ]]; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- build
@@ -144,13 +144,7 @@ for t in "${TARGETS[@]}"; do
 done
 resolvers_up "$NEED_VETH" "$NEED_TAP"
 
-tap_setup() {
-	if ! ip -n "$NS_T" link show "$TAP" >/dev/null 2>&1; then
-		ip -n "$NS_T" tuntap add dev "$TAP" mode tap
-	fi
-	ip -n "$NS_T" addr replace "$TAP_LOCAL/24" dev "$TAP"
-	ip -n "$NS_T" link set "$TAP" up
-}
+tap_setup() { tap_up "$NS_T" "$TAP" "$TAP_LOCAL/24"; }
 
 target_side() {
 	case $1 in
@@ -167,16 +161,7 @@ start_target() { # $1: target, $2: log file; sets SPID
 }
 
 stop_target() {
-	if [[ -n $SPID ]]; then
-		kill "$SPID" 2>/dev/null || true
-		local i
-		for i in $(seq 50); do
-			kill -0 "$SPID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$SPID" 2>/dev/null || true
-		wait "$SPID" 2>/dev/null || true
-	fi
+	[[ -z $SPID ]] || stop_pid "$SPID" 50
 	SPID=
 }
 
@@ -264,11 +249,7 @@ done
 	echo
 	echo "medians over rounds (min-max of max q/s); latency at $LAT_QPS q/s, each name once, cold cache:"
 	printf '%-8s %10s %15s %7s %9s %9s %9s %9s %6s %10s %3s\n' target "max q/s" "min-max" "lost%" answered "p50 us" "p90 us" "p99 us" wrong "RSS B/name" n
-	awk -F'\t' '
-		function median(x, m,   i, j, t) {
-			for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
-			return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
-		}
+	awk -F'\t' "$AWK_MEDIAN"'
 		NR > 1 { k = $2; if (!(k in n)) order[++no] = k; n[k]++; for (c = 3; c <= 11; c++) v[k, c, n[k]] = $c }
 		END {
 			for (o = 1; o <= no; o++) {
@@ -276,12 +257,12 @@ done
 				for (c = 3; c <= 11; c++) {
 					cnt = 0
 					for (i = 1; i <= m; i++) if (v[k, c, i] != "NA") x[++cnt] = v[k, c, i] + 0
-					med[c] = (cnt == 0) ? "NA" : median(x, cnt)
+					mv[c] = (cnt == 0) ? "NA" : med(x, cnt)
 					if (c == 10) { lo = (cnt == 0) ? "NA" : x[1]; hi = (cnt == 0) ? "NA" : x[cnt] }
 					delete x
 				}
-				printf "%-8s %10s %15s %7s %8s%% %9s %9s %9s %6s %10s %3d\n", k, med[10], lo "-" hi, med[11], med[3],
-					med[4], med[5], med[6], med[8], med[9], m
+				printf "%-8s %10s %15s %7s %8s%% %9s %9s %9s %6s %10s %3d\n", k, mv[10], lo "-" hi, mv[11], mv[3],
+					mv[4], mv[5], mv[6], mv[8], mv[9], m
 			}
 		}' "$SAMPLES"
 	awk -F'\t' 'NR > 1 && $13 != "-" { printf "%s round %s: resperf fell behind at %s q/s (generator too slow); its max q/s is not a maximum\n", $2, $1, $13 }' "$SAMPLES"

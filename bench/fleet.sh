@@ -50,6 +50,8 @@ done
 (( APPLIANCES >= 1 && APPLIANCES <= 200 )) || { echo "bench/fleet.sh: APPLIANCES must be 1..200" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 OUTDIR=$ROOT/bench/out
 mkdir -p "$OUTDIR"
 RESULT=$OUTDIR/fleet-$(date -u +%Y%m%d-%H%M%S).txt
@@ -73,22 +75,15 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log() { echo "# $*" >&2; }
-has() { [[ ",$ONLY," == *",$1,"* ]]; }
 out() { echo "$*" | tee -a "$RESULT"; }
-stop_pid() { # $1: a PID of ours; stop it and forget it
-	local p=$1 i
-	kill "$p" 2>/dev/null || true
-	for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$p" 2>/dev/null || true
-	wait "$p" 2>/dev/null || true
+stop_ours() { # $1: a PID in PIDS; stop it and forget it
+	local p=$1
+	stop_pid "$p" 50
 	local keep=() q
 	for q in "${PIDS[@]}"; do [[ $q != "$p" ]] && keep+=("$q"); done
 	PIDS=("${keep[@]}")
 }
 
-# shellcheck source=bench/provenance.sh
-. "$ROOT/bench/provenance.sh"
 out "$(provenance "$ROOT")" # at the start: the tree that is built below
 busy=$(busy_warning "$(cut -d' ' -f1-3 /proc/loadavg)")
 [[ -n $busy ]] && out "$busy"
@@ -127,7 +122,7 @@ soa_serial() { awk '/SOA/ { for (i = 1; i <= NF; i++) if ($i == "SOA") { print $
 SERIAL=$(soa_serial "$WORK/fleet.zone")
 [[ $SERIAL =~ ^[0-9]+$ ]] || { echo "bench/fleet.sh: no serial in the generated zone" >&2; exit 1; }
 BIG_RRS=0
-if has throughput; then
+if has "$ONLY" throughput; then
 	log "generating the $BIG_NAMES-name zone"
 	"$WORK/bin/zonegen" -n "$BIG_NAMES" -origin big.test. -o "$WORK/big.zone" 2>"$WORK/zonegen.log"
 	BIG_RRS=$(awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "RRs,") print $i }' "$WORK/zonegen.log")
@@ -164,7 +159,7 @@ zone:
 	provide-xfr: 198.18.0.0/24 $KEY
 EOF
 	for i in $(seq "$APPLIANCES"); do printf '\tnotify: 198.18.0.%d %s\n' $((10 + i)) "$KEY"; done
-	if has throughput; then
+	if has "$ONLY" throughput; then
 		printf 'zone:\n\tname: "big.test."\n\tzonefile: "%s"\n\tprovide-xfr: 198.18.0.0/24 %s\n' "$WORK/big.zone" "$KEY"
 	fi
 } >"$WORK/nsd/nsd.conf"
@@ -174,7 +169,7 @@ PIDS+=($!)
 NSD_PID=$!
 ip netns exec "$NS" "$WORK/bin/serialwait" -zone fleet.test. -serial "$SERIAL" -timeout "${TIMEOUT}s" $PRIMARY:53 >/dev/null ||
 	{ echo "bench/fleet.sh: NSD does not answer"; tail "$WORK/nsd.log"; exit 1; } >&2
-if has throughput; then
+if has "$ONLY" throughput; then
 	ip netns exec "$NS" "$WORK/bin/serialwait" -zone big.test. -serial "$BIG_SERIAL" -timeout "${TIMEOUT}s" $PRIMARY:53 >/dev/null
 fi
 
@@ -193,10 +188,8 @@ start_appliance() {
 	APID=$!
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "NA"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minmax() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
 
-if has convergence; then
+if has "$ONLY" convergence; then
 	log "starting $APPLIANCES appliances"
 	t0=$(date +%s%N)
 	ADDRS=()
@@ -239,7 +232,7 @@ if has convergence; then
 	out "estimate inputs: IXFR of one change ${ixfr:-NA} B, AXFR of the zone ${axfr:-NA} B, signed SOA answer ${soaq:-NA} B (kdig's 'Received'; TCP framing included for transfers)"
 fi
 
-if has throughput; then
+if has "$ONLY" throughput; then
 	out "throughput: big.test. from zonegen -n $BIG_NAMES: $BIG_RRS RRs"
 	printf 'run\ttarget\tseconds\trecords_per_s\trss_kb\n' >"$WORK/tp"
 	# A tapdns secondary of its own, after the convergence appliances.
@@ -256,7 +249,7 @@ if has throughput; then
 			printf '%s\ttapdns\tNA\tNA\tNA\n' "$r" >>"$WORK/tp"
 			log "tapdns did not get big.test.: $(tail -3 "$WORK/tap$N.log")"
 		fi
-		stop_pid "$pid"
+		stop_ours "$pid"
 		log "tapdns run $r: $(grep -o 'zone transferred.*' "$WORK/tap$N.log" | head -1)"
 		mkdir -p "$WORK/knot"
 		rm -rf "$WORK/knot"/*
@@ -302,7 +295,7 @@ EOF
 			printf '%s\tknot\tNA\tNA\tNA\n' "$r" >>"$WORK/tp"
 			log "Knot did not get big.test.: $(tail -3 "$WORK/knot.log")"
 		fi
-		stop_pid "$pid"
+		stop_ours "$pid"
 		log "knot run $r: $(grep -o 'AXFR, incoming.*finished.*' "$WORK/knot.log" | head -1)"
 	done
 	out "throughput runs (start of the secondary to its first answer with the serial; RSS then):"

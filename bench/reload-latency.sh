@@ -50,8 +50,8 @@ done
 [[ $DURATION -ge 5 ]] || die "DURATION must be at least 5 s (reloads start at 2 s)"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/provenance.sh
-. "$ROOT/bench/provenance.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 PROVENANCE=$(provenance "$ROOT")
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 OUTDIR=$ROOT/bench/out
@@ -75,7 +75,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log() { echo "# $*" >&2; }
 pin() { # $1: CPU list or empty
 	if [[ -n $1 ]]; then echo taskset -c "$1"; fi
 }
@@ -94,28 +93,13 @@ read -r LAST_NAME LAST_ADDR < <(awk '/^; last: / { print $3, $5; exit }' "$ZONE"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 tap_setup() { # the TAP goes away with the tapdns that created it
-	if ! ip -n "$NS" link show "$TAP" >/dev/null 2>&1; then
-		ip -n "$NS" tuntap add dev "$TAP" mode tap
-	fi
-	ip -n "$NS" addr replace 198.18.0.1/24 dev "$TAP"
-	ip -n "$NS" link set "$TAP" up
+	tap_up "$NS" "$TAP" 198.18.0.1/24
 	ip netns exec "$NS" sysctl -q -w "net.ipv4.neigh.$TAP.retrans_time_ms=10"
-}
-
-status_kb() { # $1 pid, $2 field
-	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo NA
 }
 
 stop_server() {
 	[[ -n $SPID ]] || return 0
-	kill "$SPID" 2>/dev/null || true
-	local i
-	for i in $(seq 100); do
-		kill -0 "$SPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$SPID" 2>/dev/null || true
-	wait "$SPID" 2>/dev/null || true
+	stop_pid "$SPID" 100
 	SPID=
 }
 
@@ -212,11 +196,7 @@ done
 	echo "latency in us over all answered queries of a run; per mode the median over rounds and [min-max]"
 	printf '%-6s %19s %19s %19s %21s %9s %17s %19s %9s %3s\n' mode p50 p99 p99.9 max timeouts "steady RSS MB" "peak MB" "reload s" n
 	for m in "${MODE_LIST[@]}"; do
-		awk -F'\t' -v m="$m" '
-			function med(x, k,   i, j, t) {
-				for (i = 2; i <= k; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
-				return (k % 2) ? x[(k+1)/2] : (x[k/2] + x[k/2+1]) / 2
-			}
+		awk -F'\t' -v m="$m" "$AWK_MEDIAN"'
 			function cell(c, scale, fmt,   i, x, k) {
 				k = 0
 				for (i = 1; i <= n; i++) if (v[i, c] != "NA") x[++k] = v[i, c] / scale
@@ -235,11 +215,7 @@ done
 	echo
 	echo "reloads sent/logged per run (lean, plain): $(awk -F'\t' 'NR > 1 && $2 != "none" { printf "%s%s %s", sep, $2, $11; sep = ", " }' "$SAMPLES")"
 	echo "ratios of medians, lean / plain (below 1: lean is lower):"
-	awk -F'\t' '
-		function med(x, k,   i, j, t) {
-			for (i = 2; i <= k; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
-			return (k % 2) ? x[(k+1)/2] : (x[k/2] + x[k/2+1]) / 2
-		}
+	awk -F'\t' "$AWK_MEDIAN"'
 		function m(mode, c,   i, k, x) {
 			k = 0
 			for (i = 2; i <= NR; i++) if (md[i] == mode && val[i, c] != "NA") x[++k] = val[i, c]

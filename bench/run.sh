@@ -106,12 +106,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "# $*" >&2; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-# shellcheck source=bench/provenance.sh
-. "$ROOT/bench/provenance.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
-has() { [[ ",$1," == *",$2,"* ]]; }
 
 # ---------------------------------------------------------------- build
 mkdir -p "$WORK/bin"
@@ -181,13 +179,7 @@ fi
 # tap_setup (re)creates the TAP: a server built on water clears the
 # persist flag, so the device may be gone after the previous target.
 tap_setup() {
-	if ! ip -n "$NS_T" link show "$TAP" >/dev/null 2>&1; then
-		local mq=""
-		[[ $QUEUES -gt 1 ]] && mq=multi_queue
-		ip -n "$NS_T" tuntap add dev "$TAP" mode tap $mq
-	fi
-	ip -n "$NS_T" addr replace "$TAP_LOCAL/24" dev "$TAP"
-	ip -n "$NS_T" link set "$TAP" up
+	tap_up "$NS_T" "$TAP" "$TAP_LOCAL/24" "$QUEUES"
 	ip -n "$NS_T" neigh flush dev "$TAP" 2>/dev/null || true
 }
 
@@ -269,16 +261,7 @@ start_target() { # $1: target, $2: log file
 }
 
 stop_target() { # kill the server we started, wait for it
-	if [[ -n $SPID ]]; then
-		kill "$SPID" 2>/dev/null || true
-		local i
-		for i in $(seq 50); do
-			kill -0 "$SPID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$SPID" 2>/dev/null || true
-		wait "$SPID" 2>/dev/null || true
-	fi
+	[[ -z $SPID ]] || stop_pid "$SPID" 50
 	SPID=
 }
 
@@ -302,20 +285,13 @@ wait_ready() { # $1: target
 }
 
 # ------------------------------------------------------------ measuring
-# tree: $1 and all its descendants (NSD's first process becomes xfrd; its
-# child is "main", whose child serves).
-tree() {
-	local c
-	echo "$1"
-	for c in $(pgrep -P "$1" || true); do tree "$c"; done
-}
 # cpu_ticks: user+system CPU time (clock ticks) of the server and its
 # direct children (NSD serves from a forked child). On a shared machine the
 # server's CPU time during a run makes replies per CPU-second comparable
 # when replies/s is not.
 cpu_ticks() {
 	local p sum=0 v
-	for p in $(tree "$SPID"); do
+	for p in $(proc_tree "$SPID"); do
 		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || true)
 		sum=$((sum + ${v:-0}))
 	done
@@ -446,25 +422,21 @@ done
 	printf '%-9s %-8s %11s %17s %9s %9s %9s %5s %9s %3s\n' target tool "median r/s" "min-max r/s" answered "lat (us)" offered "cpu%" "r/cpu-s" n
 	# One line per target and tool: median, min-max of replies/s, median
 	# answered %, median dnsperf latency, median kxdpgun send rate.
-	awk -F'\t' '
-		function median(x, m,   i, j, t) {
-			for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
-			return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
-		}
+	awk -F'\t' "$AWK_MEDIAN"'
 		NR > 1 && $4 != "NA" { k = $2 "\t" $3; n[k]++; v[k, n[k]] = $4; p[k, n[k]] = $5; l[k, n[k]] = $6; o[k, n[k]] = $7; u[k, n[k]] = $8; e[k, n[k]] = $9 }
 		END {
 			for (k in n) {
 				m = n[k]
 				for (i = 1; i <= m; i++) { a[i] = v[k, i] + 0; b[i] = p[k, i] + 0; c[i] = l[k, i] + 0; d[i] = o[k, i] + 0; f[i] = u[k, i] + 0; g[i] = e[k, i] + 0 }
-				med = median(a, m)
+				mr = med(a, m)
 				split(k, kk, "\t")
-				lat = (l[k, 1] == "NA") ? "-" : sprintf("%.0f", median(c, m))
-				off = (o[k, 1] == "NA") ? "-" : sprintf("%.0f", median(d, m))
-				cpu = (u[k, 1] == "NA" || u[k, 1] == "") ? "-" : sprintf("%.0f", median(f, m))
-				eff = (e[k, 1] == "NA" || e[k, 1] == "") ? "-" : sprintf("%.0f", median(g, m))
-				printf "%s\t%s\t%-9s %-8s %11.0f %17s %8.1f%% %9s %9s %5s %9s %3d\n", kk[1], kk[2], kk[1], kk[2], med,
-					sprintf("%.0f-%.0f", a[1], a[m]), median(b, m), lat, off, cpu, eff, m
-				print kk[1] "\t" kk[2] "\t" med "\t" eff > "/dev/stderr"
+				lat = (l[k, 1] == "NA") ? "-" : sprintf("%.0f", med(c, m))
+				off = (o[k, 1] == "NA") ? "-" : sprintf("%.0f", med(d, m))
+				cpu = (u[k, 1] == "NA" || u[k, 1] == "") ? "-" : sprintf("%.0f", med(f, m))
+				eff = (e[k, 1] == "NA" || e[k, 1] == "") ? "-" : sprintf("%.0f", med(g, m))
+				printf "%s\t%s\t%-9s %-8s %11.0f %17s %8.1f%% %9s %9s %5s %9s %3d\n", kk[1], kk[2], kk[1], kk[2], mr,
+					sprintf("%.0f-%.0f", a[1], a[m]), med(b, m), lat, off, cpu, eff, m
+				print kk[1] "\t" kk[2] "\t" mr "\t" eff > "/dev/stderr"
 			}
 		}' "$SAMPLES" 2>"$WORK/medians" >"$WORK/table"
 	for t in "${TARGETS[@]}"; do

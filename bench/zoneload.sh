@@ -82,12 +82,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log() { echo "# $*" >&2; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-# shellcheck source=bench/provenance.sh
-. "$ROOT/bench/provenance.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
-has() { [[ ",$1," == *",$2,"* ]]; }
 
 mkdir -p "$WORK/bin"
 (cd "$ROOT" && go build -o "$WORK/bin/zonegen" ./bench/cmd/zonegen)
@@ -150,11 +148,7 @@ ip -n "$NS_T" link set lo up
 ip -n "$NS_L" link set lo up
 
 tap_setup() {
-	if ! ip -n "$NS_T" link show "$TAP" >/dev/null 2>&1; then
-		ip -n "$NS_T" tuntap add dev "$TAP" mode tap
-	fi
-	ip -n "$NS_T" addr replace 198.18.0.1/24 dev "$TAP"
-	ip -n "$NS_T" link set "$TAP" up
+	tap_up "$NS_T" "$TAP" 198.18.0.1/24
 	# Retry ARP every 10 ms, not every second, so that the time to the first
 	# answer is not rounded up to the kernel's ARP retransmit timer.
 	ip netns exec "$NS_T" sysctl -q -w "net.ipv4.neigh.$TAP.retrans_time_ms=10"
@@ -170,30 +164,13 @@ knot_conf "$WORK/knot/knot.conf" 127.0.0.1 "$ORIGIN" "$ZONE" "$WORK/knot"
 
 stop_server() {
 	[[ -n $SPID ]] || return 0
-	kill "$SPID" 2>/dev/null || true
-	local i
-	for i in $(seq 100); do
-		kill -0 "$SPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$SPID" 2>/dev/null || true
-	wait "$SPID" 2>/dev/null || true
+	stop_pid "$SPID" 100
 	SPID=
 }
 
-status_kb() { # $1 pid, $2 field: prints kB or NA
-	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print "NA" }' "/proc/$1/status" 2>/dev/null || echo NA
-}
-# tree: $1 and all its descendants (NSD's first process becomes xfrd; its
-# child is "main", whose child serves).
-tree() {
-	local c
-	echo "$1"
-	for c in $(pgrep -P "$1" || true); do tree "$c"; done
-}
 max_kb() { # $1 pid, $2 field: the largest value over it and its descendants
 	local p m=0 v
-	for p in $(tree "$1"); do
+	for p in $(proc_tree "$1"); do
 		v=$(status_kb "$p" "$2")
 		[[ $v != NA && $v -gt $m ]] && m=$v
 	done
@@ -201,7 +178,7 @@ max_kb() { # $1 pid, $2 field: the largest value over it and its descendants
 }
 pss_kb() { # $1 pid: PSS of it and its descendants, kB
 	local p sum=0 v
-	for p in $(tree "$1"); do
+	for p in $(proc_tree "$1"); do
 		v=$(awk '$1 == "Pss:" { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true)
 		sum=$((sum + ${v:-0}))
 	done
@@ -335,11 +312,7 @@ done
 	printf '%-11s %8s %9s %9s %9s %8s %12s %12s  %s\n' target "load s" "RSS MB" "peak MB" "PSS MB" "B/RR" "reload pk MB" "changed pk MB" "reload"
 	for t in "${TARGETS[@]}"; do
 		# medians over rounds (round 0 is nsd-db's untimed db build)
-		awk -F'\t' -v t="$t" -v rrs="$RRS" '
-			function med(x, m,   i, j, s) {
-				for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { s = x[j]; x[j] = x[j-1]; x[j-1] = s }
-				return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
-			}
+		awk -F'\t' -v t="$t" -v rrs="$RRS" "$AWK_MEDIAN"'
 			$2 == t && $1 > 0 && $3 != "NA" { n++; L[n] = $3; R[n] = $4; H[n] = $5; P[n] = $6; K[n] = $7; note = $8; C[n] = $9 }
 			$2 == t && $1 > 0 && $3 == "NA" { bad = $8 }
 			END {
@@ -363,11 +336,7 @@ done
 	echo "reload peak <= 1.5x steady RSS."
 	# Verdicts on the medians over the rounds, the figures in the table
 	# (not on the last round's).
-	awk -F'\t' '
-		function med(x, m,   i, j, s) {
-			for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { s = x[j]; x[j] = x[j-1]; x[j-1] = s }
-			return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2
-		}
+	awk -F'\t' "$AWK_MEDIAN"'
 		function median(t, col,   i, m, x) {
 			m = 0
 			for (i = 1; i <= NR; i++) if (tg[i] == t && v[i, col] != "NA" && v[i, col] != "") x[++m] = v[i, col] + 0

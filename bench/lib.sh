@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# bench/lib.sh: what the bench/*.sh scripts share, sourced by them once
+# ROOT is set. It sources bench/provenance.sh (provenance, busy_warning).
+#
+#   log MSG...             a progress line on stderr: "# MSG"
+#   has LIST ITEM          whether the comma-separated LIST holds ITEM
+#   stop_pid PID [TRIES]   stops PID, a child of ours not yet waited for (so
+#                          its PID cannot have been reused): SIGTERM, up to
+#                          TRIES (default 50) x 0.1 s for it to exit, then
+#                          SIGKILL; waits for it
+#   status_kb PID FIELD    a field of /proc/PID/status in kB (VmRSS, VmHWM),
+#                          or NA
+#   proc_tree PID          PID and all its descendants, one per line (NSD's
+#                          first process becomes xfrd; its child is "main",
+#                          whose child serves)
+#   tap_up NS TAP CIDR [QUEUES]
+#                          (re)creates the TAP in the namespace NS
+#                          (multi-queue when QUEUES > 1), gives its kernel
+#                          side the address CIDR and sets it up; a server
+#                          built on water clears the persist flag, so the
+#                          device may be gone after the previous server
+#   median, minmax         of the numbers on stdin, one per line: the median
+#                          (NA for none), and "min-max"
+#   AWK_MEDIAN             the awk function med(x, n): the median of
+#                          x[1..n], which it sorts; put it before an awk
+#                          program that uses it: awk "$AWK_MEDIAN"'...'
+
+# shellcheck source=bench/provenance.sh
+. "$ROOT/bench/provenance.sh"
+
+log() { echo "# $*" >&2; }
+
+has() { [[ ",$1," == *",$2,"* ]]; }
+
+stop_pid() {
+	local pid=$1 tries=${2:-50} i
+	kill "$pid" 2>/dev/null || true
+	for i in $(seq "$tries"); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+status_kb() {
+	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print "NA" }' "/proc/$1/status" 2>/dev/null || echo NA
+}
+
+proc_tree() {
+	local c
+	echo "$1"
+	for c in $(pgrep -P "$1" || true); do proc_tree "$c"; done
+}
+
+tap_up() {
+	local ns=$1 tap=$2 cidr=$3 queues=${4:-1} mq=()
+	if ! ip -n "$ns" link show "$tap" >/dev/null 2>&1; then
+		[[ $queues -gt 1 ]] && mq=(multi_queue)
+		ip -n "$ns" tuntap add dev "$tap" mode tap "${mq[@]}"
+	fi
+	ip -n "$ns" addr replace "$cidr" dev "$tap"
+	ip -n "$ns" link set "$tap" up
+}
+
+AWK_MEDIAN='
+function med(x, n,   i, j, t) {
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
+	return (n % 2) ? x[(n+1)/2] : (x[n/2] + x[n/2+1]) / 2
+}
+'
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "NA"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+minmax() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
