@@ -5,11 +5,7 @@ package e2e
 // mdns/testdata/peer.py (see its usage) inside the lab namespace.
 
 import (
-	"bufio"
 	"encoding/hex"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,72 +14,22 @@ import (
 	"time"
 
 	"github.com/tapdns/tapdns/internal/labtest"
+	"github.com/tapdns/tapdns/internal/zeroconfpeer"
 )
-
-const python = "/usr/bin/python3" // Debian's, which has python3-zeroconf
 
 // requireZeroconf skips the test, or fails it under CI, unless the lab
 // can run and python-zeroconf is installed.
 func requireZeroconf(t *testing.T) {
 	t.Helper()
 	requireLab(t)
-	if err := exec.Command(python, "-c", "import zeroconf").Run(); err != nil {
-		labtest.SkipOrFailf(t, "%s cannot import zeroconf (scripts/setup.sh installs python3-zeroconf): %v", python, err)
-	}
-}
-
-func peerScript(t *testing.T) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "mdns", "testdata", "peer.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// runPeer runs peer.py to completion in ns and returns what it printed.
-func runPeer(t *testing.T, ns *labtest.NS, args ...string) []map[string]any {
-	t.Helper()
-	out, err := ns.Run(t, append([]string{python, peerScript(t)}, args...)...)
-	if err != nil {
-		t.Fatalf("peer.py %v: %v", args, err)
-	}
-	return peerLines(t, out)
-}
-
-// startPeer starts peer.py in ns and waits for its first line.
-func startPeer(t *testing.T, ns *labtest.NS, args ...string) *labtest.Proc {
-	t.Helper()
-	p := ns.Start(t, append([]string{python, peerScript(t)}, args...)...)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.Stdout(), "ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("peer.py %v not ready: %s %s", args, p.Stdout(), p.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return p
-}
-
-func peerLines(t *testing.T, out string) []map[string]any {
-	t.Helper()
-	var objs []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var o map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
-			t.Fatalf("peer.py printed %q: %v", sc.Text(), err)
-		}
-		objs = append(objs, o)
-	}
-	return objs
+	zeroconfpeer.Require(t)
 }
 
 // resolved returns the IPv4 addresses python-zeroconf finds for host.
 func resolved(t *testing.T, ns *labtest.NS, host string) []string {
 	t.Helper()
 	var s []string
-	for _, a := range runPeer(t, ns, "resolve", "198.18.0.1", host)[0]["addrs"].([]any) {
+	for _, a := range zeroconfpeer.Run(t, ns, "resolve", "198.18.0.1", host)[0]["addrs"].([]any) {
 		s = append(s, a.(string))
 	}
 	return s
@@ -92,7 +38,7 @@ func resolved(t *testing.T, ns *labtest.NS, host string) []string {
 func TestMDNS(t *testing.T) {
 	requireZeroconf(t)
 	ns, p := startTapdns(t, "--mdns", "--metrics", metricsAddr)
-	listener := startPeer(t, ns, "listen", "198.18.0.1")
+	listener := zeroconfpeer.Start(t, ns, "listen", "198.18.0.1")
 
 	t.Run("PeerResolvesTapdns", func(t *testing.T) {
 		if got := resolved(t, ns, "tapdns.local."); !slices.Equal(got, []string{appliance4}) {
@@ -101,7 +47,7 @@ func TestMDNS(t *testing.T) {
 	})
 
 	t.Run("DNSSDBrowsable", func(t *testing.T) {
-		got := runPeer(t, ns, "browse", "198.18.0.1", "_domain._udp.local.")
+		got := zeroconfpeer.Run(t, ns, "browse", "198.18.0.1", "_domain._udp.local.")
 		if len(got) != 2 || got[0]["name"] != "tapdns._domain._udp.local." || got[0]["server"] != "tapdns.local." ||
 			got[0]["port"] != 53.0 || len(got[0]["addrs"].([]any)) != 1 || got[0]["addrs"].([]any)[0] != appliance4 {
 			t.Errorf("browse found %v, want tapdns._domain._udp.local. on tapdns.local. port 53 at %s", got, appliance4)
@@ -109,7 +55,7 @@ func TestMDNS(t *testing.T) {
 	})
 
 	t.Run("LegacyQueryOverIPv6", func(t *testing.T) {
-		got := runPeer(t, ns, "legacy6", "tap0", "tapdns.local.", "28")[0]
+		got := zeroconfpeer.Run(t, ns, "legacy6", "tap0", "tapdns.local.", "28")[0]
 		if got["timeout"] != nil {
 			t.Fatal("no answer to a one-shot query to [ff02::fb]:5353")
 		}
@@ -130,7 +76,7 @@ func TestMDNS(t *testing.T) {
 	})
 
 	t.Run("DigPeerNames", func(t *testing.T) {
-		startPeer(t, ns, "publish", "198.18.0.1", "printer")
+		zeroconfpeer.Start(t, ns, "publish", "198.18.0.1", "printer")
 		r := dig(t, ns, appliance4, "printer.local", "A")
 		if r.Status != "NOERROR" || len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0], "IN A 198.18.0.1") {
 			t.Fatalf("dig printer.local: %s %v, want the peer's address", r.Status, r.Answer)
@@ -174,7 +120,7 @@ func TestMDNS(t *testing.T) {
 			{"198.18.0.1", "0000000000010000"},
 			{"198.18.0.1", huge},
 		} {
-			runPeer(t, ns, "send", c.src, c.hex)
+			zeroconfpeer.Run(t, ns, "send", c.src, c.hex)
 		}
 		for _, reason := range []string{"off_link", "malformed", "huge"} {
 			waitMetric(t, ns, `tapdns_mdns_dropped_total{reason="`+reason+`"}`, func(v float64) bool { return v >= 1 })
@@ -205,7 +151,7 @@ func TestMDNS(t *testing.T) {
 		deadline := time.Now().Add(3 * time.Second)
 		for {
 			var goodbye, announced bool
-			for _, o := range peerLines(t, listener.Stdout()) {
+			for _, o := range zeroconfpeer.Lines(t, listener.Stdout()) {
 				if o["src"] != appliance4 {
 					continue
 				}
@@ -239,7 +185,7 @@ func TestMDNSConflict(t *testing.T) {
 	ns := labtest.NewNS(t, "e2e")
 	ns.AddTAP(t, "tap0", kernel4, kernel6)
 	// The peer holds tapdns.local before tapdns starts.
-	startPeer(t, ns, "defend", "198.18.0.1", "tapdns.local.")
+	zeroconfpeer.Start(t, ns, "defend", "198.18.0.1", "tapdns.local.")
 	p := ns.StartTapdns(t, bin, "--tap", "tap0", "--ip", appliance4+"/24", "--ip6", appliance6+"/64", "--mdns", "--mdns-name", "tapdns")
 	p.WaitReady(t, appliance4)
 	deadline := time.Now().Add(10 * time.Second)

@@ -1,13 +1,10 @@
 package mdns
 
 import (
-	"bufio"
 	"encoding/hex"
-	"encoding/json"
 	"net"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -17,6 +14,7 @@ import (
 	"github.com/tapdns/tapdns/dnswire"
 	"github.com/tapdns/tapdns/internal/kernelnet"
 	"github.com/tapdns/tapdns/internal/labtest"
+	"github.com/tapdns/tapdns/internal/zeroconfpeer"
 )
 
 // The tests below run python-zeroconf, a third-party mDNS implementation,
@@ -25,16 +23,12 @@ import (
 // the Responder's (vu) 198.18.0.2/24, with fixed link-local addresses.
 // Nothing is sent anywhere else.
 
-const python = "/usr/bin/python3" // Debian's, which has python3-zeroconf
-
 // requirePeer skips the test, or fails it under CI, unless root, ip(8)
 // and python-zeroconf are there.
 func requirePeer(t *testing.T) {
 	t.Helper()
 	labtest.RequireRoot(t)
-	if err := exec.Command(python, "-c", "import zeroconf").Run(); err != nil {
-		labtest.SkipOrFailf(t, "%s cannot import zeroconf (scripts/setup.sh installs python3-zeroconf): %v", python, err)
-	}
+	zeroconfpeer.Require(t)
 }
 
 // nsNet is the Net of a namespace: kernel sockets opened on a thread
@@ -62,18 +56,12 @@ func (n nsNet) SendUDP(src, dst netip.AddrPort, b []byte) error {
 type lab struct {
 	peer, us *labtest.NS
 	net      nsNet
-	script   string
 }
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	requirePeer(t)
 	l := &lab{peer: labtest.NewNS(t, "mdnsp"), us: labtest.NewNS(t, "mdnsu")}
-	script, err := filepath.Abs("testdata/peer.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.script = script
 	ip := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -125,58 +113,10 @@ func (l *lab) config(name string) Config {
 	return c
 }
 
-// run runs peer.py to completion in the peer namespace and returns the
-// JSON objects it printed.
-func (l *lab) run(t *testing.T, args ...string) []map[string]any {
-	t.Helper()
-	out, err := l.peer.Run(t, append([]string{python, l.script}, args...)...)
-	if err != nil {
-		t.Fatalf("peer.py %v: %v", args, err)
-	}
-	return parseLines(t, out)
-}
-
-// start starts peer.py in the peer namespace; it runs until the test ends
-// (or is signalled) and its first line must come within 10 s.
-func (l *lab) start(t *testing.T, args ...string) *labtest.Proc {
-	t.Helper()
-	p := l.peer.Start(t, append([]string{python, l.script}, args...)...)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.Stdout(), "ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("peer.py %v not ready: %s %s", args, p.Stdout(), p.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return p
-}
-
-func parseLines(t *testing.T, out string) []map[string]any {
-	t.Helper()
-	var objs []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var o map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
-			t.Fatalf("peer.py printed %q: %v", sc.Text(), err)
-		}
-		objs = append(objs, o)
-	}
-	return objs
-}
-
-func strs(v any) []string {
-	var s []string
-	for _, x := range v.([]any) {
-		s = append(s, x.(string))
-	}
-	return s
-}
-
 func TestZeroconfPeer(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	listener := l.start(t, "listen", "198.18.0.1")
+	listener := zeroconfpeer.Start(t, l.peer, "listen", "198.18.0.1")
 	r := start(t, l.config("tapdns"), l.net)
 	waitReady(t, r, 2)
 	if n := r.Stats().SendErrors; n != 0 {
@@ -184,30 +124,30 @@ func TestZeroconfPeer(t *testing.T) {
 	}
 
 	t.Run("PeerResolvesUs", func(t *testing.T) {
-		got := l.run(t, "resolve", "198.18.0.1", "tapdns.local.")
-		if a := strs(got[0]["addrs"]); !slices.Equal(a, []string{"198.18.0.2"}) {
+		got := zeroconfpeer.Run(t, l.peer, "resolve", "198.18.0.1", "tapdns.local.")
+		if a := zeroconfpeer.Strings(got[0]["addrs"]); !slices.Equal(a, []string{"198.18.0.2"}) {
 			t.Errorf("python-zeroconf resolved tapdns.local. to %v, want [198.18.0.2]", a)
 		}
 	})
 
 	t.Run("DNSSDBrowsable", func(t *testing.T) {
-		got := l.run(t, "browse", "198.18.0.1", "_domain._udp.local.")
+		got := zeroconfpeer.Run(t, l.peer, "browse", "198.18.0.1", "_domain._udp.local.")
 		if len(got) != 2 {
 			t.Fatalf("browse printed %v, want one instance and done", got)
 		}
 		inst := got[0]
 		if inst["name"] != "tapdns._domain._udp.local." || inst["server"] != "tapdns.local." || inst["port"] != 53.0 ||
-			!slices.Equal(strs(inst["addrs"]), []string{"198.18.0.2"}) {
+			!slices.Equal(zeroconfpeer.Strings(inst["addrs"]), []string{"198.18.0.2"}) {
 			t.Errorf("browse found %v, want tapdns._domain._udp.local. on tapdns.local. port 53 at 198.18.0.2", inst)
 		}
 	})
 
 	t.Run("LegacyUnicastIPv6", func(t *testing.T) {
-		got := l.run(t, "legacy6", "vp", "tapdns.local.", "28")[0]
+		got := zeroconfpeer.Run(t, l.peer, "legacy6", "vp", "tapdns.local.", "28")[0]
 		if got["timeout"] != nil {
 			t.Fatal("no answer to a one-shot IPv6 query")
 		}
-		if got["id"] != float64(0x4242) || !slices.Equal(strs(got["questions"]), []string{"tapdns.local."}) {
+		if got["id"] != float64(0x4242) || !slices.Equal(zeroconfpeer.Strings(got["questions"]), []string{"tapdns.local."}) {
 			t.Errorf("reply ID %v questions %v, want 0x4242 and the question", got["id"], got["questions"])
 		}
 		var addrs []string
@@ -226,7 +166,7 @@ func TestZeroconfPeer(t *testing.T) {
 	})
 
 	t.Run("GatewayAsksPeer", func(t *testing.T) {
-		pub := l.start(t, "publish", "198.18.0.1", "printer")
+		pub := zeroconfpeer.Start(t, l.peer, "publish", "198.18.0.1", "printer")
 		out := r.Answer(nil, recursive(t, 1, "printer.local", dnswire.TypeA, true))
 		rep := parseReply(t, out, 1)
 		if a := rep.m.Answers(); rep.rcode != dnswire.RcodeSuccess || len(a) != 1 || netip.AddrFrom4([4]byte(a[0].Data)) != netip.MustParseAddr("198.18.0.1") {
@@ -266,7 +206,7 @@ func TestZeroconfPeer(t *testing.T) {
 			{"198.18.0.1", "0000000000010000"},
 			{"198.18.0.1", hex.EncodeToString(huge)},
 		} {
-			l.run(t, "send", c.src, c.hex)
+			zeroconfpeer.Run(t, l.peer, "send", c.src, c.hex)
 		}
 		waitStat(t, r, "dropped", func(s Stats) uint64 {
 			return (s.OffLink - before.OffLink) + (s.Malformed - before.Malformed) + (s.Huge - before.Huge)
@@ -281,7 +221,7 @@ func TestZeroconfPeer(t *testing.T) {
 	t.Run("GoodbyeSeen", func(t *testing.T) {
 		r.stop()
 		waitFor(t, "goodbye heard", func() bool {
-			for _, o := range parseLines(t, listener.Stdout()) {
+			for _, o := range zeroconfpeer.Lines(t, listener.Stdout()) {
 				if o["src"] == "198.18.0.2" && o["name"] == "tapdns.local." && o["type"] == 1.0 && o["ttl"] == 0.0 {
 					return true
 				}
@@ -292,7 +232,7 @@ func TestZeroconfPeer(t *testing.T) {
 		// and the announcements carried host records with TTL 120 and
 		// the cache-flush bit.
 		announced := false
-		for _, o := range parseLines(t, listener.Stdout()) {
+		for _, o := range zeroconfpeer.Lines(t, listener.Stdout()) {
 			if o["src"] != "198.18.0.2" {
 				continue
 			}
@@ -312,7 +252,7 @@ func TestZeroconfPeer(t *testing.T) {
 func TestZeroconfConflict(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	l.start(t, "defend", "198.18.0.1", "tapdns.local.")
+	zeroconfpeer.Start(t, l.peer, "defend", "198.18.0.1", "tapdns.local.")
 	r := start(t, l.config("tapdns"), l.net)
 	waitReady(t, r, 2)
 	if got := r.Name(); got != "tapdns-2.local." {
@@ -321,11 +261,11 @@ func TestZeroconfConflict(t *testing.T) {
 	if !strings.Contains(r.log.String(), "renamed") {
 		t.Errorf("rename not logged:\n%s", r.log.String())
 	}
-	got := l.run(t, "resolve", "198.18.0.1", "tapdns-2.local.")
-	if a := strs(got[0]["addrs"]); !slices.Equal(a, []string{"198.18.0.2"}) {
+	got := zeroconfpeer.Run(t, l.peer, "resolve", "198.18.0.1", "tapdns-2.local.")
+	if a := zeroconfpeer.Strings(got[0]["addrs"]); !slices.Equal(a, []string{"198.18.0.2"}) {
 		t.Errorf("python-zeroconf resolved tapdns-2.local. to %v, want [198.18.0.2]", a)
 	}
-	got = l.run(t, "browse", "198.18.0.1", "_domain._udp.local.")
+	got = zeroconfpeer.Run(t, l.peer, "browse", "198.18.0.1", "_domain._udp.local.")
 	if len(got) < 1 || got[0]["name"] != "tapdns-2._domain._udp.local." || got[0]["server"] != "tapdns-2.local." {
 		t.Errorf("browse found %v, want the renamed service tapdns-2._domain._udp.local. on tapdns-2.local.", got)
 	}
