@@ -126,30 +126,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	c.net.FastPath = *fastpath
 
 	var err error
-	if c.net.TAP, err = parseTAPName(*tap); err != nil {
+	if err = parseLink(&c.net, *tap, *ip, *netmask, *gateway, *ip6, *gateway6, *mac); err != nil {
 		return config{}, err
-	}
-	if c.net.Addr, err = parseIPv4(*ip, *netmask); err != nil {
-		return config{}, err
-	}
-	if c.net.Gateway, err = parseGateway4(*gateway, c.net.Addr); err != nil {
-		return config{}, err
-	}
-	if c.net.Addr6, err = parseIPv6(*ip6); err != nil {
-		return config{}, err
-	}
-	if c.net.Gateway6, err = parseGateway6(*gateway6, c.net.Addr6); err != nil {
-		return config{}, err
-	}
-	if !c.net.Addr.IsValid() && !c.net.Addr6.IsValid() {
-		return config{}, usagef("no address: give --ip, --ip6 or both")
-	}
-	if *mac != "" {
-		hw, err := parseMAC(*mac)
-		if err != nil {
-			return config{}, err
-		}
-		c.net.MAC = hw
 	}
 	// IPv6 (link-local at least) is always on; frames must fit the
 	// stack's buffers.
@@ -241,6 +219,37 @@ func parseLimits(c *config, idle time.Duration, conns, queries, rrl, slip int) e
 		return usageError{err}
 	}
 	c.svc.RRL, c.svc.RRLSlip = rrl, slip
+	return nil
+}
+
+// parseLink sets the link fields of nc from the flags tapdns and tapdns
+// dig share: --tap, --ip (with --netmask), --gateway, --ip6, --gateway6
+// and --mac. At least one address is required.
+func parseLink(nc *netstack.Config, tap, ip, netmask, gateway, ip6, gateway6, mac string) error {
+	var err error
+	if nc.TAP, err = parseTAPName(tap); err != nil {
+		return err
+	}
+	if nc.Addr, err = parseIPv4(ip, netmask); err != nil {
+		return err
+	}
+	if nc.Gateway, err = parseGateway4(gateway, nc.Addr); err != nil {
+		return err
+	}
+	if nc.Addr6, err = parseIPv6(ip6); err != nil {
+		return err
+	}
+	if nc.Gateway6, err = parseGateway6(gateway6, nc.Addr6); err != nil {
+		return err
+	}
+	if !nc.Addr.IsValid() && !nc.Addr6.IsValid() {
+		return usagef("no address: give --ip, --ip6 or both")
+	}
+	if mac != "" {
+		if nc.MAC, err = parseMAC(mac); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -76,30 +76,8 @@ func parseDig(args []string, stderr io.Writer) (digConfig, error) {
 	}
 	c := digConfig{qtype: dns.TypeA, opts: dnsclient.Options{Timeout: *timeout, Tries: *tries}}
 	var err error
-	if c.net.TAP, err = parseTAPName(*tap); err != nil {
+	if err = parseLink(&c.net, *tap, *ip, "", *gateway, *ip6, *gateway6, *mac); err != nil {
 		return digConfig{}, err
-	}
-	if c.net.Addr, err = parseIPv4(*ip, ""); err != nil {
-		return digConfig{}, err
-	}
-	if c.net.Gateway, err = parseGateway4(*gateway, c.net.Addr); err != nil {
-		return digConfig{}, err
-	}
-	if c.net.Addr6, err = parseIPv6(*ip6); err != nil {
-		return digConfig{}, err
-	}
-	if c.net.Gateway6, err = parseGateway6(*gateway6, c.net.Addr6); err != nil {
-		return digConfig{}, err
-	}
-	if !c.net.Addr.IsValid() && !c.net.Addr6.IsValid() {
-		return digConfig{}, usagef("no address: give --ip, --ip6 or both")
-	}
-	if *mac != "" {
-		m, err := parseMAC(*mac)
-		if err != nil {
-			return digConfig{}, err
-		}
-		c.net.MAC = m
 	}
 	if *timeout <= 0 || *tries < 1 {
 		return digConfig{}, usagef("--timeout and --tries must be positive")
