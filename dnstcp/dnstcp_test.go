@@ -34,10 +34,18 @@ func (echo) ServeTCP(w MsgWriter, q []byte, m Meta) bool {
 	return string(q) != "close"
 }
 
-// serve starts a Server on a loopback listener and returns its address.
+// serve starts a Server with the echo handler on a loopback listener and
+// returns its address.
 func serve(t *testing.T, cfg Config) (*Server, string) {
 	t.Helper()
-	s, err := New(cfg, echo{}, nil)
+	return serveWith(t, cfg, echo{})
+}
+
+// serveWith starts a Server with handler h on a loopback listener and
+// returns its address. The test's cleanup closes it.
+func serveWith(t *testing.T, cfg Config, h Handler) (*Server, string) {
+	t.Helper()
+	s, err := New(cfg, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,19 +278,13 @@ func TestAllBusyRefused(t *testing.T) {
 		<-release
 		return w.WriteMsg(q) == nil
 	})
-	s, err := New(Config{MaxConns: 2}, h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, addr := serveWith(t, Config{MaxConns: 2}, h)
 	defer close(release)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s.Serve(ln)
 	for range 2 {
-		dial(t, ln.Addr().String()).Write(frame("busy"))
+		dial(t, addr).Write(frame("busy"))
 	}
 	waitStats(s, func(st Stats) bool { return st.Queries == 2 })
-	c := dial(t, ln.Addr().String())
+	c := dial(t, addr)
 	closedWithin(t, c, 2*time.Second)
 	if st := s.Stats(); st.Refused != 1 || st.Evicted != 0 {
 		t.Errorf("refused %d evicted %d, want 1 and 0", st.Refused, st.Evicted)
@@ -343,20 +345,14 @@ func TestMetaAddresses(t *testing.T) {
 		mu.Unlock()
 		return w.WriteMsg(q) == nil
 	})
-	s, err := New(Config{}, h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s.Serve(ln)
-	c := dial(t, ln.Addr().String())
+	_, addr := serveWith(t, Config{}, h)
+	c := dial(t, addr)
 	c.Write(frame("m"))
 	readMsg(t, c)
 	mu.Lock()
 	defer mu.Unlock()
-	if got.Client != c.LocalAddr().(*net.TCPAddr).AddrPort() || got.Local != netip.MustParseAddrPort(ln.Addr().String()) {
-		t.Errorf("meta %+v, want client %v local %v", got, c.LocalAddr(), ln.Addr())
+	if got.Client != c.LocalAddr().(*net.TCPAddr).AddrPort() || got.Local != netip.MustParseAddrPort(addr) {
+		t.Errorf("meta %+v, want client %v local %v", got, c.LocalAddr(), addr)
 	}
 }
 
@@ -380,14 +376,8 @@ func TestStalledReaderDoesNotHoldAWriter(t *testing.T) {
 		errc <- nil
 		return true
 	})
-	s, err := New(Config{IdleTimeout: 300 * time.Millisecond}, h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s.Serve(ln)
-	c := dial(t, ln.Addr().String())
+	_, addr := serveWith(t, Config{IdleTimeout: 300 * time.Millisecond}, h)
+	c := dial(t, addr)
 	c.Write(frame("transfer"))
 	select {
 	case err := <-errc:
