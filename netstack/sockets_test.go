@@ -170,24 +170,8 @@ func TestLabSockets(t *testing.T) {
 	})
 	t.Run("multicast", func(t *testing.T) {
 		group := netip.MustParseAddrPort("224.0.0.251:5353")
-		mc, err := s.ListenMulticastUDP(group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer mc.Close()
 		// The kernel side sends to the group on tap0.
-		var kc *net.UDPConn
-		if err := ns.Do(func() error {
-			ifi, err := net.InterfaceByName("tap0")
-			if err != nil {
-				return err
-			}
-			kc, err = net.ListenMulticastUDP("udp4", ifi, net.UDPAddrFromAddrPort(group))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer kc.Close()
+		mc, kc := multicastPair(t, s, ns, "udp4", group)
 		if _, err := kc.WriteToUDPAddrPort([]byte("to the group"), group); err != nil {
 			t.Fatal(err)
 		}
@@ -236,23 +220,7 @@ func TestLabSockets(t *testing.T) {
 	})
 	t.Run("multicast IPv6", func(t *testing.T) {
 		group := netip.MustParseAddrPort("[ff02::fb]:5353")
-		mc, err := s.ListenMulticastUDP(group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer mc.Close()
-		var kc *net.UDPConn
-		if err := ns.Do(func() error {
-			ifi, err := net.InterfaceByName("tap0")
-			if err != nil {
-				return err
-			}
-			kc, err = net.ListenMulticastUDP("udp6", ifi, net.UDPAddrFromAddrPort(group))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer kc.Close()
+		mc, kc := multicastPair(t, s, ns, "udp6", group)
 		// The stack multicasts (this needs gVisor's IPv6 multicast
 		// interface option, apart from the IPv4 one); the kernel hears it.
 		if _, err := mc.WriteTo([]byte("from the stack"), net.UDPAddrFromAddrPort(group)); err != nil {
@@ -274,6 +242,30 @@ func TestLabSockets(t *testing.T) {
 			t.Error("ListenUDP after Close: nil error")
 		}
 	})
+}
+
+// multicastPair joins group on the stack, and in ns a kernel socket
+// (network "udp4" or "udp6") on tap0; the test's cleanup closes both.
+func multicastPair(t *testing.T, s *Stack, ns *labtest.NS, network string, group netip.AddrPort) (net.PacketConn, *net.UDPConn) {
+	t.Helper()
+	mc, err := s.ListenMulticastUDP(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mc.Close() })
+	var kc *net.UDPConn
+	if err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName("tap0")
+		if err != nil {
+			return err
+		}
+		kc, err = net.ListenMulticastUDP(network, ifi, net.UDPAddrFromAddrPort(group))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kc.Close() })
+	return mc, kc
 }
 
 // udpRoundTrip writes msg to dst on c and returns the first reply.
