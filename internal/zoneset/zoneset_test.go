@@ -139,6 +139,21 @@ func TestNewStrict(t *testing.T) {
 	}
 }
 
+// watch runs m.Watch, polling every 10 ms with a 50 ms debounce, until
+// the test ends.
+func watch(t *testing.T, m *Manager) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		m.Watch(ctx, 10*time.Millisecond, 50*time.Millisecond)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 func TestWatch(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.zone")
@@ -148,16 +163,7 @@ func TestWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		m.Watch(ctx, 10*time.Millisecond, 50*time.Millisecond)
-		close(done)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	watch(t, m)
 	waitFor := func(what string, f func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -395,16 +401,7 @@ func TestWatchInclude(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		m.Watch(ctx, 10*time.Millisecond, 50*time.Millisecond)
-		close(done)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	watch(t, m)
 	write(t, inc, "inc A 198.18.0.12\ninc2 A 198.18.0.13\n")
 	deadline := time.Now().Add(5 * time.Second)
 	for m.Set().Zones()[0].Node([]byte("\x04inc2\x01a\x04test\x00")) == nil {
