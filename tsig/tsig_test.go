@@ -351,6 +351,21 @@ func TestUnsignedLimit(t *testing.T) {
 // BADSIG unsigned with MAC size 0, BADTIME signed (miekg/dns verifies its
 // MAC and only objects to the time) with the request's Time Signed and the
 // server's time in Other Data.
+// signTSIG signs wire with s and returns the signed message and its TSIG
+// record as miekg/dns reads it (nil if none).
+func signTSIG(t *testing.T, s *Session, wire []byte, now time.Time) ([]byte, *dns.TSIG) {
+	t.Helper()
+	signed, err := s.Sign(wire, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got dns.Msg
+	if err := got.Unpack(signed); err != nil {
+		t.Fatal(err)
+	}
+	return signed, got.IsTsig()
+}
+
 func TestErrorResponses(t *testing.T) {
 	key := mustKey(t, "k.:hmac-sha256:"+secret64)
 	ring := mustRing(t, key)
@@ -367,15 +382,7 @@ func TestErrorResponses(t *testing.T) {
 	resp.SetRcode(m, dns.RcodeNotAuth)
 	resp.Extra = nil
 	wire, _ := resp.Pack()
-	signed, err := s.Sign(wire, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got dns.Msg
-	if err := got.Unpack(signed); err != nil {
-		t.Fatal(err)
-	}
-	ts := got.IsTsig()
+	signed, ts := signTSIG(t, s, wire, now)
 	if ts == nil || ts.Error != dns.RcodeBadTime || ts.TimeSigned != uint64(old.Unix()) || ts.OtherLen != 6 || ts.MACSize != 32 {
 		t.Errorf("BADTIME TSIG = %v", ts)
 	}
@@ -413,15 +420,7 @@ func TestErrorResponses(t *testing.T) {
 			t.Errorf("%s: Verify = %v %v", tt.name, s, err)
 			continue
 		}
-		signed, err := s.Sign(wire, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got dns.Msg
-		if err := got.Unpack(signed); err != nil {
-			t.Fatal(err)
-		}
-		ts := got.IsTsig()
+		_, ts := signTSIG(t, s, wire, now)
 		if ts == nil || ts.Error != uint16(tt.want) || ts.MACSize != 0 || ts.MAC != "" {
 			t.Errorf("%s: TSIG = %v, want error %v and no MAC", tt.name, ts, tt.want)
 		}
