@@ -43,6 +43,32 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// parseFlags parses args with fs: flag.ErrHelp for -h (the usage is
+// printed), a usageError for any other mistake.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+// usageExit turns the error of parsing command's arguments into its exit:
+// none for nil; status 0 for flag.ErrHelp (the usage was printed); status
+// 2 with the error on stderr for any other.
+func usageExit(stderr io.Writer, command string, err error) (code int, exit bool) {
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", command, err)
+	return exitUsage, true
+}
+
 // zoneFiles is the repeatable --zone flag: FILE or ORIGIN=FILE
 // (zoneset.ParseSource).
 type zoneFiles []string
@@ -112,11 +138,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	xdpf := addXDPFlag(fs)
 	mdnsF := addMDNSFlags(fs)
 	xf := addXfrFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return config{}, err
-		}
-		return config{}, usageError{err}
+	if err := parseFlags(fs, args); err != nil {
+		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, usagef("unexpected argument %q (flags only; see --help)", fs.Arg(0))

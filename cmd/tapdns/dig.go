@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,11 +67,8 @@ func parseDig(args []string, stderr io.Writer) (digConfig, error) {
 		timeout  = fs.Duration("timeout", 5*time.Second, "wait this long for each try")
 		tries    = fs.Int("tries", 3, "UDP tries")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return digConfig{}, err
-		}
-		return digConfig{}, usageError{err}
+	if err := parseFlags(fs, args); err != nil {
+		return digConfig{}, err
 	}
 	c := digConfig{qtype: dns.TypeA, opts: dnsclient.Options{Timeout: *timeout, Tries: *tries}}
 	var err error
@@ -152,12 +148,8 @@ func parseDig(args []string, stderr io.Writer) (digConfig, error) {
 // runDig is `tapdns dig`.
 func runDig(args []string, stdout, stderr io.Writer) int {
 	c, err := parseDig(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tapdns dig: %v\n", err)
-		return exitUsage
+	if code, exit := usageExit(stderr, "tapdns dig", err); exit {
+		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, err := netstack.New(c.net, digNoServe{}, log)

@@ -21,7 +21,6 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,12 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDig(args[1:], stdout, stderr)
 	}
 	cfg, err := parseConfig(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tapdns: %v\n", err)
-		return exitUsage
+	if code, exit := usageExit(stderr, "tapdns", err); exit {
+		return code
 	}
 	log := newLogger(stderr, cfg)
 	var creds credentials
