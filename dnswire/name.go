@@ -105,11 +105,7 @@ func ReadName(msg []byte, off int, dst []byte, canonical bool) ([]byte, int) {
 		n += 1 + l
 		dst = append(dst, msg[off:off+1+l]...)
 		if canonical {
-			for i := len(dst) - l; i < len(dst); i++ {
-				if c := dst[i]; 'A' <= c && c <= 'Z' {
-					dst[i] = c + ('a' - 'A') // a store only where needed
-				}
-			}
+			LowerASCII(dst[len(dst)-l:])
 		}
 		off += 1 + l
 	}
@@ -200,10 +196,19 @@ func ParseName(s string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range w {
-		w[i] = lower(c) // length octets are at most 63, never a letter
-	}
+	LowerASCII(w)
 	return w, nil
+}
+
+// LowerASCII lower-cases the ASCII letters of b in place and leaves every
+// other octet as it is. On a wire-format name it gives the canonical form:
+// length octets are at most 63, never a letter.
+func LowerASCII(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A') // a store only where needed
+		}
+	}
 }
 
 // Unescape decodes the presentation-format escape at the start of s ("\X"

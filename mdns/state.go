@@ -198,7 +198,7 @@ func instanceName(label string) []byte {
 // canon returns the canonical (lower-case) form of a wire name as a map key.
 func canon(name []byte) string {
 	b := bytes.Clone(name)
-	lowerASCII(b)
+	dnswire.LowerASCII(b)
 	return string(b)
 }
 

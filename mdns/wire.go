@@ -245,14 +245,6 @@ func (m *Message) name(msg []byte, off int, canonical bool) ([]byte, int, error)
 
 func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 
-func lowerASCII(b []byte) {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + ('a' - 'A')
-		}
-	}
-}
-
 // equalFold reports whether two wire names are equal ignoring ASCII case.
 func equalFold(a, b []byte) bool {
 	if len(a) != len(b) {

@@ -55,7 +55,7 @@ func parseCatalog(z *zone.Zone) (members []member, notes []string, err error) {
 			}
 			name := make([]byte, len(rdata))
 			copy(name, rdata)
-			lowerName(name)
+			dnswire.LowerASCII(name)
 			ptrs[id] = append(ptrs[id], name)
 		case rel[len(rel)-1] == "zones" && len(rel) >= 3:
 			switch prop := rel[len(rel)-3]; {

@@ -37,17 +37,6 @@ func serialLess(a, b uint32) bool {
 	return a != b && (b-a) < 1<<31
 }
 
-// lowerName lower-cases the ASCII letters of a wire-format name in place.
-func lowerName(w []byte) {
-	for i := 0; i < len(w) && w[i] != 0; i += 1 + int(w[i]) {
-		for j := i + 1; j <= i+int(w[i]) && j < len(w); j++ {
-			if c := w[j]; 'A' <= c && c <= 'Z' {
-				w[j] = c + 'a' - 'A'
-			}
-		}
-	}
-}
-
 // labelStarts returns the offsets of the labels of a wire-format name
 // (the root label excluded) in buf.
 func labelStarts(name []byte, buf *[128]uint8) []uint8 {

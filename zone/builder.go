@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"strconv"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // Builder builds a zone from records in wire form, for zones that do not
@@ -34,7 +36,7 @@ func NewBuilder(origin []byte, file string) *Builder {
 		return zb
 	}
 	o := slices.Clone(origin)
-	lower(o)
+	dnswire.LowerASCII(o)
 	zb.b.setOrigin(o)
 	return zb
 }
@@ -71,7 +73,7 @@ func (zb *Builder) Add(owner []byte, typ, class uint16, ttl uint32, rdata []byte
 		return zb.err
 	}
 	o := zb.owner[:copy(zb.owner[:], owner)]
-	lower(o)
+	dnswire.LowerASCII(o)
 	zb.err = b.add(o, typ, ttl, rdata, f, l)
 	return zb.err
 }

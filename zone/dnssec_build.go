@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tapdns/tapdns/dnswire"
 )
 
 // secBuild carries what the DNSSEC index of a signed zone needs from the
@@ -231,7 +233,7 @@ func (s *secBuild) nsecChain(z *Zone) {
 			continue
 		}
 		next := append(canon[:0], rd[:l]...)
-		lower(next)
+		dnswire.LowerASCII(next)
 		if string(next) != want {
 			s.warnAt(s.recOf(int(n), typeNSEC), "broken NSEC chain: the NSEC record at %s points to %s, but the next name in the zone is %s",
 				nameText(node.Name), nameText(string(next)), nameText(want))

@@ -75,16 +75,6 @@ func canonicalName(s string) ([]byte, bool) {
 	return w, err == nil
 }
 
-// lower ASCII-lower-cases a wire name in place. Length octets are at most
-// 63 and so never in 'A'..'Z'.
-func lower(b []byte) {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + ('a' - 'A')
-		}
-	}
-}
-
 // NameText renders a canonical wire-format name (such as Zone.Origin or
 // Node.Name) in presentation format, with RFC 1035 escapes, for messages,
 // logs and metrics.

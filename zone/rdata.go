@@ -1,6 +1,10 @@
 package zone
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tapdns/tapdns/dnswire"
+)
 
 // Checks of wire-format rdata against the layout of its type, for records
 // that arrive in wire form (Builder.Add): the answer path reads the names
@@ -293,7 +297,7 @@ func canonicalRdata(dst []byte, t uint16, rd []byte) []byte {
 		return dst
 	}
 	for i := 0; i+1 < len(names); i += 2 {
-		lower(dst[start+names[i] : start+names[i+1]])
+		dnswire.LowerASCII(dst[start+names[i] : start+names[i+1]])
 	}
 	return dst
 }

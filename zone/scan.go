@@ -617,7 +617,7 @@ func (s *scanner) ownerName(t token) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	lower(n)
+	dnswire.LowerASCII(n)
 	return n, nil
 }
 
