@@ -162,7 +162,7 @@ func allCases(expect []fakenet.Expect) []qcase {
 		{"olddomain.lab.", dns.TypeDNAME}, {"www.olddomain.lab.", dns.TypeCNAME},
 		{"www.olddomain.lab.", dns.TypeAAAA}, {"www.newdomain.test.", dns.TypeA},
 		{"www.chain.lab.", dns.TypeCNAME}, {"www.chain.lab.", dns.TypeAAAA}, {"www.chain.lab.", dns.TypeTXT},
-		{"step.chain.test.", dns.TypeA},
+		{"step.chain.test.", dns.TypeA}, {"loop.chain.lab.", dns.TypeA}, {"loop.chain.lab.", dns.TypeCNAME},
 		{"hosting.test.", dns.TypeNS}, {"ns1.hosting.test.", dns.TypeA},
 		{"ns1.v6only.lab.", dns.TypeAAAA}, {"www.v6only.lab.", dns.TypeAAAA},
 		{"b.root-servers.lab.", dns.TypeAAAA},

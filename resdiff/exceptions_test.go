@@ -35,6 +35,16 @@ var exceptions = []exception{
 			"sends none for this failure.",
 	},
 	{
+		id:     "cname-loop",
+		cases:  []string{"loop.chain.lab./A/*"},
+		follow: "unbound",
+		set:    map[string]string{fEDE: "0"},
+		rfc:    "RFC 1034 §3.6.2 (CNAME loops are errors to detect), RFC 8914 §4.1 (EDE 0, Other)",
+		why: "loop.chain.lab. and loop.chain.test. point at each other. All answer SERVFAIL; kresd " +
+			"includes the two CNAMEs, Unbound nothing. tapdns follows Unbound (a failure carries no " +
+			"records, resolver/BEHAVIOUR.md) and adds EDE 0 with the cause (loop) in its metrics.",
+	},
+	{
 		id:     "rd0-refused",
 		cases:  []string{"*/rd0*"},
 		follow: "kresd",
