@@ -163,7 +163,8 @@ func TestResolvePrecedence(t *testing.T) {
 	n, p := resolverLab(t, func(n *fakenet.Net) []string {
 		return []string{"--resolve", "--root-hints", n.Hints, "--zone", testdata(t, "example.zone"),
 			"--override", "www.lame.lab=198.18.5.9", "--hosts", hosts, "--block", block,
-			"--allow-recursion", "198.18.0.0/24", "--allow-recursion", "198.18.1.6", "--allow-recursion", "2001:2::/64"}
+			"--allow-recursion", "198.18.0.0/24", "--allow-recursion", "198.18.1.6", "--allow-recursion", "2001:2::/64",
+			"--metrics", metricsAddr}
 	})
 	const (
 		local = iota // AA=1, from local data or the zone
@@ -245,6 +246,17 @@ func TestResolvePrecedence(t *testing.T) {
 			tc.ede != "" && !strings.Contains(out, tc.ede) || !strings.Contains(strings.Join(r.Answer, "\n"), tc.answer) {
 			t.Errorf("%s %s from %s: %s aa=%v ra=%v %q; want %s aa=%v ra=%v %q %q\n%s", tc.name, tc.qtype, tc.src,
 				r.Status, r.Flags["aa"], r.Flags["ra"], r.Answer, tc.status, tc.aa, tc.ra, tc.ede, tc.answer, out)
+		}
+	}
+	// Who answered is counted (at least: a client may have retried).
+	m := scrape(t, n.NS)
+	for _, c := range []struct {
+		name string
+		min  float64
+	}{{"tapdns_dns_local_answers_total", 7}, {"tapdns_dns_blocked_total", 4},
+		{"tapdns_dns_recursion_refused_total", 2}, {"tapdns_dns_recursion_total", 4}} {
+		if m[c.name] < c.min {
+			t.Errorf("%s = %v, want at least %v", c.name, m[c.name], c.min)
 		}
 	}
 	stopWithin(t, p, syscall.SIGTERM)

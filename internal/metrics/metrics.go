@@ -78,6 +78,7 @@ type Collector struct {
 	zoneSerial, zoneRecords, reloads, reloadFailures, fileFailures, lastReload, lastOK *prometheus.Desc
 	pcapPackets, pcapDropped, pcapBytes                                                *prometheus.Desc
 	qlogDropped                                                                        *prometheus.Desc
+	localAnswers, blocked, recursed, recursionRefused                                  *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading src.
@@ -129,6 +130,11 @@ func NewCollector(src Sources) *Collector {
 		pcapDropped: desc("pcap_dropped_total", "Frames not written to the --pcap file (size limit reached)."),
 		pcapBytes:   desc("pcap_bytes", "Size of the --pcap file."),
 		qlogDropped: desc("query_log_dropped_total", "--log-queries lines dropped because the log could not keep up."),
+
+		localAnswers:     desc("dns_local_answers_total", "Answers from local data (--override, --hosts)."),
+		blocked:          desc("dns_blocked_total", "NXDOMAIN answers (EDE 15) for names on a --block list."),
+		recursed:         desc("dns_recursion_total", "Queries handed to recursion or forwarding (cache hits included)."),
+		recursionRefused: desc("dns_recursion_refused_total", "Queries outside the zones REFUSED (EDE 18) because the client is not in --allow-recursion."),
 	}
 }
 
@@ -142,6 +148,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.tcpQueries, c.tcpReplies, c.tcpAccepted, c.tcpActive, c.tcpClosed,
 		c.zoneSerial, c.zoneRecords, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
 		c.pcapPackets, c.pcapDropped, c.pcapBytes, c.qlogDropped,
+		c.localAnswers, c.blocked, c.recursed, c.recursionRefused,
 	} {
 		ch <- d
 	}
@@ -185,6 +192,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, c.cached, d.Cached)
 		counter(ch, c.rrlLimited, d.RRLLimited)
 		counter(ch, c.rrlSlipped, d.RRLSlipped)
+		counter(ch, c.localAnswers, d.Local)
+		counter(ch, c.blocked, d.Blocked)
+		counter(ch, c.recursed, d.Recursed)
+		counter(ch, c.recursionRefused, d.RecursionRefused)
 	}
 	if s.Net != nil {
 		n := s.Net()
