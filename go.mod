@@ -3,6 +3,7 @@ module github.com/tapdns/tapdns
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/miekg/dns v1.1.73
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3

@@ -8,7 +8,11 @@
 #   TAP targets   ns <id>t: tap "tb<id>" kernel side 198.18.0.1/24, server
 #                 (tapdns or a reflector) on the user side as 198.18.0.2.
 #   veth targets  ns <id>g (generator, 198.18.1.1/24) <-> ns <id>s (server,
-#                 198.18.1.2/24) over a veth pair.
+#                 198.18.1.2/24) over a veth pair: NSD, Knot (sockets and
+#                 AF_XDP), tapdns --xdp and the Go AF_XDP reflector. The
+#                 generator's veth has TX checksum offload off: a veth hands
+#                 the kernel's partial checksums on, which AF_XDP servers
+#                 would see (kxdpgun writes complete ones itself).
 # Load generators, each bounded by DURATION seconds:
 #   kxdpgun (AF_XDP, knot-dnsutils) on the TAP's kernel side / the generator
 #           veth; its "total replies" pps is the headline number.
@@ -24,11 +28,16 @@
 # worker n to CPU n by itself, so keep SRV_CPU=0 for a fair Knot number).
 #
 # Usage (root):  ROUNDS=3 DURATION=5 bench/run.sh
-#   ONLY=fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp  targets (default these)
+#   ONLY=fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp,xdp,refl-xdp  targets (default these)
 #        also unbound,kresd,resolve (resolver cache hits, see above)
 #   TOOLS=kxdpgun,dnsperf   QPS=2000000 (kxdpgun offered load)
 #   NAMES=1000 (bench zone size)  QUEUES=1 (tapdns --queues)
 #   SRV_CPU=0 GEN_CPU=1   TAPDNS_ARGS="" (extra tapdns flags)
+#   DNSSEC=nsec|nsec3 (default off): sign the bench zone with
+#     dnssec-signzone (ECDSA P-256, NSEC or NSEC3 without salt or extra
+#     iterations) and send every query with DO=1, so each target serves
+#     signatures and NSEC/NSEC3 proofs (kxdpgun flag D, dnsperf -D). Only
+#     the servers take part: ONLY defaults to fast,gvisor,nsd,knot,knot-xdp.
 #   TAPDNS_RESOLVE="--resolve --root-hints @HINTS@" (tapdns flags of "resolve")
 # Output: the table on stdout and in bench/out/run-<date>.txt, raw samples
 # in bench/out/run-<date>.tsv.
@@ -36,7 +45,15 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-ONLY=${ONLY:-fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp}
+DNSSEC=${DNSSEC:-}
+case $DNSSEC in
+"") ONLY=${ONLY:-fast,gvisor,refl-go,refl-c,nsd,knot,knot-xdp,xdp,refl-xdp} ;;
+nsec | nsec3) ONLY=${ONLY:-fast,gvisor,nsd,knot,knot-xdp,xdp} ;;
+*)
+	echo "bench/run.sh: DNSSEC must be nsec, nsec3 or empty" >&2
+	exit 2
+	;;
+esac
 TOOLS=${TOOLS:-kxdpgun,dnsperf}
 QPS=${QPS:-2000000}
 NAMES=${NAMES:-1000}
@@ -50,7 +67,9 @@ if [[ $(id -u) != 0 ]]; then
 	echo "bench/run.sh: needs root (network namespaces, TAP, AF_XDP)" >&2
 	exit 1
 fi
-for t in kxdpgun dnsperf kdig nsd knotd gcc go taskset; do
+NEED="kxdpgun dnsperf kdig nsd knotd gcc go taskset ethtool"
+[[ -n $DNSSEC ]] && NEED="$NEED dnssec-keygen dnssec-signzone"
+for t in $NEED; do
 	command -v "$t" >/dev/null || { echo "bench/run.sh: missing $t" >&2; exit 1; }
 done
 
@@ -98,6 +117,7 @@ has() { [[ ",$1," == *",$2,"* ]]; }
 mkdir -p "$WORK/bin"
 log "building in $WORK/bin"
 (cd "$ROOT" && go build -o "$WORK/bin/tapreflect-go" ./bench/cmd/tapreflect)
+(cd "$ROOT" && go build -o "$WORK/bin/xdpreflect" ./bench/cmd/xdpreflect)
 (cd "$ROOT" && go build -o "$WORK/bin/zonegen" ./bench/cmd/zonegen)
 gcc -O2 -Wall -o "$WORK/bin/tapreflect-c" "$ROOT/bench/reflector-c/tapreflect.c"
 TAPDNS_OK=1
@@ -107,6 +127,25 @@ if ! (cd "$ROOT" && go build -o "$WORK/bin/tapdns" ./cmd/tapdns) >"$WORK/tapdns-
 	sed 's/^/#   /' "$WORK/tapdns-build.log" | head -20 >&2
 fi
 "$WORK/bin/zonegen" -n "$NAMES" -o "$WORK/bench.zone" -queries "$WORK/queries.txt" -nq 100000 2>&1 | sed 's/^/# /' >&2
+ZONEFILE=$WORK/bench.zone
+KXQUERIES=$WORK/queries.txt
+DNSPERF_DO=()
+if [[ -n $DNSSEC ]]; then
+	# Sign the zone (KSK + ZSK, ECDSA P-256; NSEC3 per RFC 9276: no salt,
+	# no extra iterations) and ask with DO=1.
+	mkdir -p "$WORK/keys"
+	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -f KSK -n ZONE "$ZONE_ORIGIN" >/dev/null
+	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -n ZONE "$ZONE_ORIGIN" >/dev/null
+	nsec3=()
+	[[ $DNSSEC == nsec3 ]] && nsec3=(-3 - -H 0)
+	log "signing the zone ($DNSSEC)"
+	(cd "$WORK/keys" && dnssec-signzone -q -S -K "$WORK/keys" -d "$WORK/keys" -n "$(nproc)" "${nsec3[@]}" \
+		-o "$ZONE_ORIGIN" -f "$WORK/bench.signed" "$WORK/bench.zone") | sed 's/^/# /' >&2
+	ZONEFILE=$WORK/bench.signed
+	KXQUERIES=$WORK/queries-do.txt
+	awk '{ print $1, $2, "D" }' "$WORK/queries.txt" >"$KXQUERIES"
+	DNSPERF_DO=(-D)
+fi
 RES_VETH=0 RES_TAP=0
 has "$ONLY" unbound && RES_VETH=1
 has "$ONLY" kresd && RES_VETH=1
@@ -125,11 +164,16 @@ ip netns add "$NS_T"
 ip netns add "$NS_G"
 ip netns add "$NS_S"
 for ns in "$NS_T" "$NS_G" "$NS_S"; do ip -n "$ns" link set lo up; done
-ip link add "$VG" netns "$NS_G" type veth peer name "$VS" netns "$NS_S"
+# QUEUES RX/TX queues on each end (the default would be one per CPU): an
+# AF_XDP server binds sockets to QUEUES queues, and frames arriving on
+# another queue would go to the kernel.
+ip link add "$VG" netns "$NS_G" numrxqueues "$QUEUES" numtxqueues "$QUEUES" type veth \
+	peer name "$VS" netns "$NS_S" numrxqueues "$QUEUES" numtxqueues "$QUEUES"
 ip -n "$NS_G" addr add "$VETH_LOCAL/24" dev "$VG"
 ip -n "$NS_S" addr add "$VETH_IP/24" dev "$VS"
 ip -n "$NS_G" link set "$VG" up
 ip -n "$NS_S" link set "$VS" up
+ip netns exec "$NS_G" ethtool -K "$VG" tx off >/dev/null
 if [[ $RES_VETH == 1 || $RES_TAP == 1 ]]; then
 	resolvers_up "$RES_VETH" "$RES_TAP"
 fi
@@ -151,9 +195,9 @@ tap_setup() {
 mkdir -p "$WORK/nsd" "$WORK/knot"
 # shellcheck source=bench/peers.sh
 . "$ROOT/bench/peers.sh"
-nsd_conf "$WORK/nsd/nsd.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/nsd"
-knot_conf "$WORK/knot/knot.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/knot"
-knot_conf "$WORK/knot/knot-xdp.conf" "$VETH_IP" "$ZONE_ORIGIN" "$WORK/bench.zone" "$WORK/knot" "$VS"
+nsd_conf "$WORK/nsd/nsd.conf" "$VETH_IP" "$ZONE_ORIGIN" "$ZONEFILE" "$WORK/nsd"
+knot_conf "$WORK/knot/knot.conf" "$VETH_IP" "$ZONE_ORIGIN" "$ZONEFILE" "$WORK/knot"
+knot_conf "$WORK/knot/knot-xdp.conf" "$VETH_IP" "$ZONE_ORIGIN" "$ZONEFILE" "$WORK/knot" "$VS"
 
 # Per target: namespace of the generator, its interface, its address, the
 # server address. start_<target> starts the server and sets SPID.
@@ -185,7 +229,7 @@ start_target() { # $1: target, $2: log file
 		[[ $1 == gvisor ]] && fp=false
 		# shellcheck disable=SC2086
 		start_bg "$2" ip netns exec "$NS_T" taskset -c "$SRV_CPU" "$WORK/bin/tapdns" \
-			--tap "$TAP" --ip "$TAP_IP/24" --gateway "$TAP_LOCAL" --zone "$WORK/bench.zone" \
+			--tap "$TAP" --ip "$TAP_IP/24" --gateway "$TAP_LOCAL" --zone "$ZONEFILE" \
 			--fastpath=$fp --queues "$QUEUES" $TAPDNS_ARGS
 		;;
 	refl-go)
@@ -205,6 +249,16 @@ start_target() { # $1: target, $2: log file
 		;;
 	knot-xdp)
 		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" knotd -c "$WORK/knot/knot-xdp.conf"
+		;;
+	xdp)
+		# The server's kernel has the same address on the veth, as for
+		# Knot's XDP mode: the XDP program takes its frames first.
+		# shellcheck disable=SC2086
+		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" "$WORK/bin/tapdns" \
+			--xdp "$VS" --ip "$VETH_IP/24" --zone "$ZONEFILE" --queues "$QUEUES" $TAPDNS_ARGS
+		;;
+	refl-xdp)
+		start_bg "$2" ip netns exec "$NS_S" taskset -c "$SRV_CPU" "$WORK/bin/xdpreflect" -iface "$VS" -ip "$VETH_IP" -queues "$QUEUES"
 		;;
 	unbound | kresd | resolve)
 		[[ $1 == resolve ]] && tap_setup
@@ -269,12 +323,22 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# kx_queries: kxdpgun's query file: QFILE, with the DO flag on every line
+# for DNSSEC runs against the bench zone.
+kx_queries() {
+	if [[ -n $DNSSEC && $QFILE == "$WORK/queries.txt" ]]; then
+		echo "$KXQUERIES"
+	else
+		echo "$QFILE"
+	fi
+}
+
 # run_kxdpgun prints "rps pct offered" from its summary:
 #   total queries:     N (P pps)
 #   total replies:     N (P pps) (X%)
 run_kxdpgun() { # $1: log file
 	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" kxdpgun \
-		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$QFILE" \
+		-t "$DURATION" -Q "$QPS" -F "$GEN_CPU" -i "$(kx_queries)" \
 		-I "$GEN_IF" -l "$GEN_LOCAL" -R "$DSTMAC" "$DST" >"$1" 2>&1 || true
 	awk '/^total queries:/ { gsub(/[()%]/, " "); nq = $3; sent = $4 }
 	     /^total replies:/ { gsub(/[()%]/, " "); nr = $3; rps = $4; pct = $6 }
@@ -288,7 +352,7 @@ run_kxdpgun() { # $1: log file
 # run_dnsperf prints "qps pct latency_us".
 run_dnsperf() { # $1: log file
 	timeout $((DURATION + 20)) ip netns exec "$GEN_NS" taskset -c "$GEN_CPU" dnsperf \
-		-s "$DST" -d "$QFILE" -l "$DURATION" -c 16 -q 500 -t 2 >"$1" 2>&1 || true
+		-s "$DST" -d "$QFILE" "${DNSPERF_DO[@]}" -l "$DURATION" -c 16 -q 500 -t 2 >"$1" 2>&1 || true
 	awk '/Queries completed:/ { gsub(/[()%]/, " "); pct = $4 }
 	     /Queries per second:/ { qps = $4 }
 	     /Average Latency \(s\):/ { lat = $4 * 1e6 }
@@ -296,9 +360,9 @@ run_dnsperf() { # $1: log file
 }
 
 TARGETS=()
-for t in fast gvisor refl-go refl-c nsd knot knot-xdp unbound kresd resolve; do
+for t in fast gvisor refl-go refl-c nsd knot knot-xdp xdp refl-xdp unbound kresd resolve; do
 	has "$ONLY" "$t" || continue
-	if [[ $t == fast || $t == gvisor || $t == resolve ]] && [[ $TAPDNS_OK == 0 ]]; then
+	if [[ $t == fast || $t == gvisor || $t == xdp || $t == resolve ]] && [[ $TAPDNS_OK == 0 ]]; then
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' 0 "$t" all NA NA "tapdns does not build" >>"$SAMPLES.skip"
 		continue
 	fi
@@ -353,6 +417,15 @@ for r in $(seq "$ROUNDS"); do
 			log "round $r $t dnsperf: $qps qps, $pct% answered, avg latency $lat us"
 		fi
 		stop_target
+		if [[ $t == knot-xdp ]]; then
+			# knotd leaves its XDP program attached when it exits (it
+			# replaces it on the next start); tapdns and the reflector
+			# refuse to replace another program.
+			ip -n "$NS_S" link set dev "$VS" xdp off 2>/dev/null || true
+		fi
+		if [[ $t == xdp && $r == 1 ]]; then
+			log "xdp: $(grep -o 'mode=[a-z]* zerocopy=[a-z]* queues=[0-9]* rx_queues=[0-9]*' "$slog" | head -1)"
+		fi
 		if [[ $t == knot-xdp && $r == 1 ]]; then
 			XDPMODE=$(grep -E 'initialized XDP|XDP.*(error|fail)' "$slog" | head -2 | sed 's/^[^ ]* //' | tr '\n' ' ')
 			log "knot-xdp: ${XDPMODE:-no XDP line in the knotd log}"
@@ -366,7 +439,8 @@ done
 	echo "$PROVENANCE"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	busy_warning "$LOAD0"
-	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS"
+	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS NAMES=$NAMES QUEUES=$QUEUES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TOOLS=$TOOLS DNSSEC=${DNSSEC:-off}"
+	[[ -n $DNSSEC ]] && echo "query mix with DO=1 against the zone signed with $DNSSEC ($(grep -c RRSIG "$ZONEFILE") RRSIG lines)"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	echo
 	printf '%-9s %-8s %11s %17s %9s %9s %9s %5s %9s %3s\n' target tool "median r/s" "min-max r/s" answered "lat (us)" offered "cpu%" "r/cpu-s" n
@@ -441,6 +515,16 @@ done
 	ratio "gVisor path / NSD" gvisor nsd
 	ratio "fast / gVisor" fast gvisor
 	ratio "Go reflector / C reflector" refl-go refl-c
+	ratio "xdp / Go AF_XDP reflector" xdp refl-xdp
+	ratio "xdp / Knot-XDP" xdp knot-xdp
+	ratio "xdp / NSD" xdp nsd
+	ratio "xdp / fast path (TAP)" xdp fast
+	echo
+	echo "server CPU per reply (kxdpgun; median replies per server CPU-second, inverted):"
+	for t in "${TARGETS[@]}"; do
+		e=$(eff "$t")
+		[[ -n $e ]] && awk -v t="$t" -v e="$e" 'BEGIN { if (e > 0) printf "  %-9s %6.0f ns\n", t, 1e9 / e }'
+	done
 	echo
 	# The goals of issue 4, on the kxdpgun medians above; the verdicts are
 	# this script's, to be copied as printed.
@@ -461,6 +545,10 @@ done
 	goal "fast path > 3x Knot" fast knot gt 3
 	goal "fast path > Knot-XDP" fast knot-xdp gt 1
 	goal "gVisor path >= NSD" gvisor nsd ge 1
+	echo
+	# The goals of issue 14 (AF_XDP), in the same run.
+	goal "xdp >= 1.3x Knot-XDP" xdp knot-xdp ge 1.3
+	goal "xdp >= 4x NSD" xdp nsd ge 4
 	echo
 	ratio "resolve cache hits / Unbound" resolve unbound
 	ratio "resolve cache hits / kresd" resolve kresd

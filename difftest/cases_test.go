@@ -151,6 +151,9 @@ var nameTypes = []struct {
 	{"hop1.example.", qtypes(dns.TypeA), stdVariants},
 	{"hop3.example.", qtypes(dns.TypeA, dns.TypeMX), []variant{{edns, udp4}}},
 	{"hop5.example.", qtypes(dns.TypeA), []variant{{edns, udp4}}},
+	// Exactly five CNAMEs, then the data or the negative answer
+	// (issue 13 item 2).
+	{"hop4.example.", qtypes(dns.TypeA, dns.TypeMX, dns.TypeTXT), []variant{{edns, udp4}, {plain, tcp4}}},
 	{"tocut.example.", qtypes(dns.TypeA, dns.TypeNS, dns.TypeDS), []variant{{edns, udp4}}},
 	// DNAME.
 	{"dname.example.", qtypes(dns.TypeDNAME, dns.TypeA, dns.TypeANY), []variant{{edns, udp4}}},
@@ -208,6 +211,8 @@ var nameTypes = []struct {
 	{"other.example.", qtypes(dns.TypeA, dns.TypeDS), stdVariants},
 	{"noglue.example.", qtypes(dns.TypeA), stdVariants},
 	{"www.bigdeleg.example.", qtypes(dns.TypeA), sizeVariants},
+	{"www.tld.example.", qtypes(dns.TypeA), sizeVariants},
+	{"tld.example.", qtypes(dns.TypeNS, dns.TypeDS), []variant{{plain, udp4}, {edns512, udp4}}},
 	// Parent and child both served.
 	{"child.example.", qtypes(dns.TypeSOA, dns.TypeNS, dns.TypeDS, dns.TypeA, dns.TypeDNSKEY), stdVariants},
 	{"www.child.example.", qtypes(dns.TypeA, dns.TypeAAAA, dns.TypeMX), stdVariants},

@@ -58,6 +58,17 @@ func (v view) with(set map[string]string) view {
 	return w
 }
 
+// without returns a copy of v without the named fields.
+func (v view) without(names []string) view {
+	var w view
+	for _, f := range v.fields {
+		if !slices.Contains(names, f.name) {
+			w.fields = append(w.fields, f)
+		}
+	}
+	return w
+}
+
 func (v *view) add(name, value string) { v.fields = append(v.fields, field{name, value}) }
 
 // String formats the view one field per line, for failure reports.

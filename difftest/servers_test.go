@@ -20,6 +20,9 @@ type server struct {
 	addr netip.AddrPort // IPv4 address
 	six  netip.AddrPort // IPv6 address
 	proc *labtest.Proc
+	// from, when set, is where the server is reachable from for the
+	// readiness probe (an --xdp instance runs in a namespace of its own).
+	from *labtest.NS
 }
 
 // Addresses inside the test namespace. NSD and Knot listen on loopback, each
@@ -38,12 +41,15 @@ type tapdnsNet struct {
 	ip4, gw4, ip6    string // tapdns flags
 	addr, addr6      netip.AddrPort
 	extra            []string
+	// xdp: tap is a veth whose peer is in a namespace of its own, where
+	// tapdns attaches through AF_XDP (--xdp) instead of a TAP.
+	xdp bool
 }
 
-// tapdnsNets are the two tapdns instances: "tapdns" with its defaults (the
-// link-layer fast path answers plain UDP queries) and "tapdns-stack" with
-// --fastpath=false (everything through gVisor). Both must give the expected
-// answer.
+// tapdnsNets are the tapdns instances: "tapdns" with its defaults (the
+// link-layer fast path answers plain UDP queries), "tapdns-stack" with
+// --fastpath=false (everything through gVisor), and "tapdns-xdp" with its
+// defaults on a veth through AF_XDP. All must give the expected answer.
 var tapdnsNets = []tapdnsNet{
 	{name: "tapdns", tap: "tap0", kernel4: "198.18.0.1/24", kernel6: "2001:2::1/64",
 		ip4: "198.18.0.2/24", gw4: "198.18.0.1", ip6: "2001:2::2/64",
@@ -54,12 +60,18 @@ var tapdnsNets = []tapdnsNet{
 		addr:  netip.MustParseAddrPort("198.19.0.2:53"),
 		addr6: netip.MustParseAddrPort("[2001:2:1::2]:53"),
 		extra: []string{"--fastpath=false"}},
+	{name: "tapdns-xdp", tap: "vx0", kernel4: "198.18.2.1/24", kernel6: "2001:2:2::1/64",
+		ip4: "198.18.2.2/24", gw4: "198.18.2.1", ip6: "2001:2:2::2/64",
+		addr:  netip.MustParseAddrPort("198.18.2.2:53"),
+		addr6: netip.MustParseAddrPort("[2001:2:2::2]:53"),
+		xdp:   true},
 }
 
 // testZone is one zone served by every server.
 type testZone struct {
 	origin string // with the trailing dot
-	file   string // base name in testdata/
+	file   string // base name of the file the servers load
+	src    string // where to copy it from; "" for testdata/file
 }
 
 // tapdnsNames returns the names of the tapdns instances.
@@ -72,9 +84,9 @@ func tapdnsNames() []string {
 }
 
 var testZones = []testZone{
-	{"example.", "example.zone"},
-	{"child.example.", "child.example.zone"},
-	{"example.net.", "example.net.zone"},
+	{origin: "example.", file: "example.zone"},
+	{origin: "child.example.", file: "child.example.zone"},
+	{origin: "example.net.", file: "example.net.zone"},
 }
 
 // Identity strings returned for CHAOS queries by every server.
@@ -83,11 +95,15 @@ const (
 	chaosIdentity = "difftest.example"
 )
 
-// copyZones copies the test zones into dir and returns dir.
-func copyZones(t *testing.T, dir string) string {
+// copyZones copies zones into dir and returns dir.
+func copyZones(t *testing.T, dir string, zones []testZone) string {
 	t.Helper()
-	for _, z := range testZones {
-		b, err := os.ReadFile(filepath.Join("testdata", z.file))
+	for _, z := range zones {
+		src := z.src
+		if src == "" {
+			src = filepath.Join("testdata", z.file)
+		}
+		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +117,7 @@ func copyZones(t *testing.T, dir string) string {
 // nsdConfig returns NSD's configuration: everything in dir, foreground,
 // no rate limiting, no transfers, minimal responses (like Knot and tapdns,
 // no NS RRset in the authority section of positive answers).
-func nsdConfig(dir string) string {
+func nsdConfig(dir string, zones []testZone) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `server:
   ip-address: %s@%d
@@ -135,7 +151,7 @@ remote-control:
 `, nsdAddr.Addr(), nsdAddr.Port(), nsdAddr6.Addr(), nsdAddr6.Port(),
 		dir, filepath.Join(dir, "nsd-zone.list"), filepath.Join(dir, "nsd-xfrd.state"),
 		dir, filepath.Join(dir, "nsd.pid"), chaosVersion, chaosIdentity)
-	for _, z := range testZones {
+	for _, z := range zones {
 		fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n", z.origin, z.file)
 	}
 	return b.String()
@@ -143,7 +159,7 @@ remote-control:
 
 // knotConfig returns Knot's configuration: everything in dir, no modules
 // (so no rrl), no zone file or journal writes, no transfers.
-func knotConfig(dir string) string {
+func knotConfig(dir string, zones []testZone) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `server:
   listen: [ %s@%d, %s@%d ]
@@ -172,7 +188,7 @@ template:
 zone:
 `, knotAddr.Addr(), knotAddr.Port(), knotAddr6.Addr(), knotAddr6.Port(),
 		dir, filepath.Join(dir, "knot.pid"), chaosIdentity, chaosVersion, dir, dir)
-	for _, z := range testZones {
+	for _, z := range zones {
 		fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.origin, z.file)
 	}
 	return b.String()
@@ -181,22 +197,22 @@ zone:
 // startServers starts NSD, Knot and tapdns inside ns and waits until each
 // answers. The namespace's cleanup stops them by PID and, if the test
 // failed, logs their output.
-func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
+func startServers(t *testing.T, ns *labtest.NS, zones []testZone, withTapdns bool) []*server {
 	t.Helper()
 	// NSD and Knot listen on loopback (127.0.0.1 and ::1).
 	ns.MustRun(t, "ip", "link", "set", "lo", "up")
 
-	nsdDir := copyZones(t, t.TempDir())
+	nsdDir := copyZones(t, t.TempDir(), zones)
 	nsdConf := filepath.Join(nsdDir, "nsd.conf")
-	if err := os.WriteFile(nsdConf, []byte(nsdConfig(nsdDir)), 0o644); err != nil {
+	if err := os.WriteFile(nsdConf, []byte(nsdConfig(nsdDir, zones)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	knotDir := copyZones(t, t.TempDir())
+	knotDir := copyZones(t, t.TempDir(), zones)
 	knotConf := filepath.Join(knotDir, "knot.conf")
-	if err := os.WriteFile(knotConf, []byte(knotConfig(knotDir)), 0o644); err != nil {
+	if err := os.WriteFile(knotConf, []byte(knotConfig(knotDir, zones)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tapDir := copyZones(t, t.TempDir())
+	tapDir := copyZones(t, t.TempDir(), zones)
 
 	// Check the configurations first: a bad one is reported with the
 	// daemon's own words rather than as a timeout.
@@ -215,12 +231,16 @@ func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 	if withTapdns {
 		bin := labtest.BuildTapdns(t)
 		for _, n := range tapdnsNets {
-			servers = append(servers, startTapdns(t, ns, bin, n, tapDir))
+			servers = append(servers, startTapdns(t, ns, bin, n, tapDir, zones))
 		}
 	}
 	for _, s := range servers {
-		s.proc.WaitReady(t, s.addr.String())
-		waitZones(t, ns, s)
+		if s.from != nil {
+			s.proc.WaitReadyFrom(t, s.from, s.addr.String())
+		} else {
+			s.proc.WaitReady(t, s.addr.String())
+		}
+		waitZones(t, ns, s, zones)
 	}
 	return servers
 }
@@ -228,10 +248,10 @@ func startServers(t *testing.T, ns *labtest.NS, withTapdns bool) []*server {
 // waitZones waits until s answers the SOA query of every test zone
 // authoritatively: Knot answers queries while it is still loading zones in
 // the background, and early answers would be REFUSED.
-func waitZones(t *testing.T, ns *labtest.NS, s *server) {
+func waitZones(t *testing.T, ns *labtest.NS, s *server, zones []testZone) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for _, z := range testZones {
+	for _, z := range zones {
 		q := newQuery(z.origin, dns.TypeSOA, dns.ClassINET)
 		q.Id = caseID("ready " + z.origin)
 		query := mustPack(q)
@@ -251,14 +271,38 @@ func waitZones(t *testing.T, ns *labtest.NS, s *server) {
 
 // startTapdns starts bin on a new TAP as n says, serving the zones in dir
 // and answering CHAOS identity queries like NSD and Knot are configured to.
-func startTapdns(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string) *server {
+func startTapdns(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string, zones []testZone) *server {
 	t.Helper()
+	if n.xdp {
+		return startTapdnsXDP(t, ns, bin, n, dir, zones)
+	}
 	ns.AddTAP(t, n.tap, n.kernel4, n.kernel6)
 	args := []string{"--tap", n.tap, "--ip", n.ip4, "--gateway", n.gw4, "--ip6", n.ip6}
-	for _, z := range testZones {
+	args = append(args, tapdnsArgs(n, dir, zones)...)
+	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: ns.StartTapdns(t, bin, args...)}
+}
+
+// tapdnsArgs are the zone, CHAOS and extra flags of every instance.
+func tapdnsArgs(n tapdnsNet, dir string, zones []testZone) []string {
+	var args []string
+	for _, z := range zones {
 		args = append(args, "--zone", filepath.Join(dir, z.file))
 	}
 	args = append(args, "--chaos", "--chaos-version", chaosVersion, "--chaos-identity", chaosIdentity)
-	args = append(args, n.extra...)
-	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: ns.StartTapdns(t, bin, args...)}
+	return append(args, n.extra...)
+}
+
+// startTapdnsXDP starts bin with --xdp in a namespace of its own, on the
+// far end of a veth whose near end, n.tap in ns, has n's kernel
+// addresses. The near end's TX checksum offload is off: through AF_XDP
+// tapdns would see the partial checksums a veth passes on.
+func startTapdnsXDP(t *testing.T, ns *labtest.NS, bin string, n tapdnsNet, dir string, zones []testZone) *server {
+	t.Helper()
+	srv := labtest.NewNS(t, "diffx")
+	ns.AddVeth(t, n.tap, srv, "vs0", 1)
+	ns.AddAddr(t, n.tap, n.kernel4)
+	ns.AddAddr(t, n.tap, n.kernel6)
+	ns.MustRun(t, "ethtool", "-K", n.tap, "tx", "off")
+	args := append([]string{"--xdp", "vs0", "--ip", n.ip4, "--gateway", n.gw4, "--ip6", n.ip6}, tapdnsArgs(n, dir, zones)...)
+	return &server{name: n.name, addr: n.addr, six: n.addr6, proc: srv.StartTapdns(t, bin, args...), from: ns}
 }

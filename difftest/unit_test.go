@@ -22,6 +22,9 @@ func TestGlobMatch(t *testing.T) {
 		{"*/A/*", "x.example./AAAA/edns/tcp", false},
 		{"a*a", "a", false},
 		{"a*a", "aa", true},
+		{`\*.wild./MX/*`, "*.wild./MX/do/udp", true},
+		{`\*.wild./MX/*`, "x.wild./MX/do/udp", false},
+		{"*.wild./MX/*", "x.wild./MX/do/udp", true},
 	}
 	for _, tt := range tests {
 		if got := globMatch(tt.pattern, tt.name); got != tt.want {
@@ -34,6 +37,17 @@ func TestGlobMatch(t *testing.T) {
 // of the intended shape, every exception naming a follower.
 func TestCases(t *testing.T) {
 	cs := allCases() // panics on duplicate names
+	// The signed zones' cases, for zones with these origins (the test
+	// signs them with fresh keys; the case names do not depend on them).
+	var signed []signedZone
+	for _, o := range signedOrigins {
+		z := signedZone{testZone: testZone{origin: o}}
+		if o != "nsec." {
+			z.nsec3 = &dns.NSEC3PARAM{Hash: dns.SHA1}
+		}
+		signed = append(signed, z)
+	}
+	cs = append(cs, signedCases(signed)...)
 	if len(cs) < 300 {
 		t.Errorf("%d cases, want at least 300", len(cs))
 	}

@@ -25,6 +25,15 @@ type responder struct {
 	tc      bool        // the answer did not fit: TC to be set
 	dropped bool        // optional additional records were left out
 	ede     dnswire.EDE // Extended DNS Error info-code for the OPT, or dnswire.EDENone
+
+	// do is the query's DO bit: answers from signed zones carry DNSSEC
+	// records (see dnssec.go), whose proofs wait in proofs until the
+	// answer section is complete.
+	do      bool
+	proofs  [maxProofs]proof
+	nproofs int
+
+	unavail map[string]struct{} // secondary zones not served (xfr.go); nil: none
 }
 
 // answer fills in the answer to a well-formed QUERY and returns the rcode
@@ -47,6 +56,9 @@ func (r *responder) answer() (dnswire.Rcode, bool) {
 		return r.transfer(), false
 	}
 	m := r.st.set.Lookup(q.Name(), q.QType)
+	if unavailableIn(r.unavail, q.Name(), m.Zone) {
+		return dnswire.RcodeServFail, false // xfr.go: a secondary zone not served
+	}
 	switch m.Result {
 	case zone.Refused:
 		// NSD and Knot DNS both say why: Extended DNS Error 20 (Not
@@ -61,13 +73,18 @@ func (r *responder) answer() (dnswire.Rcode, bool) {
 		return r.resolve(m), false
 	}
 	r.b.SetFlags(r.b.Flags() | dnswire.FlagAA)
-	// Everything resolve writes depends only on the canonical name and
-	// type (see cache); ANY is left out as the one transport-dependent
-	// answer by policy.
-	return r.resolve(m), q.QType != dnswire.TypeANY
+	// Everything resolve writes depends only on the canonical name, type
+	// and DO bit (see cache); ANY is left out as the one
+	// transport-dependent answer by policy.
+	rcode := r.resolve(m)
+	if !r.tc {
+		r.flush() // proofs not written yet: the chain ended early
+	}
+	return rcode, q.QType != dnswire.TypeANY
 }
 
-// transfer answers AXFR and IXFR: we never transfer zones. Over UDP AXFR
+// transfer answers the AXFR and IXFR queries that ServeTransfer and
+// respondXFR (xfr.go) leave, i.e. all of them without Config.Transfers. Over UDP AXFR
 // is NOTIMP (RFC 5936 4.2: AXFR is a TCP exchange), as NSD and Knot DNS
 // answer. For a name that is not the apex of one of our zones both answer
 // NOTAUTH: we are not authoritative for a zone of that name. For an apex,
@@ -79,6 +96,9 @@ func (r *responder) transfer() dnswire.Rcode {
 		return dnswire.RcodeNotImp
 	}
 	if z := r.st.set.Zone(name); z == nil || z.Origin != string(name) {
+		if unavailableIn(r.unavail, name, z) {
+			return dnswire.RcodeServFail // xfr.go: a secondary zone not served
+		}
 		return dnswire.RcodeNotAuth
 	}
 	r.ede = dnswire.EDEProhibited
@@ -94,6 +114,8 @@ func (r *responder) resolve(m zone.Match) dnswire.Rcode {
 	cur := r.q.Name()
 	var owner []byte // nil: the question name (questionOff)
 	// seen[i] identifies the CNAME record written at hop i (see hop).
+	// Hops 0 to maxCNAMEHops-1 may write a CNAME; hop maxCNAMEHops only
+	// answers for the last target, unless that takes another CNAME.
 	var seen [maxCNAMEHops]hop
 	var prev *zone.RRset // the CNAME or DNAME RRset of the previous hop
 	first := m.Zone
@@ -102,18 +124,27 @@ func (r *responder) resolve(m zone.Match) dnswire.Rcode {
 		n := 0
 		switch m.Result {
 		case zone.NoData:
+			if m.Wildcard {
+				r.proveWildcardNoData(m.Zone, cur, m.Node)
+			} else {
+				r.proveNoData(m.Zone, cur, m.Node)
+			}
 			return r.negative(m.Zone, dnswire.RcodeSuccess)
 		case zone.NXDomain:
 			dn, d := dnameAbove(m.Zone, cur)
 			if d == nil {
+				r.proveNXDomain(m.Zone, cur)
 				return r.negative(m.Zone, dnswire.RcodeNXDomain)
+			}
+			if i == maxCNAMEHops {
+				return dnswire.RcodeSuccess // it would take a sixth CNAME
 			}
 			// RFC 6672 3.2: the DNAME, then a CNAME synthesised from
 			// it with the DNAME's TTL, then the answer for its target.
 			// A DNAME met again (its target is below its owner) is not
 			// repeated; the CNAMEs go on to the hop limit (Knot DNS).
 			if !slices.ContainsFunc(seen[:i], func(h hop) bool { return h.rs == d }) {
-				if _, ok := r.addRRset(dnswire.Answer, bytesOf(dn.Name), 0, d); !ok {
+				if _, ok := r.addSigned(dnswire.Answer, bytesOf(dn.Name), 0, m.Zone, dn, d); !ok {
 					return r.truncate(dnswire.RcodeSuccess)
 				}
 			}
@@ -133,14 +164,28 @@ func (r *responder) resolve(m zone.Match) dnswire.Rcode {
 			r.referral(m.Zone, m.Node)
 			return dnswire.RcodeSuccess
 		case zone.Success:
+			if m.CNAME && i == maxCNAMEHops {
+				return dnswire.RcodeSuccess // a sixth CNAME: the resolver goes on
+			}
+			if m.Wildcard {
+				r.proveWildcard(m.Zone, cur, m.Node)
+			}
 			if m.Answer == nil { // ANY
 				return r.any(owner, m.Zone, m.Node)
 			}
-			if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, m.Answer); !ok {
+			ok := false
+			if m.Answer.Type == dnswire.TypeRRSIG && !m.CNAME {
+				ok = r.addRRSIGs(owner, questionOff, m.Node, m.Answer)
+			} else {
+				_, ok = r.addSigned(dnswire.Answer, owner, questionOff, m.Zone, m.Node, m.Answer)
+			}
+			if !ok {
 				return r.truncate(dnswire.RcodeSuccess)
 			}
 			if !m.CNAME {
-				r.additional(m.Zone, m.Answer)
+				if r.flush() {
+					r.additional(m.Zone, m.Answer)
+				}
 				return dnswire.RcodeSuccess
 			}
 			seen[i] = hopOf(m, prev)
@@ -150,9 +195,6 @@ func (r *responder) resolve(m zone.Match) dnswire.Rcode {
 				return dnswire.RcodeSuccess
 			}
 		default:
-			return dnswire.RcodeSuccess
-		}
-		if i+1 == maxCNAMEHops {
 			return dnswire.RcodeSuccess
 		}
 		target := next[:n]
@@ -273,25 +315,41 @@ func (r *responder) any(owner []byte, z *zone.Zone, n *zone.Node) dnswire.Rcode 
 		return dnswire.RcodeSuccess
 	}
 	rs := &n.RRsets[0]
-	if _, ok := r.addRRset(dnswire.Answer, owner, questionOff, rs); !ok {
+	if _, ok := r.addSigned(dnswire.Answer, owner, questionOff, z, n, rs); !ok {
 		return r.truncate(dnswire.RcodeSuccess)
 	}
 	// The addresses of NS, MX and SRV targets, as for a query of that
 	// type (Knot DNS does the same).
-	r.additional(z, rs)
+	if r.flush() {
+		r.additional(z, rs)
+	}
 	return dnswire.RcodeSuccess
 }
 
 // negative adds the zone's SOA to the authority section (RFC 2308 3) with
-// the negative TTL, and returns rcode.
+// the negative TTL, then the queued proofs, and returns rcode. The SOA's
+// signatures get the same TTL, as NSD and Knot DNS send them.
 func (r *responder) negative(z *zone.Zone, rcode dnswire.Rcode) dnswire.Rcode {
 	soa := z.Apex.RRset(dnswire.TypeSOA)
 	if soa == nil {
 		return rcode
 	}
+	m := r.b.Mark()
 	if !r.b.AddRR(dnswire.Authority, bytesOf(z.Origin), dnswire.TypeSOA, dnswire.ClassIN, z.NegTTL, firstRecord(soa)) {
 		return r.truncate(rcode)
 	}
+	if r.secure(z) {
+		var owner []byte
+		at := r.b.LastOwner()
+		if at == 0 {
+			owner = bytesOf(z.Origin)
+		}
+		if !r.addSigs(dnswire.Authority, owner, at, z.Apex, dnswire.TypeSOA, z.NegTTL) {
+			r.b.Rollback(m)
+			return r.truncate(rcode)
+		}
+	}
+	r.flush()
 	return rcode
 }
 
@@ -299,7 +357,7 @@ func (r *responder) negative(z *zone.Zone, rcode dnswire.Rcode) dnswire.Rcode {
 // addresses to the additional section. Glue for targets below the cut is
 // required (RFC 9471): if it does not fit, TC is set and the glue left out
 // (the NS RRset stays, as Knot DNS does). Other addresses of targets in the
-// zone (sibling glue) are optional.
+// zone (sibling glue) are optional: what fits is added.
 func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 	ns := cut.RRset(dnswire.TypeNS)
 	if ns == nil {
@@ -309,29 +367,56 @@ func (r *responder) referral(z *zone.Zone, cut *zone.Node) {
 		r.truncate(0)
 		return
 	}
+	// DNSSEC: the DS RRset with its signatures, or the proof that there
+	// is none (RFC 4035 3.1.4, RFC 5155 7.2.7).
+	if r.secure(z) {
+		if ds := cut.RRset(dnswire.TypeDS); ds != nil {
+			if _, ok := r.addSigned(dnswire.Authority, bytesOf(cut.Name), 0, z, cut, ds); !ok {
+				r.truncate(0)
+				return
+			}
+		} else {
+			r.proveNoDS(z, cut)
+		}
+	}
+	if !r.flush() {
+		return
+	}
 	var canon [dnswire.MaxNameLen]byte
 	cutName := bytesOf(cut.Name)
 	afterNS := r.b.Mark()
-	for pass := 0; pass < 2; pass++ {
-		required := pass == 0
+	for rd := range records(ns) {
+		n := dnswire.CanonicalName(&canon, rd)
+		if n < 0 || n != len(rd) || !isSubdomain(canon[:n], cutName) {
+			continue
+		}
+		if node := z.Node(canon[:n]); node != nil && !r.addAddrs(rd, z, node) {
+			r.b.Rollback(afterNS)
+			r.tc = true
+			return
+		}
+	}
+	// The other addresses (sibling glue) as NSD adds them: the A RRset of
+	// every name that still fits, then, if they all did, the AAAA RRsets
+	// that still fit. So a resolver gets an IPv4 address for as many
+	// name servers as possible (one root-zone referral: 13 A records and
+	// one AAAA in 512 octets).
+	for _, t := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
 		for rd := range records(ns) {
 			n := dnswire.CanonicalName(&canon, rd)
-			if n < 0 || n != len(rd) || isSubdomain(canon[:n], cutName) != required {
+			if n < 0 || n != len(rd) || isSubdomain(canon[:n], cutName) {
 				continue
 			}
 			node := z.Node(canon[:n])
-			if node == nil {
+			if node == nil || node.RRset(t) == nil {
 				continue
 			}
-			if !r.addAddrs(rd, node) {
-				if required {
-					r.b.Rollback(afterNS)
-					r.tc = true
-				} else {
-					r.dropped = true
-				}
-				return
+			if _, ok := r.addSigned(dnswire.Additional, rd, 0, z, node, node.RRset(t)); !ok {
+				r.dropped = true
 			}
+		}
+		if r.dropped {
+			return
 		}
 	}
 }
@@ -350,43 +435,51 @@ func (r *responder) additional(z *zone.Zone, rs *zone.RRset) {
 	default:
 		return
 	}
+	// NSD's order: the A RRsets of every target that still fit, then,
+	// if they all did, the AAAA RRsets that still fit; an RRset goes with
+	// its signatures or not at all.
 	var canon [dnswire.MaxNameLen]byte
-	var done [16]*zone.Node
-	ndone := 0
-	for rd := range records(rs) {
-		if len(rd) <= skip {
-			continue
+	for _, at := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
+		var done [16]*zone.Node
+		ndone := 0
+		for rd := range records(rs) {
+			if len(rd) <= skip {
+				continue
+			}
+			t := rd[skip:]
+			n := dnswire.CanonicalName(&canon, t)
+			if n < 0 || n != len(t) {
+				continue
+			}
+			node := z.Node(canon[:n])
+			if node == nil || node.Cut || node.RRset(at) == nil {
+				continue
+			}
+			dup := false
+			for _, d := range done[:ndone] {
+				dup = dup || d == node
+			}
+			if dup {
+				continue
+			}
+			if ndone < len(done) {
+				done[ndone] = node
+				ndone++
+			}
+			if _, ok := r.addSigned(dnswire.Additional, t, 0, z, node, node.RRset(at)); !ok {
+				r.dropped = true
+			}
 		}
-		t := rd[skip:]
-		n := dnswire.CanonicalName(&canon, t)
-		if n < 0 || n != len(t) {
-			continue
-		}
-		node := z.Node(canon[:n])
-		if node == nil || node.Cut {
-			continue
-		}
-		dup := false
-		for _, d := range done[:ndone] {
-			dup = dup || d == node
-		}
-		if dup {
-			continue
-		}
-		if ndone < len(done) {
-			done[ndone] = node
-			ndone++
-		}
-		if !r.addAddrs(t, node) {
-			r.dropped = true
+		if r.dropped {
 			return
 		}
 	}
 }
 
-// addAddrs adds node's A and AAAA RRsets, owned by name, to the additional
-// section; all or nothing.
-func (r *responder) addAddrs(name []byte, node *zone.Node) bool {
+// addAddrs adds node's A and AAAA RRsets of zone z, owned by name, to the
+// additional section, with their signatures in a DNSSEC answer; all or
+// nothing.
+func (r *responder) addAddrs(name []byte, z *zone.Zone, node *zone.Node) bool {
 	m := r.b.Mark()
 	owner, at := name, 0
 	for _, t := range [2]uint16{dnswire.TypeA, dnswire.TypeAAAA} {
@@ -394,7 +487,7 @@ func (r *responder) addAddrs(name []byte, node *zone.Node) bool {
 		if rs == nil {
 			continue
 		}
-		off, ok := r.addRRset(dnswire.Additional, owner, at, rs)
+		off, ok := r.addSigned(dnswire.Additional, owner, at, z, node, rs)
 		if !ok {
 			r.b.Rollback(m)
 			return false

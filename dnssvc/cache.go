@@ -7,7 +7,8 @@ import (
 )
 
 // cache keeps the encoded answer, authority and additional records of
-// answers from the zones, keyed by canonical query name and type, so that a
+// answers from the zones, keyed by canonical query name, type and DO bit
+// (DNSSEC answers carry signatures and proofs), so that a
 // repeated query costs a parse, a hash probe and a copy: no zone lookup, no
 // encoding. Every answer to a class IN query that the zones decide is kept:
 // exact matches, CNAME and DNAME chains, wildcard synthesis, NODATA,
@@ -17,9 +18,9 @@ import (
 // name, the question name always has the same labels (only its case
 // varies), so every compression pointer of the generic encoder's output
 // points at the same place in every such response, and the lookup depends
-// only on the canonical name and type. The sections do not depend on EDNS,
-// DO or the transport (ANY, the only transport-dependent answer, is never
-// cached), and only complete responses (nothing truncated, nothing
+// only on the canonical name and type. The sections do not depend on EDNS
+// or the transport (ANY, the only transport-dependent answer, is never
+// cached), only on DO, which is part of the key; and only complete responses (nothing truncated, nothing
 // optional left out) are stored; a cached answer that does not fit under a
 // query's limit falls back to the generic encoder. A cache belongs to one
 // immutable zone set (see state), so entries never go stale.
@@ -44,6 +45,7 @@ type cache struct {
 type entry struct {
 	hash       uint64
 	qtype      uint16
+	do         bool
 	an, ns, ar uint16
 	flags      uint16 // FlagAA or 0
 	rcode      uint8  // RcodeSuccess or RcodeNXDomain
@@ -74,19 +76,23 @@ func newCache(nodes int) *cache {
 	}
 }
 
-func (c *cache) hash(name []byte, qtype uint16) uint64 {
-	return maphash.Bytes(c.seed, name) ^ uint64(qtype)*0x9E3779B97F4A7C15
+func (c *cache) hash(name []byte, qtype uint16, do bool) uint64 {
+	k := uint64(qtype)
+	if do {
+		k |= 1 << 16
+	}
+	return maphash.Bytes(c.seed, name) ^ k*0x9E3779B97F4A7C15
 }
 
-// get returns the entry for the canonical name and qtype, or nil.
-func (c *cache) get(name []byte, qtype uint16) *entry {
-	h := c.hash(name, qtype)
+// get returns the entry for the canonical name, qtype and DO bit, or nil.
+func (c *cache) get(name []byte, qtype uint16, do bool) *entry {
+	h := c.hash(name, qtype, do)
 	for p := uint64(0); p < cacheProbe; p++ {
 		e := c.slots[(h+p)&c.mask].Load()
 		if e == nil {
 			return nil
 		}
-		if e.hash == h && e.qtype == qtype && bytes.Equal(e.name, name) {
+		if e.hash == h && e.qtype == qtype && e.do == do && bytes.Equal(e.name, name) {
 			return e
 		}
 	}
@@ -96,13 +102,13 @@ func (c *cache) get(name []byte, qtype uint16) *entry {
 // put stores copies of name and data (the sections after the question)
 // unless there is no room. Two racing puts of one key may both succeed;
 // their entries are equal and get returns the first.
-func (c *cache) put(name []byte, qtype uint16, data []byte, an, ns, ar, flags uint16, rcode uint8) {
-	h := c.hash(name, qtype)
+func (c *cache) put(name []byte, qtype uint16, do bool, data []byte, an, ns, ar, flags uint16, rcode uint8) {
+	h := c.hash(name, qtype, do)
 	var e *entry
 	for p := uint64(0); p < cacheProbe; p++ {
 		s := &c.slots[(h+p)&c.mask]
 		if old := s.Load(); old != nil {
-			if old.hash == h && old.qtype == qtype && bytes.Equal(old.name, name) {
+			if old.hash == h && old.qtype == qtype && old.do == do && bytes.Equal(old.name, name) {
 				return
 			}
 			continue
@@ -111,7 +117,7 @@ func (c *cache) put(name []byte, qtype uint16, data []byte, an, ns, ar, flags ui
 			if e = c.alloc(name, data); e == nil {
 				return
 			}
-			e.hash, e.qtype, e.an, e.ns, e.ar, e.flags, e.rcode = h, qtype, an, ns, ar, flags, rcode
+			e.hash, e.qtype, e.do, e.an, e.ns, e.ar, e.flags, e.rcode = h, qtype, do, an, ns, ar, flags, rcode
 		}
 		if s.CompareAndSwap(nil, e) {
 			return

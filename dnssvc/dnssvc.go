@@ -18,6 +18,7 @@ import (
 
 	"github.com/tapdns/tapdns/dnswire"
 	"github.com/tapdns/tapdns/localdata"
+	"github.com/tapdns/tapdns/tsig"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -67,6 +68,15 @@ type Config struct {
 	MDNS Recursion
 	// OnLink lists our on-link prefixes (IPv6 link-local is always on-link).
 	OnLink []netip.Prefix
+
+	// TSIG holds the keys that signed queries are checked against (RFC
+	// 8945); nil holds none, so that every signed query is answered
+	// NOTAUTH/BADKEY. See xfr.go.
+	TSIG *tsig.Keyring
+	// Transfers, when set, answers NOTIFY, IXFR over UDP and (through
+	// ServeTransfer) AXFR and IXFR over TCP. nil refuses transfers and
+	// answers NOTIFY with NOTIMP. See xfr.go.
+	Transfers Transfers
 }
 
 // Defaults for Config's zero values.
@@ -75,10 +85,12 @@ const (
 	DefaultIdentity = "tapdns"
 )
 
-// maxCNAMEHops bounds the CNAME records written for one query: a longer
-// chain is answered as far as it goes, rcode NOERROR, and the resolver
-// continues from the last target. 5 is Knot DNS's limit (NSD follows much
-// longer chains); it bounds the work per query.
+// maxCNAMEHops bounds the CNAME records written for one query: the answer
+// for the fifth CNAME's target is still given (its RRset, or NXDOMAIN or
+// NODATA with the SOA), but a sixth CNAME is not written: the answer
+// stops there, rcode NOERROR, and the resolver continues from the last
+// target. 5 is Knot DNS's limit (NSD follows much longer chains); it
+// bounds the work per query.
 const maxCNAMEHops = 5
 
 // Request describes where a query came from.
@@ -105,10 +117,11 @@ type Server struct {
 	version  []byte // TXT rdata for version.bind / version.server
 	identity []byte // TXT rdata for hostname.bind / id.server
 	state    atomic.Pointer[state]
-	local    atomic.Pointer[localdata.Data] // nil: none (SetLocal)
-	rrl      *rrl                           // nil when rate limiting is off
-	rqPool   sync.Pool                      // *rqScratch, see front.go
-	noCache  bool                           // set by tests only: every answer from the generic encoder
+	local    atomic.Pointer[localdata.Data]      // nil: none (SetLocal)
+	unavail  atomic.Pointer[map[string]struct{}] // SetUnavailable (xfr.go)
+	rrl      *rrl                                // nil when rate limiting is off
+	rqPool   sync.Pool                           // *rqScratch, see front.go
+	noCache  bool                                // set by tests only: every answer from the generic encoder
 
 	// Counters, one set per Request.Shard (modulo counterShards) so that
 	// readers on different cores do not share a cache line; Stats sums.
@@ -130,6 +143,9 @@ type shard struct {
 type state struct {
 	set   *zone.Set
 	cache *cache
+	// signed is true when a zone of the set is signed: only then does DO
+	// change answers (and the cache key).
+	signed bool
 }
 
 // New returns a Server answering from zones (nil means an empty set).
@@ -191,7 +207,11 @@ func (s *Server) SetZones(z *zone.Set) {
 	}
 	// Room for about one answer per record and one per name (a negative
 	// or synthesised answer), within newCache's bounds.
-	s.state.Store(&state{set: z, cache: newCache((nodes + records) / 2)})
+	signed := false
+	for _, zz := range z.Zones() {
+		signed = signed || zz.Signed()
+	}
+	s.state.Store(&state{set: z, cache: newCache((nodes + records) / 2), signed: signed})
 	s.log.Debug("zones installed", "zones", len(z.Zones()), "nodes", nodes)
 }
 
@@ -224,6 +244,16 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 			return s.writeSlip(dst, &q)
 		}
 	}
+	if special(&q) {
+		return s.respondXFR(dst, query, &q, status, req, sh) // xfr.go: TSIG, NOTIFY, IXFR
+	}
+	return s.answerQuery(dst, query, &q, status, req, sh, 0)
+}
+
+// answerQuery answers a parsed query from local data, the cache, the zones
+// or recursion, keeping reserve octets free at the end of the answer (for
+// a TSIG record).
+func (s *Server) answerQuery(dst, query []byte, q *dnswire.Query, status dnswire.Status, req Request, sh *shard, reserve int) []byte {
 	st := s.state.Load()
 
 	limit := dnswire.MaxMsgLen
@@ -240,6 +270,7 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 		}
 		limit -= dnswire.OPTLen(len(nsid)) // the OPT always fits
 	}
+	limit -= reserve
 
 	if status == dnswire.StatusOK && q.QClass == dnswire.ClassIN && q.Version == 0 {
 		blocked := false
@@ -248,30 +279,30 @@ func (s *Server) Respond(dst, query []byte, req Request) []byte {
 			case localdata.Answer, localdata.NoData:
 				sh.ctr.local.Add(1)
 				sh.ctr.rcode[dnswire.RcodeSuccess].Add(1)
-				return s.writeLocal(dst, &q, recs, req, limit, nsid)
+				return s.writeLocal(dst, q, recs, req, limit, nsid)
 			case localdata.Blocked:
 				blocked = true
 			}
 		}
 		if cacheableType(q.QType) && !s.noCache {
-			if e := st.cache.get(q.Name(), q.QType); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
+			if e := st.cache.get(q.Name(), q.QType, q.DO() && st.signed); e != nil && dnswire.HeaderLen+len(q.Question)+len(e.data) <= limit {
 				if dnswire.Rcode(e.rcode) == dnswire.RcodeSuccess {
 					sh.ctr.cached.Add(1)
 				} else {
 					sh.ctr.cachedNX.Add(1)
 				}
-				return s.writeCached(dst, &q, e, nsid, s.ra(req))
+				return s.writeCached(dst, q, e, nsid, s.ra(req))
 			}
 		}
 		// Transfers are never recursive (respond answers them).
 		if q.QType != dnswire.TypeAXFR && q.QType != dnswire.TypeIXFR &&
 			(blocked || s.cfg.Recursion != nil || s.cfg.MDNS != nil) && st.set.Zone(q.Name()) == nil {
-			if reply, ok := s.outside(dst, query, &q, req, sh, blocked, limit, nsid); ok {
+			if reply, ok := s.outside(dst, query, q, req, sh, blocked, limit, nsid); ok {
 				return reply
 			}
 		}
 	}
-	return s.respond(dst, &q, status, st, sh, req, limit, nsid)
+	return s.respond(dst, q, status, st, sh, req, limit, nsid)
 }
 
 // ra is the RA flag for req's client: set when recursion is available to
@@ -353,7 +384,8 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		b.Question(q.Question)
 	}
 
-	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone}
+	do := q.DO() && st.signed
+	r := responder{s: s, st: st, b: &b, q: q, tcp: tcp, qend: b.Mark(), ede: dnswire.EDENone, do: do, unavail: s.unavailMap()}
 	rcode := dnswire.RcodeSuccess
 	cacheable := false
 	switch {
@@ -371,7 +403,7 @@ func (s *Server) respond(dst []byte, q *dnswire.Query, status dnswire.Status, st
 		sh.ctr.truncated.Add(1)
 	}
 	if cacheable && !s.noCache && !r.tc && !r.dropped && (rcode == dnswire.RcodeSuccess || rcode == dnswire.RcodeNXDomain) {
-		st.cache.put(q.Name(), q.QType, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
+		st.cache.put(q.Name(), q.QType, do, b.Bytes()[r.qend.Len():], uint16(b.Count(dnswire.Answer)),
 			uint16(b.Count(dnswire.Authority)), uint16(b.Count(dnswire.Additional)),
 			b.Flags()&dnswire.FlagAA, uint8(rcode))
 	}

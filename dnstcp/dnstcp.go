@@ -269,6 +269,7 @@ func (s *Server) admit(c net.Conn) {
 // writer frames replies for one connection.
 type writer struct {
 	s  *Server
+	c  net.Conn
 	bw *bufio.Writer
 }
 
@@ -276,6 +277,13 @@ func (w *writer) WriteMsg(msg []byte) error {
 	if len(msg) > MaxMsg {
 		w.s.badMsgs.Add(1)
 		return fmt.Errorf("dnstcp: reply of %d octets does not fit a TCP frame", len(msg))
+	}
+	// Each message may fill the buffer and so write to the peer: a peer
+	// that stops reading gets the idle time per message, not forever (a
+	// zone transfer writes many), and a long transfer is not cut by a
+	// deadline left over from an earlier reply.
+	if err := w.c.SetWriteDeadline(time.Now().Add(w.s.cfg.IdleTimeout)); err != nil {
+		return err
 	}
 	var hdr [2]byte
 	binary.BigEndian.PutUint16(hdr[:], uint16(len(msg)))
@@ -314,7 +322,7 @@ func (s *Server) serve(tc *conn) {
 	}()
 	meta := Meta{Client: addrPort(tc.c.RemoteAddr()), Local: addrPort(tc.c.LocalAddr())}
 	br := bufio.NewReaderSize(tc.c, ioBuffer)
-	w := &writer{s: s, bw: bufio.NewWriterSize(tc.c, ioBuffer)}
+	w := &writer{s: s, c: tc.c, bw: bufio.NewWriterSize(tc.c, ioBuffer)}
 	idle := s.cfg.IdleTimeout
 	var query []byte
 	var hdr [2]byte

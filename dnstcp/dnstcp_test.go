@@ -363,3 +363,38 @@ func TestMetaAddresses(t *testing.T) {
 type handlerFunc func(w MsgWriter, q []byte, m Meta) bool
 
 func (f handlerFunc) ServeTCP(w MsgWriter, q []byte, m Meta) bool { return f(w, q, m) }
+
+// TestStalledReaderDoesNotHoldAWriter: a handler writing many messages to
+// a peer that never reads gives up after the idle time instead of
+// blocking its goroutine (and Close) forever.
+func TestStalledReaderDoesNotHoldAWriter(t *testing.T) {
+	errc := make(chan error, 1)
+	h := handlerFunc(func(w MsgWriter, q []byte, m Meta) bool {
+		big := make([]byte, 60000)
+		for range 2000 { // 120 MB: far more than the socket buffers hold
+			if err := w.WriteMsg(big); err != nil {
+				errc <- err
+				return false
+			}
+		}
+		errc <- nil
+		return true
+	})
+	s, err := New(Config{IdleTimeout: 300 * time.Millisecond}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	s.Serve(ln)
+	c := dial(t, ln.Addr().String())
+	c.Write(frame("transfer"))
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("120 MB written to a peer that reads nothing")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler is still blocked writing to a stalled peer after 10 s")
+	}
+}

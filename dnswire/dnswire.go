@@ -51,6 +51,7 @@ const (
 	TypeRRSIG  uint16 = 46
 	TypeNSEC   uint16 = 47
 	TypeDNSKEY uint16 = 48
+	TypeNSEC3  uint16 = 50
 	TypeSVCB   uint16 = 64
 	TypeHTTPS  uint16 = 65
 	TypeTSIG   uint16 = 250

@@ -2,8 +2,8 @@ package netstack
 
 import (
 	"errors"
-	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -51,51 +51,132 @@ func classify(frame []byte, mac *[6]byte) (uint16, dropReason) {
 	return 0, dropEtherType
 }
 
-// queue is one TAP queue (one fd). Its read side is owned by exactly one
+// queue is one queue of the link: a TAP fd or an AF_XDP socket (its
+// frameIO) with its counters. Its read side is owned by exactly one
 // reader goroutine; its write side is shared by that reader (fast-path
-// answers, through fastW) and by gVisor's senders (through stackW under wmu).
+// answers, through sendFast) and by gVisor's senders (through
+// writePacket under wmu).
 type queue struct {
 	idx int
-	f   *os.File
-	rc  syscall.RawConn
+	io  frameIO
 	ctr linkCounters
 
 	// Owned by the reader goroutine.
 	stopping atomic.Bool
+	onFrame  func(frame []byte) // handles one received frame; set before run
 
+	wmu  sync.Mutex
+	wbuf []byte
+
+	capture captureSlot // see capture.go; empty unless SetCapture
+}
+
+// frameIO is the device side of one queue: it reads frames and writes
+// them. The TAP's is tapIO (below); AF_XDP's is xdpIO (xdplink.go).
+type frameIO interface {
+	// run reads frames and hands each to q.onFrame, after q.capture,
+	// until q.stopping is set and stop was called (its result is then
+	// ignored) or the device fails (the error; io.EOF for an orderly end).
+	run(q *queue) error
+	// stop makes a pending or future run return, without closing the
+	// device, so that writers may still use it until teardown.
+	stop()
+	// txBuf returns the buffer the next fast-path reply is built in. It is
+	// called only from q.onFrame (or, in tests, the goroutine calling
+	// Stack.receive) and valid until sendFast.
+	txBuf() []byte
+	// sendFast sends frame, a prefix of the last txBuf, from the same
+	// goroutine. It may be sent at the end of the current burst.
+	sendFast(frame []byte) error
+	// write sends one frame from any goroutine; frame may be reused on
+	// return. It returns errFDClosed once the device is closed.
+	write(frame []byte) error
+}
+
+// device is what a Stack's link runs on: a TAP (tap_linux.go) or an
+// interface attached through AF_XDP (xdplink.go).
+type device interface {
+	// frameIOs returns one frameIO per queue; called once.
+	frameIOs() ([]frameIO, error)
+	// addGroup makes the device deliver the frames of multicast group g
+	// (a TAP delivers every frame anyway).
+	addGroup(g netip.Addr) error
+	// close releases the device after the stack is done with it.
+	close() error
+}
+
+func newQueue(idx int, io frameIO) *queue {
+	return &queue{idx: idx, io: io, wbuf: make([]byte, frameBufSize)}
+}
+
+// run reads and handles frames until stop is requested (errStopped) or the
+// device fails (its error, or io.EOF).
+func (q *queue) run() error {
+	err := q.io.run(q)
+	if q.stopping.Load() {
+		return errStopped
+	}
+	if err == nil {
+		err = io.EOF
+	}
+	return err
+}
+
+// stop makes a pending or future run return errStopped.
+func (q *queue) stop() {
+	q.stopping.Store(true)
+	q.io.stop()
+}
+
+// sendFast sends a fast-path reply built in q.io.txBuf and counts it.
+func (q *queue) sendFast(frame []byte) error {
+	// Captured before the write, as the kernel's taps see a frame before
+	// the driver: so it is in the capture before the peer can react to it.
+	q.capture.frame(frame, true)
+	if err := q.io.sendFast(frame); err != nil {
+		q.ctr.writeErrors.Add(1)
+		return err
+	}
+	q.ctr.framesOut.Add(1)
+	q.ctr.bytesOut.Add(uint64(len(frame)))
+	return nil
+}
+
+// tapIO is a TAP queue's fd. Its reads and fast-path writes happen inside
+// one RawConn read callback per burst (drain); gVisor's writes go through
+// the poller (stackW).
+type tapIO struct {
+	f  *os.File
+	rc syscall.RawConn
+
+	// Owned by the reader goroutine.
+	q        *queue
 	rbuf     []byte
 	rerr     error
 	readFn   func(fd uintptr) bool // drain, bound once to avoid a closure per read
-	onFrame  func(frame []byte)    // handles one received frame; set before run
 	fd       int                   // the fd, valid while draining
 	draining bool                  // drain is running on this goroutine
 	txbuf    []byte
 	fastW    fdWriter
 
-	wmu    sync.Mutex
-	wbuf   []byte
-	stackW fdWriter
-
-	capture captureSlot // see capture.go; empty unless SetCapture
+	stackW fdWriter // used under the queue's wmu
 }
 
-func newQueue(idx int, f *os.File) (*queue, error) {
+func newTapIO(f *os.File) (*tapIO, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("queue %d: %w", idx, err)
+		return nil, err
 	}
-	q := &queue{
-		idx:   idx,
+	t := &tapIO{
 		f:     f,
 		rc:    rc,
 		rbuf:  make([]byte, frameBufSize),
 		txbuf: make([]byte, frameBufSize),
-		wbuf:  make([]byte, frameBufSize),
 	}
-	q.readFn = q.drain
-	q.fastW.init(rc)
-	q.stackW.init(rc)
-	return q, nil
+	t.readFn = t.drain
+	t.fastW.init(rc)
+	t.stackW.init(rc)
+	return t, nil
 }
 
 // drain is the RawConn read callback. It reads frames and hands each to
@@ -105,20 +186,21 @@ func newQueue(idx int, f *os.File) (*queue, error) {
 // pays the poller's per-call locking once per burst instead of once per
 // frame (and once more per fast-path reply, which is written on the same
 // fd directly), like a NIC driver's poll loop.
-func (q *queue) drain(fd uintptr) bool {
-	q.fd, q.draining = int(fd), true
-	defer func() { q.draining = false }()
+func (t *tapIO) drain(fd uintptr) bool {
+	t.fd, t.draining = int(fd), true
+	defer func() { t.draining = false }()
+	q := t.q
 	for !q.stopping.Load() {
-		n, err := unix.Read(int(fd), q.rbuf)
+		n, err := unix.Read(int(fd), t.rbuf)
 		switch err {
 		case nil:
 			if n <= 0 {
 				// A TAP read never returns 0 bytes; a socket at EOF does.
 				// Either way nothing more will come, and looping would spin.
-				q.rerr = io.EOF
+				t.rerr = io.EOF
 				return true
 			}
-			frame := q.rbuf[:n]
+			frame := t.rbuf[:n]
 			q.capture.frame(frame, false)
 			q.onFrame(frame)
 			continue
@@ -127,57 +209,42 @@ func (q *queue) drain(fd uintptr) bool {
 		case unix.EAGAIN:
 			return false
 		}
-		q.rerr = err
+		t.rerr = err
 		return true
 	}
 	return true
 }
 
-// run reads and handles frames until stop is requested (errStopped) or the
-// fd fails (the read syscall's error, or io.EOF).
-func (q *queue) run() error {
-	q.rerr = nil
-	err := q.rc.Read(q.readFn)
-	switch {
-	case q.stopping.Load():
-		return errStopped
-	case err != nil:
+func (t *tapIO) run(q *queue) error {
+	t.q, t.rerr = q, nil
+	if err := t.rc.Read(t.readFn); err != nil {
 		return err
-	case q.rerr != nil:
-		return q.rerr
 	}
-	return io.EOF
+	return t.rerr
 }
 
-// writeFast writes a fast-path reply. Inside drain it writes on the fd the
+// stop sets a read deadline in the past: the pending wait ends at once.
+func (t *tapIO) stop() { _ = t.f.SetReadDeadline(time.Unix(1, 0)) }
+
+func (t *tapIO) txBuf() []byte { return t.txbuf }
+
+// sendFast writes a fast-path reply. Inside drain it writes on the fd the
 // callback holds, without a second trip through the poller; elsewhere (in
 // tests that call the receive path directly) through fastW.
-func (q *queue) writeFast(frame []byte) error {
-	if !q.draining {
-		return q.writeFrame(&q.fastW, frame)
+func (t *tapIO) sendFast(frame []byte) error {
+	if !t.draining {
+		return t.fastW.write(frame)
 	}
-	q.capture.frame(frame, true)
 	for {
-		_, err := unix.Write(q.fd, frame)
+		_, err := unix.Write(t.fd, frame)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			q.ctr.writeErrors.Add(1)
-			return err
-		}
-		q.ctr.framesOut.Add(1)
-		q.ctr.bytesOut.Add(uint64(len(frame)))
-		return nil
+		return err
 	}
 }
 
-// stop makes a pending or future read return errStopped without closing
-// the fd, so that writers may still use it until teardown.
-func (q *queue) stop() {
-	q.stopping.Store(true)
-	_ = q.f.SetReadDeadline(time.Unix(1, 0))
-}
+func (t *tapIO) write(frame []byte) error { return t.stackW.write(frame) }
 
 var errStopped = errors.New("reader stopped")
 
@@ -223,9 +290,9 @@ func (w *fdWriter) write(b []byte) error {
 	return w.err
 }
 
-var errFDClosed = errors.New("tap file closed")
+var errFDClosed = errors.New("link closed")
 
-// linkEndpoint is a gVisor stack.LinkEndpoint over the TAP queues. Receiving
+// linkEndpoint is a gVisor stack.LinkEndpoint over the link's queues. Receiving
 // is not done here but by Stack's reader goroutines (one per queue), which
 // call deliver; the endpoint owns no goroutines.
 type linkEndpoint struct {
@@ -393,16 +460,14 @@ func (q *queue) writePacket(pkt *stack.PacketBuffer) error {
 		}
 		n += copy(q.wbuf[n:], b)
 	}
-	return q.writeFrame(&q.stackW, q.wbuf[:n])
+	return q.writeFrame(q.wbuf[:n])
 }
 
-// writeFrame writes one frame with w and counts it. Errors other than a
-// closed fd are counted and swallowed.
-func (q *queue) writeFrame(w *fdWriter, frame []byte) error {
-	// Captured before the write, as the kernel's taps see a frame before
-	// the driver: so it is in the capture before the peer can react to it.
+// writeFrame writes one frame from gVisor (under wmu) and counts it.
+// Errors other than a closed device are counted and swallowed.
+func (q *queue) writeFrame(frame []byte) error {
 	q.capture.frame(frame, true)
-	if err := w.write(frame); err != nil {
+	if err := q.io.write(frame); err != nil {
 		if err == errFDClosed {
 			return err
 		}

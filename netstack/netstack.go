@@ -1,14 +1,18 @@
-// Package netstack attaches to a Linux TAP device and runs the gVisor
-// userspace TCP/IP stack on it with static addresses. It is the only
-// package that imports gVisor and water, and it knows nothing of DNS: it
+// Package netstack attaches to a Linux TAP device, or to an Ethernet
+// interface through AF_XDP (package netstack/xdp, Config.XDP), and runs
+// the gVisor userspace TCP/IP stack on it with static addresses. It is the
+// only package that imports gVisor, water and cilium/ebpf (through
+// netstack/xdp), and it knows nothing of DNS: it
 // moves bytes. Datagrams to the served UDP port go to a Handler on the
 // reader goroutine, and what it returns is sent back; everything else the
 // layers above need is lent as sockets with the standard library's types
 // (sockets.go): ListenUDP, ListenTCP, DialTCP, ListenMulticastUDP, and
 // SendUDP for replies that are ready later than their query.
 //
-// Frames are read by our own loop, one goroutine per TAP queue, on
-// non-blocking fds driven by Go's poller. Each frame is classified first:
+// Frames are read by our own loop, one goroutine per TAP queue or AF_XDP
+// socket, on non-blocking fds driven by Go's poller (link.go: a queue's
+// device side is a frameIO; xdplink.go takes AF_XDP frames in bursts and
+// sends the fast path's replies once per burst). Each frame is classified first:
 // runts, unicast frames for other MACs (bridges flood those) and EtherTypes
 // other than IPv4, IPv6 and ARP are counted and dropped, so nothing odd can
 // stall the reader. With Config.FastPath, plain UDP queries to our address
@@ -82,6 +86,11 @@ type Config struct {
 	// TAP is the device name. An existing device is attached to and left in
 	// place on exit; a missing one is created and removed on exit.
 	TAP string
+	// XDP, instead of TAP, names an existing Ethernet interface to attach
+	// to through AF_XDP (see package netstack/xdp): frames for our
+	// addresses are taken from the kernel, all others left to it. MAC and
+	// MTU default to the interface's; a MAC must be the interface's.
+	XDP string
 	// MAC is our Ethernet address; nil means a stable locally administered
 	// address derived from the TAP name (DefaultMAC).
 	MAC net.HardwareAddr
@@ -98,8 +107,8 @@ type Config struct {
 	// Port is the UDP port whose datagrams go to the Handler (and that the
 	// fast path answers); 0 means 53.
 	Port uint16
-	// Queues is the number of TAP queues (IFF_MULTI_QUEUE), one reader each;
-	// 0 means 1.
+	// Queues is the number of TAP queues (IFF_MULTI_QUEUE), or with XDP of
+	// RX queues (0 to Queues-1), one reader each; 0 means 1.
 	Queues int
 	// FastPath enables answering plain UDP datagrams to Port at the link
 	// layer.

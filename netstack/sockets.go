@@ -122,11 +122,22 @@ func (s *Stack) ListenMulticastUDP(group netip.AddrPort) (net.PacketConn, error)
 	if terr := ep.SetSockOpt(&tcpip.MulticastInterfaceOption{NIC: nicID}); terr != nil {
 		return fail("interface", terr)
 	}
+	if proto == ipv6.ProtocolNumber {
+		// gVisor keeps the IPv6 multicast interface apart; without it a
+		// write to ff02::fb finds no route.
+		if terr := ep.SetSockOptInt(tcpip.IPv6MulticastInterfaceOption, int(nicID)); terr != nil {
+			return fail("ipv6 interface", terr)
+		}
+	}
 	if terr := ep.Bind(tcpip.FullAddress{Port: group.Port()}); terr != nil {
 		return fail("bind", terr)
 	}
 	if terr := ep.SetSockOpt(&tcpip.AddMembershipOption{NIC: nicID, MulticastAddr: tcpipAddr(g)}); terr != nil {
 		return fail("join", terr)
+	}
+	if err := s.dev.addGroup(g); err != nil {
+		ep.Close()
+		return nil, fmt.Errorf("netstack: multicast %v: %w", group, err)
 	}
 	return gonet.NewUDPConn(&wq, ep), nil
 }

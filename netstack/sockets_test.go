@@ -234,6 +234,37 @@ func TestLabSockets(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+	t.Run("multicast IPv6", func(t *testing.T) {
+		group := netip.MustParseAddrPort("[ff02::fb]:5353")
+		mc, err := s.ListenMulticastUDP(group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mc.Close()
+		var kc *net.UDPConn
+		if err := ns.Do(func() error {
+			ifi, err := net.InterfaceByName("tap0")
+			if err != nil {
+				return err
+			}
+			kc, err = net.ListenMulticastUDP("udp6", ifi, net.UDPAddrFromAddrPort(group))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer kc.Close()
+		// The stack multicasts (this needs gVisor's IPv6 multicast
+		// interface option, apart from the IPv4 one); the kernel hears it.
+		if _, err := mc.WriteTo([]byte("from the stack"), net.UDPAddrFromAddrPort(group)); err != nil {
+			t.Fatalf("multicast to %v: %v", group, err)
+		}
+		kc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 512)
+		n, _, err := kc.ReadFromUDPAddrPort(buf)
+		if err != nil || string(buf[:n]) != "from the stack" {
+			t.Fatalf("kernel read %q, %v", buf[:n], err)
+		}
+	})
 	t.Run("closed stack", func(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)

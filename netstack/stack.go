@@ -32,7 +32,7 @@ type Stack struct {
 	log  *slog.Logger
 	h    Handler
 	mac  [6]byte
-	dev  *tapDevice
+	dev  device
 	link *linkEndpoint
 	ns   *stack.Stack
 	gw   gatewayMACs
@@ -64,23 +64,30 @@ func DefaultMAC(tap string) net.HardwareAddr {
 
 // Normalize returns cfg with the defaults filled in, or an error naming the
 // first setting that cannot work. The command line's checks are these, so
-// that the flags and the package agree on every limit.
+// that the flags and the package agree on every limit. With XDP, an unset
+// MAC and MTU stay unset: they are the interface's, filled in by New.
 func (cfg Config) Normalize() (Config, error) {
-	if cfg.TAP == "" || len(cfg.TAP) > 15 {
+	xdp := cfg.XDP != ""
+	switch {
+	case xdp && cfg.TAP != "":
+		return cfg, fmt.Errorf("netstack: TAP %q and XDP %q are exclusive", cfg.TAP, cfg.XDP)
+	case xdp && len(cfg.XDP) > 15:
+		return cfg, fmt.Errorf("netstack: XDP interface name %q must be 1 to 15 bytes", cfg.XDP)
+	case !xdp && (cfg.TAP == "" || len(cfg.TAP) > 15):
 		return cfg, fmt.Errorf("netstack: TAP name %q must be 1 to 15 bytes", cfg.TAP)
 	}
-	if cfg.MAC == nil {
+	if cfg.MAC == nil && !xdp {
 		cfg.MAC = DefaultMAC(cfg.TAP)
 	}
-	if len(cfg.MAC) != 6 || cfg.MAC[0]&1 != 0 || [6]byte(cfg.MAC) == [6]byte{} {
+	if cfg.MAC != nil && (len(cfg.MAC) != 6 || cfg.MAC[0]&1 != 0 || [6]byte(cfg.MAC) == [6]byte{}) {
 		return cfg, fmt.Errorf("netstack: MAC %v must be a 6-byte unicast Ethernet address", cfg.MAC)
 	}
-	if cfg.MTU == 0 {
+	if cfg.MTU == 0 && !xdp {
 		cfg.MTU = 1500
 	}
 	// IPv6 (link-local is always on) needs 1280; a frame must fit the
 	// 64 KiB buffers.
-	if cfg.MTU < MinMTU || cfg.MTU > MaxMTU {
+	if (cfg.MTU != 0 || !xdp) && (cfg.MTU < MinMTU || cfg.MTU > MaxMTU) {
 		return cfg, fmt.Errorf("netstack: MTU %d out of range [%d, %d]", cfg.MTU, MinMTU, MaxMTU)
 	}
 	if !cfg.Addr.IsValid() && !cfg.Addr6.IsValid() {
@@ -146,6 +153,9 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.XDP != "" {
+		return newXDPStack(cfg, h, logger)
+	}
 	_, up, err := linkState(cfg.TAP)
 	if err != nil {
 		return nil, fmt.Errorf("netstack: %w", err)
@@ -165,7 +175,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Stack, error) {
 	if !up && !dev.created {
 		logger.Warn("kernel side of the TAP is down; no frames flow until it is brought up", "tap", cfg.TAP)
 	}
-	logger.Info("netstack ready", "tap", cfg.TAP, "created", s.dev.created, "queues", cfg.Queues,
+	logger.Info("netstack ready", "tap", cfg.TAP, "created", dev.created, "queues", cfg.Queues,
 		"mac", cfg.MAC.String(), "mtu", cfg.MTU, "addr", cfg.Addr, "gateway", cfg.Gateway,
 		"addr6", cfg.Addr6, "gateway6", cfg.Gateway6,
 		"linklocal", netip.AddrFrom16(linkLocal(s.mac)),
@@ -175,7 +185,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Stack, error) {
 
 // newStack builds a Stack on an attached device (a TAP, or a socket pair in
 // tests) with a normalised cfg. On error dev is closed.
-func newStack(cfg Config, h Handler, logger *slog.Logger, dev *tapDevice) (*Stack, error) {
+func newStack(cfg Config, h Handler, logger *slog.Logger, dev device) (*Stack, error) {
 	s := &Stack{cfg: cfg, log: logger, h: h, dev: dev, done: make(chan struct{})}
 	copy(s.mac[:], cfg.MAC)
 	if err := s.build(); err != nil {
@@ -188,13 +198,13 @@ func newStack(cfg Config, h Handler, logger *slog.Logger, dev *tapDevice) (*Stac
 // build creates the gVisor stack, NIC, addresses, routes and listeners.
 func (s *Stack) build() error {
 	cfg := s.cfg
-	queues := make([]*queue, len(s.dev.files))
-	for i, f := range s.dev.files {
-		q, err := newQueue(i, f)
-		if err != nil {
-			return fmt.Errorf("netstack: %w", err)
-		}
-		queues[i] = q
+	ios, err := s.dev.frameIOs()
+	if err != nil {
+		return fmt.Errorf("netstack: %w", err)
+	}
+	queues := make([]*queue, len(ios))
+	for i, io := range ios {
+		queues[i] = newQueue(i, io)
 	}
 	s.link = newLinkEndpoint(s.mac, uint32(cfg.MTU), queues)
 	if cfg.Capture != nil {
@@ -334,6 +344,9 @@ func (s *Stack) readLoop(q *queue) error {
 		return nil
 	}
 	q.ctr.readErrors.Add(1)
+	if s.cfg.XDP != "" {
+		return fmt.Errorf("netstack: read from xdp %s (queue %d; interface removed?): %w", s.cfg.XDP, q.idx, err)
+	}
 	return fmt.Errorf("netstack: read from tap %s (queue %d; device removed or detached?): %w", s.cfg.TAP, q.idx, err)
 }
 
@@ -358,10 +371,11 @@ func (s *Stack) receive(q *queue, mac *[6]byte, frame []byte) {
 		return
 	}
 	if s.fast != nil && et != uint16(header.ARPProtocolNumber) {
-		if n, handled := s.fast[q.idx].answer(frame, q.txbuf); handled {
+		tx := q.io.txBuf()
+		if n, handled := s.fast[q.idx].answer(frame, tx); handled {
 			switch {
 			case n > 0:
-				if q.writeFast(q.txbuf[:n]) == nil {
+				if q.sendFast(tx[:n]) == nil {
 					q.ctr.fastAnswered.Add(1)
 				}
 			case n == fpSentByStack:
@@ -422,6 +436,10 @@ func (s *Stack) teardown() error {
 	}
 	return nil
 }
+
+// LinkLocal returns the stack's IPv6 link-local address (fe80::/64, from
+// the MAC), which it always has.
+func (s *Stack) LinkLocal() netip.Addr { return netip.AddrFrom16(linkLocal(s.mac)) }
 
 // linkLocal returns the IPv6 link-local address derived from mac (modified
 // EUI-64, RFC 4291).

@@ -3,6 +3,7 @@ package netstack
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/songgao/water"
@@ -118,6 +119,22 @@ func tapError(name string, exists bool, queues int, err error) error {
 		return fmt.Errorf("tap %s: attach: %w", name, err)
 	}
 }
+
+// frameIOs returns one frameIO per queue.
+func (d *tapDevice) frameIOs() ([]frameIO, error) {
+	ios := make([]frameIO, len(d.files))
+	for i, f := range d.files {
+		t, err := newTapIO(f)
+		if err != nil {
+			return nil, fmt.Errorf("tap %s queue %d: %w", d.name, i, err)
+		}
+		ios[i] = t
+	}
+	return ios, nil
+}
+
+// addGroup is a no-op: a TAP hands us every frame.
+func (d *tapDevice) addGroup(netip.Addr) error { return nil }
 
 // close releases every queue. For a device we created, closing the last fd
 // removes it.

@@ -23,6 +23,7 @@ packages=(
 	dnsperf        # load generator
 	tshark         # reads --pcap captures back in the e2e tests; debugging
 	tcpdump        # packet captures when debugging
+	ethtool        # AF_XDP on a veth: TX checksum offload off on the peer (tests, bench)
 	libcap2-bin    # setcap: the e2e test of running with CAP_NET_ADMIN only
 	util-linux     # setpriv, unshare: the e2e tests of running without root
 	gcc            # C helpers in bench/

@@ -5,8 +5,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // genZone writes a deterministic zone of n names with about 1.8 records
@@ -147,4 +149,82 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(z.Records()), "ns/RR")
 	runtime.KeepAlive(z)
 	runtime.KeepAlive(text) // or the GC in heapInUse frees it and skews bytes/RR
+}
+
+// BenchmarkReloadPeak loads a zone while another copy of it is live, as a
+// reload does, and reports the peak heap (objects and free space in heap
+// spans, sampled every millisecond) as a multiple of the live size of one
+// zone (peak/live), and in bytes per record. ZONE_BENCH_NAMES and
+// ZONE_BENCH_FILE choose the zone as for BenchmarkLoad. The process's
+// resident peak (bench/zoneload.sh) adds the runtime's own overhead.
+func BenchmarkReloadPeak(b *testing.B) {
+	n := 100000
+	if s := os.Getenv("ZONE_BENCH_NAMES"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("ZONE_BENCH_NAMES: %v", err)
+		}
+		n = v
+	}
+	var text []byte
+	if file := os.Getenv("ZONE_BENCH_FILE"); file != "" {
+		var err error
+		if text, err = os.ReadFile(file); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		text, _ = genZone(n)
+	}
+	old, err := Parse(bytes.NewReader(text), "bench.zone", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	text2 := text
+	var worst uint64
+	for b.Loop() {
+		stop := make(chan struct{})
+		done := make(chan uint64)
+		go func() {
+			s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
+			var peak uint64
+			t := time.NewTicker(time.Millisecond)
+			defer t.Stop()
+			for {
+				metrics.Read(s)
+				peak = max(peak, s[0].Value.Uint64()+s[1].Value.Uint64())
+				select {
+				case <-stop:
+					done <- peak
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		z, err := Parse(bytes.NewReader(text2), "bench.zone", "")
+		close(stop)
+		peak := <-done
+		if err != nil {
+			b.Fatal(err)
+		}
+		worst = max(worst, peak)
+		runtime.KeepAlive(z)
+		z = nil
+		runtime.GC()
+	}
+	b.StopTimer()
+	// The live size of one zone: the heap with the old zone minus the
+	// heap without it.
+	withOld := heapInUse()
+	runtime.KeepAlive(old)
+	old = nil
+	withoutOld := heapInUse()
+	live := withOld - withoutOld
+	rrs := float64(1)
+	if z, err := Parse(bytes.NewReader(text2), "bench.zone", ""); err == nil {
+		rrs = float64(z.Records())
+	}
+	b.ReportMetric(float64(worst-withoutOld)/float64(live), "peak/live")
+	b.ReportMetric(float64(worst-withoutOld)/rrs, "peak-bytes/RR")
+	b.ReportMetric(float64(live)/rrs, "live-bytes/RR")
+	runtime.KeepAlive(text2)
 }

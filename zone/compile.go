@@ -2,17 +2,19 @@ package zone
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
-
-	"github.com/miekg/dns"
+	"strconv"
+	"unsafe"
 )
 
-// The builder compiles records as they stream out of the parser, so that
-// each miekg RR is garbage as soon as it is packed: a record becomes a
-// 24-byte rec plus its rdata in an append-only arena. finish then groups
-// the recs by node and type into the final, immutable layout:
+// The builder compiles records as they arrive (from the scanner or from
+// Builder.Add): a record becomes a 20-byte rec plus its rdata in an
+// append-only arena. finish then groups the recs by node and type into the
+// final, immutable layout:
 //
 //   - one []Node for all nodes, one []RRset for all RRsets, node names as
 //     substrings of one string, rdata in large shared chunks;
@@ -22,6 +24,10 @@ import (
 //
 // So the compiled zone has no per-record heap objects and only a handful
 // of allocations per zone, whatever its size.
+//
+// finish is a pipeline of small steps (see its body); a step that derives
+// more from the zone is one more call there, as the DNSSEC indexes of a
+// signed zone are (dnssec_build.go).
 
 const (
 	chunkBits  = 20
@@ -33,7 +39,7 @@ const (
 type rec struct {
 	node uint32 // index of the owner node
 	ttl  uint32
-	line uint32
+	line uint32 // line in file, or record number for a Builder
 	off  uint32 // of the length-prefixed rdata: chunk<<chunkBits | offset in chunk
 	typ  uint16
 	file uint16
@@ -41,13 +47,20 @@ type rec struct {
 
 // node flags (Zone.flags).
 const (
-	flagCut uint8 = 1 << iota // the node is a cut or lies below one
+	flagCut   uint8 = 1 << iota // the node is a cut or lies below one
+	flagNSEC3                   // the node holds only an NSEC3 chain entry (dnssec.go)
 )
 
 type builder struct {
 	file   string // Zone.File
 	origin []byte // canonical; nil until known
-	files  *sources
+	// files names the inputs for messages: files[0] is the top-level one.
+	files []string
+	// included lists the paths of $INCLUDEd files as opened.
+	included []string
+	// unit names what rec.line counts: "line" for files, "record" for a
+	// Builder.
+	unit string
 
 	// nodes under construction: node i is named
 	// names[nameOff[i]:nameOff[i+1]].
@@ -61,7 +74,7 @@ type builder struct {
 	recs   []rec
 	chunks [][]byte
 
-	lastOwner string // presentation owner of the previous record
+	lastOwner []byte // canonical owner of the previous record
 	lastNode  uint32
 
 	soa struct {
@@ -72,45 +85,67 @@ type builder struct {
 		minTTL uint32
 	}
 
-	pack  []byte // PackRR scratch
-	owner []byte // canonical owner scratch
+	warnings  []Warning
+	nwarnings int
 }
 
 func newBuilder(file string) *builder {
+	display := file
+	if display == "" {
+		display = "(input)"
+	}
 	return &builder{
-		file:    file,
-		nameOff: []uint32{0},
-		seed:    maphash.MakeSeed(),
-		pack:    make([]byte, 64<<10+512),
-		table:   make([]uint32, 1024),
-		owner:   make([]byte, 0, 256),
+		file:      file,
+		files:     []string{display},
+		unit:      "line",
+		nameOff:   []uint32{0},
+		seed:      maphash.MakeSeed(),
+		table:     make([]uint32, 1024),
+		lastOwner: make([]byte, 0, 256),
 	}
 }
 
 func (b *builder) setOrigin(wire []byte) { b.origin = wire }
 
 // presize reserves room for a zone file of size bytes, to spare the
-// copying of growing slices. Records take 25 bytes or more in a file;
-// names, counted with the empty non-terminals, about 40.
+// copying of growing slices (a grown slice costs its old and new copies
+// at once, and peak memory matters on a reload). Records take 25 bytes or
+// more in a file; names, counted with the empty non-terminals, about 36,
+// and about 21 bytes each in wire form.
 func (b *builder) presize(size int64) {
 	if size <= 0 || size > 1<<32 {
 		return
 	}
 	b.recs = make([]rec, 0, size/25)
-	names := int(size / 40)
+	names := int(size / 36)
 	b.nameOff = make([]uint32, 1, names+1)
-	b.names = make([]byte, 0, names*20)
+	b.parent = make([]uint32, 0, names)
+	b.names = make([]byte, 0, names*21)
 	b.table = make([]uint32, max(len(b.table), 2*names))
 }
 
-// errAt formats a validation error at a file position.
+// at formats a position: "FILE: line N".
+func (b *builder) at(file uint16, line uint32) string {
+	return b.files[file] + ": " + b.unit + " " + strconv.Itoa(int(line))
+}
+
+// ref formats a position inside a message: "line N", or "FILE line N" for
+// another file than from.
+func (b *builder) ref(from uint16, r *rec) string {
+	if r.file != from {
+		return b.files[r.file] + " " + b.unit + " " + strconv.Itoa(int(r.line))
+	}
+	return b.unit + " " + strconv.Itoa(int(r.line))
+}
+
+// errAt formats a validation error at a position.
 func (b *builder) errAt(file uint16, line uint32, format string, args ...any) error {
-	return fmt.Errorf("zone %s: line %d: %s", b.files.name(int(file)), line, fmt.Sprintf(format, args...))
+	return fmt.Errorf("zone %s: %s", b.at(file, line), fmt.Sprintf(format, args...))
 }
 
 // errZone formats a validation error about the zone as a whole.
 func (b *builder) errZone(format string, args ...any) error {
-	return fmt.Errorf("zone %s: %s", b.files.name(0), fmt.Sprintf(format, args...))
+	return fmt.Errorf("zone %s: %s", b.files[0], fmt.Sprintf(format, args...))
 }
 
 func (b *builder) nodeName(i uint32) []byte {
@@ -220,7 +255,7 @@ func (b *builder) store(rdata []byte) (off uint32, err error) {
 		}
 		size = max(size, need)
 		if len(b.chunks) >= 1<<(32-chunkBits) {
-			return 0, fmt.Errorf("more than 4 GiB of record data")
+			return 0, errors.New("more than 4 GiB of record data")
 		}
 		b.chunks = append(b.chunks, make([]byte, 0, size))
 	}
@@ -252,33 +287,23 @@ func isSubdomain(name, parent []byte) bool {
 	return bytes.Equal(name, parent)
 }
 
-// add packs one parsed record.
-func (b *builder) add(rr dns.RR, file int, line int) error {
-	h := rr.Header()
-	f, l := uint16(file), uint32(line)
-	if h.Class != dns.ClassINET {
-		return b.errAt(f, l, "class %s not supported (only IN)", dns.Class(h.Class))
-	}
-	owner := h.Name
-
+// add adds one record. owner is a canonical wire name (lower case); rdata
+// is well-formed wire rdata of type typ, which add copies. f and l are its
+// position for messages.
+func (b *builder) add(owner []byte, typ uint16, ttl uint32, rdata []byte, f uint16, l uint32) error {
 	var node uint32
-	if len(b.recs) > 0 && owner == b.lastOwner {
+	if len(b.recs) > 0 && bytes.Equal(owner, b.lastOwner) {
 		node = b.lastNode
 	} else {
-		n, err := dns.PackDomainName(owner, b.owner[:cap(b.owner)], 0, nil, false)
-		if err != nil {
-			return b.errAt(f, l, "bad owner name %s: %v", owner, err)
+		if typ == typeSOA && b.origin != nil && !bytes.Equal(owner, b.origin) {
+			return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", nameText(string(owner)), nameText(string(b.origin)))
 		}
-		b.owner = b.owner[:n]
-		lower(b.owner)
-		if _, soa := rr.(*dns.SOA); soa && b.origin != nil && !bytes.Equal(b.owner, b.origin) {
-			return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", owner, nameText(string(b.origin)))
-		}
-		if b.origin != nil && !b.inZone(b.owner) {
-			return b.errAt(f, l, "%s is out of zone %s", owner, nameText(string(b.origin)))
+		if b.origin != nil && !b.inZone(owner) {
+			return b.errAt(f, l, "%s is out of zone %s", nameText(string(owner)), nameText(string(b.origin)))
 		}
 		var created bool
-		if node, created, err = b.intern(b.owner); err != nil {
+		var err error
+		if node, created, err = b.intern(owner); err != nil {
 			return b.errAt(f, l, "zone too large: %v", err)
 		}
 		if created && b.origin != nil {
@@ -286,108 +311,167 @@ func (b *builder) add(rr dns.RR, file int, line int) error {
 				return b.errAt(f, l, "zone too large: %v", err)
 			}
 		}
-		b.lastOwner, b.lastNode = owner, node
+		b.lastOwner = append(b.lastOwner[:0], owner...)
+		b.lastNode = node
 	}
-
-	// The owner is packed already: let PackRR pack the root instead. The
-	// RR is garbage after this call.
-	h.Name = "."
-	end, err := dns.PackRR(rr, b.pack, 0, nil, false)
-	h.Name = owner
-	if err != nil {
-		return b.errAt(f, l, "cannot encode %s record: %v", dns.Type(h.Rrtype), err)
-	}
-	rdata := b.pack[end-int(h.Rdlength) : end]
-
-	if soa, ok := rr.(*dns.SOA); ok {
-		apex := b.nodeName(node)
-		switch {
-		case b.origin != nil && !bytes.Equal(apex, b.origin):
-			return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", owner, nameText(string(b.origin)))
-		case b.soa.seen:
-			r := &b.recs[b.soa.rec]
-			return b.errAt(f, l, "more than one SOA record (first at %s line %d)", b.files.name(int(r.file)), r.line)
+	if typ == typeSOA {
+		if err := b.addSOA(node, ttl, rdata, f, l); err != nil {
+			return err
 		}
-		if b.origin == nil {
-			b.origin = append([]byte(nil), apex...)
-		}
-		b.soa.seen = true
-		b.soa.rec = len(b.recs)
-		b.soa.serial, b.soa.ttl, b.soa.minTTL = soa.Serial, h.Ttl, soa.Minttl
 	}
-
 	off, err := b.store(rdata)
 	if err != nil {
 		return b.errAt(f, l, "%v", err)
 	}
-	b.recs = append(b.recs, rec{node: node, ttl: h.Ttl, line: l, off: off, typ: h.Rrtype, file: f})
+	b.recs = append(b.recs, rec{node: node, ttl: ttl, line: l, off: off, typ: typ, file: f})
 	return nil
 }
 
+// addSOA notes the SOA record about to be added at node; the first one
+// sets the origin when none was given.
+func (b *builder) addSOA(node, ttl uint32, rdata []byte, f uint16, l uint32) error {
+	apex := b.nodeName(node)
+	if b.origin != nil && !bytes.Equal(apex, b.origin) {
+		return b.errAt(f, l, "SOA record at %s, not at the zone apex %s", nameText(string(apex)), nameText(string(b.origin)))
+	}
+	if b.soa.seen {
+		r := &b.recs[b.soa.rec]
+		return b.errAt(f, l, "more than one SOA record (first at %s)", b.files[r.file]+" "+b.unit+" "+strconv.Itoa(int(r.line)))
+	}
+	if len(rdata) < 20 {
+		return b.errAt(f, l, "bad SOA record: rdata too short")
+	}
+	if b.origin == nil {
+		b.origin = append([]byte(nil), apex...)
+		// Nodes created so far have no parents yet: finish links them.
+	}
+	b.soa.seen = true
+	b.soa.rec = len(b.recs)
+	b.soa.ttl = ttl
+	b.soa.serial = binary.BigEndian.Uint32(rdata[len(rdata)-20:])
+	b.soa.minTTL = binary.BigEndian.Uint32(rdata[len(rdata)-4:])
+	return nil
+}
+
+// grouping is the records of the zone grouped by node and, within a node,
+// sorted by type (stably: input order within a type).
+type grouping struct {
+	order []uint32 // indexes into recs
+	start []uint32 // node n's records are order[start[n]:start[n+1]]
+	sets  int      // number of (node, type) groups
+}
+
+func (g *grouping) node(n int) []uint32 { return g.order[g.start[n]:g.start[n+1]] }
+
 // finish validates the zone as a whole and builds the compiled form.
 func (b *builder) finish() (*Zone, error) {
+	if err := b.checkSOA(); err != nil {
+		return nil, err
+	}
+	if err := b.completeTree(); err != nil {
+		return nil, err
+	}
+	// Each build temporary is dropped as soon as it has served: on a
+	// reload the old zone is live too, and the peak is what counts.
+	apex := uint32(b.lookup(b.origin))
+	b.table = nil
+	g := b.group()
+	z := b.newZone(apex)
+	b.nameOff = nil
+	if err := b.buildNodes(z, g, apex); err != nil {
+		return nil, err
+	}
+	if err := b.checkDNAME(z, g, apex); err != nil {
+		return nil, err
+	}
+	// A signed zone's checks report positions: its records stay until
+	// they have run (dnssec_build.go).
+	sec := b.dnssecInput(z, g, apex) // nil unless the zone is signed
+	b.recs, g = nil, nil
+	b.markCuts(z, apex)
+	z.buildTable()
+	// Indexes derived from the finished zone are one more step here.
+	if sec != nil {
+		sec.build(z, b.parent)
+	}
+	b.parent = nil
+	z.warnings, z.nwarnings = b.warnings, b.nwarnings
+	return z, nil
+}
+
+// checkSOA checks what can only be checked once every record is in: that
+// there is an SOA, and that records read before it (when it gave the
+// origin) are in the zone.
+func (b *builder) checkSOA() error {
 	if len(b.recs) == 0 {
-		return nil, b.errZone("empty zone file (no records)")
+		if b.unit == "line" {
+			return b.errZone("empty zone file (no records)")
+		}
+		return b.errZone("empty zone (no records)")
 	}
 	if !b.soa.seen {
 		if b.origin != nil {
-			return nil, b.errZone("no SOA record at the zone apex %s", nameText(string(b.origin)))
+			return b.errZone("no SOA record at the zone apex %s", nameText(string(b.origin)))
 		}
-		return nil, b.errZone("no SOA record")
+		return b.errZone("no SOA record")
 	}
-	// Records read before the SOA could not be checked against the origin
-	// when it came from the SOA.
 	for i := range b.recs[:b.soa.rec] {
 		r := &b.recs[i]
 		if name := b.nodeName(r.node); !b.inZone(name) {
-			return nil, b.errAt(r.file, r.line, "%s is out of zone %s", nameText(string(name)), nameText(string(b.origin)))
+			return b.errAt(r.file, r.line, "%s is out of zone %s", nameText(string(name)), nameText(string(b.origin)))
 		}
 	}
-	apex := uint32(b.lookup(b.origin))
+	return nil
+}
 
-	// Empty non-terminals: every name between an owner and the apex
-	// exists. add has created them for owners it saw once the origin was
-	// known; new nodes are appended, and so processed too.
+// completeTree creates the empty non-terminals: every name between an
+// owner and the apex exists. add has created them for owners it saw once
+// the origin was known; new nodes are appended, and so processed too.
+func (b *builder) completeTree() error {
 	for n := uint32(0); n < uint32(len(b.nameOff)-1); n++ {
 		if err := b.ancestors(n); err != nil {
-			return nil, b.errZone("too large: %v", err)
+			return b.errZone("too large: %v", err)
 		}
 	}
-	parent := b.parent
-	nnodes := len(b.nameOff) - 1
+	return nil
+}
 
-	// Group records by node (counting sort, stable), then by type.
-	start := make([]uint32, nnodes+1)
+// group sorts the records by node (counting sort, stable), then by type.
+func (b *builder) group() *grouping {
+	nnodes := len(b.nameOff) - 1
+	g := &grouping{start: make([]uint32, nnodes+1), order: make([]uint32, len(b.recs))}
 	for i := range b.recs {
-		start[b.recs[i].node+1]++
+		g.start[b.recs[i].node+1]++
 	}
 	for i := 1; i <= nnodes; i++ {
-		start[i] += start[i-1]
+		g.start[i] += g.start[i-1]
 	}
-	order := make([]uint32, len(b.recs))
-	fill := slices.Clone(start[:nnodes])
+	fill := slices.Clone(g.start[:nnodes])
 	for i := range b.recs {
 		n := b.recs[i].node
-		order[fill[n]] = uint32(i)
+		g.order[fill[n]] = uint32(i)
 		fill[n]++
 	}
-	fill = nil
 	byType := func(x, y uint32) int {
 		return int(b.recs[x].typ) - int(b.recs[y].typ)
 	}
-	nsets := 0
-	for n := 0; n < nnodes; n++ {
-		recs := order[start[n]:start[n+1]]
+	for n := range nnodes {
+		recs := g.node(n)
 		if !slices.IsSortedFunc(recs, byType) {
 			slices.SortStableFunc(recs, byType)
 		}
 		for i := range recs {
 			if i == 0 || b.recs[recs[i]].typ != b.recs[recs[i-1]].typ {
-				nsets++
+				g.sets++
 			}
 		}
 	}
+	return g
+}
 
+// newZone allocates the zone's nodes and moves the names into one string.
+func (b *builder) newZone(apex uint32) *Zone {
+	nnodes := len(b.nameOff) - 1
 	z := &Zone{
 		File:   b.file,
 		Serial: b.soa.serial,
@@ -396,154 +480,213 @@ func (b *builder) finish() (*Zone, error) {
 		nodes:  make([]Node, nnodes),
 		flags:  make([]uint8, nnodes),
 	}
-	names := string(b.names)
-	b.names = nil // free the build copy at the next GC: peak memory matters on reload
-	z.Origin = names[b.nameOff[apex]:b.nameOff[apex+1]]
+	names := b.nameString()
+	for n := range z.nodes {
+		z.nodes[n].Name = names[b.nameOff[n]:b.nameOff[n+1]]
+	}
+	z.Origin = z.nodes[apex].Name
 	z.Apex = &z.nodes[apex]
-	sets := make([]RRset, 0, nsets)
-	var extra []byte // arena for RRsets that must be copied
-	var seen map[string]struct{}
-	hasDNAME := false
+	return z
+}
 
-	for n := 0; n < nnodes; n++ {
+// nameString turns the node names into the one string the nodes' names
+// are substrings of. When the build buffer is nearly full it becomes that
+// string without a copy (peak memory matters on a reload, where the old
+// zone is live too); the builder never writes to it again.
+func (b *builder) nameString() string {
+	buf := b.names
+	b.names = nil
+	if len(buf) == 0 {
+		return ""
+	}
+	if cap(buf)-len(buf) > len(buf)/8 {
+		return string(buf) // too much slack to keep
+	}
+	return unsafe.String(unsafe.SliceData(buf), len(buf))
+}
+
+// rrsetBuilder holds the state shared by the RRsets of one zone.
+type rrsetBuilder struct {
+	sets  []RRset
+	extra []byte // arena for RRsets that must be copied
+	seen  map[string]struct{}
+}
+
+// buildNodes builds every node's RRsets and checks each node.
+func (b *builder) buildNodes(z *Zone, g *grouping, apex uint32) error {
+	rb := &rrsetBuilder{sets: make([]RRset, 0, g.sets)}
+	for n := range z.nodes {
 		node := &z.nodes[n]
-		node.Name = names[b.nameOff[n]:b.nameOff[n+1]]
-		recs := order[start[n]:start[n+1]]
-		first := len(sets)
+		recs := g.node(n)
+		first := len(rb.sets)
 		for i := 0; i < len(recs); {
 			j := i + 1
 			for j < len(recs) && b.recs[recs[j]].typ == b.recs[recs[i]].typ {
 				j++
 			}
-			group := recs[i:j]
-			i = j
-			r0 := &b.recs[group[0]]
-			rs := RRset{Type: r0.typ, TTL: r0.ttl}
-
-			// Contiguous in one chunk and free of duplicates: share.
-			contiguous := true
-			next := r0.off
-			for _, x := range group {
-				r := &b.recs[x]
-				if r.off != next || r.off>>chunkBits != r0.off>>chunkBits {
-					contiguous = false
-					break
-				}
-				next += 2 + uint32(len(b.rdata(r)))
-			}
-			dups := false
-			if len(group) > 1 {
-				if len(group) <= 16 {
-				small:
-					for x := 1; x < len(group); x++ {
-						for y := 0; y < x; y++ {
-							if bytes.Equal(b.rdata(&b.recs[group[x]]), b.rdata(&b.recs[group[y]])) {
-								dups = true
-								break small
-							}
-						}
-					}
-				} else {
-					clear(seen)
-					if seen == nil {
-						seen = make(map[string]struct{})
-					}
-					for _, x := range group {
-						k := string(b.rdata(&b.recs[x]))
-						if _, ok := seen[k]; ok {
-							dups = true
-							break
-						}
-						seen[k] = struct{}{}
-					}
-				}
-			}
-			if contiguous && !dups {
-				// The last record ends inside the chunk, so next-1 is in it.
-				c := b.chunks[r0.off>>chunkBits]
-				from, to := r0.off&(maxChunk-1), (next-1)&(maxChunk-1)+1
-				rs.Rdata = c[from:to:to]
-				rs.Count = uint16(len(group))
-				if len(group) > 0xffff {
-					return nil, b.errAt(r0.file, r0.line, "more than 65535 %s records at %s", dns.Type(r0.typ), nameText(node.Name))
-				}
-			} else {
-				need := 0
-				for _, x := range group {
-					need += 2 + len(b.rdata(&b.recs[x]))
-				}
-				// Never let append move the arena: earlier RRsets keep
-				// pointing into it, and a moved copy would be waste.
-				if cap(extra)-len(extra) < need {
-					extra = make([]byte, 0, max(maxChunk/4, need))
-				}
-				from := len(extra)
-				count := 0
-				clear(seen)
-				for _, x := range group {
-					rd := b.rdata(&b.recs[x])
-					dup := false
-					if len(group) <= 16 {
-						for q := extra[from:]; len(q) >= 2; {
-							m := int(q[0])<<8 | int(q[1])
-							if bytes.Equal(q[2:2+m], rd) {
-								dup = true
-								break
-							}
-							q = q[2+m:]
-						}
-					} else {
-						if seen == nil {
-							seen = make(map[string]struct{})
-						}
-						if _, dup = seen[string(rd)]; !dup {
-							seen[string(rd)] = struct{}{}
-						}
-					}
-					if dup {
-						continue
-					}
-					extra = append(extra, byte(len(rd)>>8), byte(len(rd)))
-					extra = append(extra, rd...)
-					count++
-				}
-				if count > 0xffff {
-					return nil, b.errAt(r0.file, r0.line, "more than 65535 %s records at %s", dns.Type(r0.typ), nameText(node.Name))
-				}
-				rs.Rdata = extra[from:len(extra):len(extra)]
-				rs.Count = uint16(count)
+			rs, err := b.rrset(rb, node, recs[i:j])
+			if err != nil {
+				return err
 			}
 			z.rrs += int(rs.Count)
-			sets = append(sets, rs)
+			rb.sets = append(rb.sets, rs)
+			i = j
 		}
-		if len(sets) > first {
-			node.RRsets = sets[first:len(sets):len(sets)]
+		if len(rb.sets) > first {
+			node.RRsets = rb.sets[first:len(rb.sets):len(rb.sets)]
 		}
 		if err := b.check(node, uint32(n) == apex, recs); err != nil {
-			return nil, err
+			return err
 		}
-		if uint32(n) != apex && node.RRset(dns.TypeNS) != nil {
+		b.checkSigTTLs(node, recs)
+		if uint32(n) != apex && node.RRset(typeNS) != nil {
 			node.Cut = true
 		}
-		if node.RRset(dns.TypeDNAME) != nil {
-			hasDNAME = true
+	}
+	return nil
+}
+
+// rrset builds the RRset of one node and type from its records (in input
+// order), removing exact duplicates and warning of TTLs that differ from
+// the first record's, which the RRset takes (RFC 2181 section 5.2).
+func (b *builder) rrset(rb *rrsetBuilder, node *Node, group []uint32) (RRset, error) {
+	r0 := &b.recs[group[0]]
+	rs := RRset{Type: r0.typ, TTL: r0.ttl}
+	for _, x := range group[1:] {
+		// RRSIGs take the TTL of the RRset each covers: checkSigTTLs.
+		if r := &b.recs[x]; r.ttl != r0.ttl && !isSig(r.typ) {
+			b.warn(r.file, r.line, "TTL %d of this %s record at %s differs from the TTL %d of its RRset (%s); the RRset is served with %d",
+				r.ttl, TypeText(r.typ), nameText(node.Name), r0.ttl, b.ref(r.file, r0), r0.ttl)
 		}
 	}
+	// Contiguous in one chunk and free of duplicates: share.
+	contiguous := true
+	next := r0.off
+	for _, x := range group {
+		r := &b.recs[x]
+		if r.off != next || r.off>>chunkBits != r0.off>>chunkBits {
+			contiguous = false
+			break
+		}
+		next += 2 + uint32(len(b.rdata(r)))
+	}
+	if contiguous && !b.hasDuplicates(rb, group) {
+		if len(group) > 0xffff {
+			return rs, b.errAt(r0.file, r0.line, "more than 65535 %s records at %s", TypeText(r0.typ), nameText(node.Name))
+		}
+		// The last record ends inside the chunk, so next-1 is in it.
+		c := b.chunks[r0.off>>chunkBits]
+		from, to := r0.off&(maxChunk-1), (next-1)&(maxChunk-1)+1
+		rs.Rdata = c[from:to:to]
+		rs.Count = uint16(len(group))
+		return rs, nil
+	}
+	need := 0
+	for _, x := range group {
+		need += 2 + len(b.rdata(&b.recs[x]))
+	}
+	// Never let append move the arena: earlier RRsets keep pointing into
+	// it, and a moved copy would be waste.
+	if cap(rb.extra)-len(rb.extra) < need {
+		rb.extra = make([]byte, 0, max(maxChunk/4, need))
+	}
+	from := len(rb.extra)
+	count := 0
+	clear(rb.seen)
+	for _, x := range group {
+		rd := b.rdata(&b.recs[x])
+		dup := false
+		if len(group) <= 16 {
+			for q := rb.extra[from:]; len(q) >= 2; {
+				m := int(q[0])<<8 | int(q[1])
+				if bytes.Equal(q[2:2+m], rd) {
+					dup = true
+					break
+				}
+				q = q[2+m:]
+			}
+		} else {
+			if rb.seen == nil {
+				rb.seen = make(map[string]struct{})
+			}
+			if _, dup = rb.seen[string(rd)]; !dup {
+				rb.seen[string(rd)] = struct{}{}
+			}
+		}
+		if dup {
+			continue
+		}
+		rb.extra = append(rb.extra, byte(len(rd)>>8), byte(len(rd)))
+		rb.extra = append(rb.extra, rd...)
+		count++
+	}
+	if count > 0xffff {
+		return rs, b.errAt(r0.file, r0.line, "more than 65535 %s records at %s", TypeText(r0.typ), nameText(node.Name))
+	}
+	rs.Rdata = rb.extra[from:len(rb.extra):len(rb.extra)]
+	rs.Count = uint16(count)
+	return rs, nil
+}
 
-	if hasDNAME {
-		if err := b.checkDNAME(z, parent, apex, order, start); err != nil {
-			return nil, err
+// isSig reports whether t is RRSIG or SIG, whose records at one owner
+// cover different types and so may have different TTLs.
+func isSig(t uint16) bool { return t == typeRRSIG || t == typeSIG }
+
+// checkSigTTLs warns of RRSIG records whose TTL is not that of the RRset
+// they cover (RFC 4034 section 3).
+func (b *builder) checkSigTTLs(node *Node, recs []uint32) {
+	for _, x := range recs {
+		r := &b.recs[x]
+		if r.typ != typeRRSIG {
+			continue
+		}
+		rd := b.rdata(r)
+		covered := uint16(rd[0])<<8 | uint16(rd[1])
+		if rs := node.RRset(covered); rs != nil && rs.TTL != r.ttl {
+			b.warn(r.file, r.line, "TTL %d of this RRSIG record at %s differs from the TTL %d of the %s RRset it covers (RFC 4034 section 3)",
+				r.ttl, nameText(node.Name), rs.TTL, TypeText(covered))
 		}
 	}
-	b.recs, b.nameOff, order, start = nil, nil, nil, nil
+}
 
-	// A node lies at or below a cut when it or an ancestor below the apex
-	// is a cut. Parents may come after children in nodes, so resolve each
-	// chain once, top-down.
-	done := make([]bool, nnodes)
+// hasDuplicates reports whether two records of group have the same rdata.
+func (b *builder) hasDuplicates(rb *rrsetBuilder, group []uint32) bool {
+	if len(group) < 2 {
+		return false
+	}
+	if len(group) <= 16 {
+		for x := 1; x < len(group); x++ {
+			for y := 0; y < x; y++ {
+				if bytes.Equal(b.rdata(&b.recs[group[x]]), b.rdata(&b.recs[group[y]])) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	clear(rb.seen)
+	if rb.seen == nil {
+		rb.seen = make(map[string]struct{})
+	}
+	for _, x := range group {
+		k := string(b.rdata(&b.recs[x]))
+		if _, ok := rb.seen[k]; ok {
+			return true
+		}
+		rb.seen[k] = struct{}{}
+	}
+	return false
+}
+
+// markCuts flags the nodes that lie at or below a cut: those that are a
+// cut or have an ancestor below the apex that is. Parents may come after
+// children in nodes, so each chain is resolved once, top-down.
+func (b *builder) markCuts(z *Zone, apex uint32) {
+	parent := b.parent
+	done := make([]bool, len(z.nodes))
 	done[apex] = true
 	var chain []uint32
-	for n := uint32(0); n < uint32(nnodes); n++ {
+	for n := range uint32(len(z.nodes)) {
 		chain = chain[:0]
 		for p := n; !done[p]; p = parent[p] {
 			chain = append(chain, p)
@@ -556,24 +699,16 @@ func (b *builder) finish() (*Zone, error) {
 			done[c] = true
 		}
 	}
-
-	if 10*nnodes >= 4*len(b.table) {
-		z.table = b.table // dense enough: keep it
-	} else {
-		b.table = nil
-		z.buildTable()
-	}
-	return z, nil
 }
 
 // check applies the per-node rules once the node's RRsets are built. recs
 // are the node's records sorted by type, for positions in messages.
 func (b *builder) check(node *Node, apex bool, recs []uint32) error {
-	if apex && node.RRset(dns.TypeNS) == nil {
+	if apex && node.RRset(typeNS) == nil {
 		r := &b.recs[b.soa.rec]
-		return b.errAt(r.file, r.line, "no NS records at the zone apex %s", nameText(node.Name))
+		return b.errAt(r.file, r.line, "the zone apex %s has no NS records (a zone needs NS records at its apex)", nameText(node.Name))
 	}
-	cname := node.RRset(dns.TypeCNAME)
+	cname := node.RRset(typeCNAME)
 	if cname == nil {
 		return nil
 	}
@@ -581,13 +716,13 @@ func (b *builder) check(node *Node, apex bool, recs []uint32) error {
 	for _, x := range recs {
 		r := &b.recs[x]
 		switch r.typ {
-		case dns.TypeCNAME:
+		case typeCNAME:
 			if first == nil {
 				first = r
 			} else if second == nil && cname.Count > 1 {
 				second = r
 			}
-		case dns.TypeRRSIG, dns.TypeNSEC:
+		case typeRRSIG, typeNSEC:
 		default:
 			if other == nil || r.line < other.line {
 				other = r
@@ -601,45 +736,55 @@ func (b *builder) check(node *Node, apex bool, recs []uint32) error {
 		// The second distinct CNAME: skip exact duplicates of the first.
 		for _, x := range recs {
 			r := &b.recs[x]
-			if r.typ == dns.TypeCNAME && !bytes.Equal(b.rdata(r), b.rdata(first)) {
+			if r.typ == typeCNAME && !bytes.Equal(b.rdata(r), b.rdata(first)) {
 				second = r
 				break
 			}
 		}
-		return b.errAt(second.file, second.line, "more than one CNAME record at %s (first at line %d)", nameText(node.Name), first.line)
+		return b.errAt(second.file, second.line, "more than one CNAME record at %s (first at %s)", nameText(node.Name), b.ref(second.file, first))
 	}
 	if other != nil {
 		if other.file == first.file && other.line < first.line {
-			return b.errAt(first.file, first.line, "CNAME at %s beside other data (%s record at line %d)", nameText(node.Name), dns.Type(other.typ), other.line)
+			return b.errAt(first.file, first.line, "CNAME at %s beside other data (%s record at %s)", nameText(node.Name), TypeText(other.typ), b.ref(first.file, other))
 		}
-		return b.errAt(other.file, other.line, "%s record at %s beside a CNAME (line %d)", dns.Type(other.typ), nameText(node.Name), first.line)
+		return b.errAt(other.file, other.line, "%s record at %s beside a CNAME (%s)", TypeText(other.typ), nameText(node.Name), b.ref(other.file, first))
 	}
 	return nil
 }
 
 // checkDNAME rejects data below a DNAME (RFC 6672 section 2.4: a DNAME
 // owner has no descendants), as NSD and Knot DNS do at load time: such data
-// could never be answered. It runs only for zones that hold a DNAME.
-func (b *builder) checkDNAME(z *Zone, parent []uint32, apex uint32, order, start []uint32) error {
+// could never be answered.
+func (b *builder) checkDNAME(z *Zone, g *grouping, apex uint32) error {
+	has := false
+	for n := range z.nodes {
+		if z.nodes[n].RRset(typeDNAME) != nil {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return nil
+	}
 	for n := range z.nodes {
 		if len(z.nodes[n].RRsets) == 0 {
 			continue
 		}
 		for p := uint32(n); p != apex; {
-			p = parent[p]
-			if z.nodes[p].RRset(dns.TypeDNAME) == nil {
+			p = b.parent[p]
+			if z.nodes[p].RRset(typeDNAME) == nil {
 				continue
 			}
-			r := &b.recs[order[start[n]]]
+			r := &b.recs[g.order[g.start[n]]]
 			d := r
-			for _, x := range order[start[p]:start[p+1]] {
-				if b.recs[x].typ == dns.TypeDNAME {
+			for _, x := range g.node(int(p)) {
+				if b.recs[x].typ == typeDNAME {
 					d = &b.recs[x]
 					break
 				}
 			}
-			return b.errAt(r.file, r.line, "%s record at %s below the DNAME at %s (line %d)",
-				dns.Type(r.typ), nameText(z.nodes[n].Name), nameText(z.nodes[p].Name), d.line)
+			return b.errAt(r.file, r.line, "%s record at %s below the DNAME at %s (%s)",
+				TypeText(r.typ), nameText(z.nodes[n].Name), nameText(z.nodes[p].Name), b.ref(r.file, d))
 		}
 	}
 	return nil

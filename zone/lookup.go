@@ -128,7 +128,10 @@ func validName(name []byte) bool {
 
 // lookup answers for a name at or below z.Origin.
 func (z *Zone) lookup(name []byte, qtype uint16) Match {
-	if i := z.find(name); i >= 0 {
+	// NSEC3 owner names are not in the zone: lookups go past them. They
+	// have no descendants (see dnssec.go), so the walk to the closest
+	// encloser below never meets one.
+	if i := z.find(name); i >= 0 && z.flags[i]&flagNSEC3 == 0 {
 		if z.flags[i]&flagCut != 0 {
 			return z.cut(name, qtype)
 		}

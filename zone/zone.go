@@ -1,6 +1,14 @@
 // Package zone loads RFC 1035 master files, validates them, and compiles them
 // into an immutable structure that answers lookups without allocating.
 //
+// Zone files are read by the package's own scanner (scan.go: lexing and
+// directives; rdatatext.go and rdataspecial.go: the text of each record
+// type, described in types.go), which hands every record in wire form to
+// the builder (compile.go); Builder does the same for records that arrive
+// in wire form (zone transfers). The builder's finish step validates the
+// zone and lays it out; Zone.Walk gives the records back in canonical
+// order.
+//
 // Names inside this package are canonical wire-format names: uncompressed,
 // lower-cased (ASCII only), ending with the root label. They are used as map
 // keys (as strings) and compared bytewise. Record data (rdata) keeps the case
@@ -11,7 +19,9 @@
 // builds its replacement; callers swap whole sets atomically (see dnssvc).
 package zone
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+)
 
 // Result is the outcome of a lookup in a Set.
 type Result uint8
@@ -61,7 +71,10 @@ func (r Result) String() string {
 type RRset struct {
 	Type  uint16
 	Count uint16 // number of records in Rdata
-	TTL   uint32 // RFC 2181 5.2: one TTL per RRset; the first record's TTL wins.
+	// TTL: RFC 2181 5.2, one TTL per RRset; the first record's wins.
+	// RRSIGs at one owner cover different RRsets and take the TTL of the
+	// one each covers (RFC 4034 section 3): see Zone.Walk.
+	TTL   uint32
 	Rdata []byte
 	// The field order packs the struct into 32 bytes: a zone has about one
 	// RRset per record.
@@ -127,12 +140,28 @@ type Zone struct {
 	flags []uint8
 	seed  maphash.Seed
 	rrs   int // number of records, duplicates removed
+
+	// sec indexes the NSEC or NSEC3 chain of a signed zone; nil when the
+	// zone is not signed (see dnssec.go).
+	sec *dnssec
+	// warnings found while loading (see warning.go): the first
+	// maxWarnings, and how many in all.
+	warnings  []Warning
+	nwarnings int
+	included  []string
 }
 
+// Included returns the paths of the files the zone's file included
+// ($INCLUDE), as opened, in the order they were read. The slice must not
+// be modified.
+func (z *Zone) Included() []string { return z.included }
+
 // Node returns the node with exactly this canonical wire-format name, ignoring
-// zone cuts (so that glue below a cut is found), or nil. It does not allocate.
+// zone cuts (so that glue below a cut is found), or nil. The owner names of
+// NSEC3 records are not names of the zone (RFC 5155 7.1): Node returns nil
+// for them (see NSEC3). It does not allocate.
 func (z *Zone) Node(name []byte) *Node {
-	if i := z.find(name); i >= 0 {
+	if i := z.find(name); i >= 0 && z.flags[i]&flagNSEC3 == 0 {
 		return &z.nodes[i]
 	}
 	return nil

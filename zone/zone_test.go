@@ -180,8 +180,8 @@ func TestParseErrors(t *testing.T) {
 		origin string
 		want   string
 	}{
-		{"bad A", head + "www A 300.1.2.3\n", "", "zone bad.zone: line 5: bad A record 300.1.2.3"},
-		{"bad MX", head + "\n\nwww MX x mail\n", "", "zone bad.zone: line 7: bad MX record: bad Pref x"},
+		{"bad A", head + "www A 300.1.2.3\n", "", "zone bad.zone: line 5: bad A record: 300.1.2.3 is not an IPv4 address"},
+		{"bad MX", head + "\n\nwww MX x mail\n", "", "zone bad.zone: line 7: bad MX record: x is not a number from 0 to 65535"},
 		{"unknown type", head + "www FOO bar\n", "", "zone bad.zone: line 5: FOO is neither a TTL, a class nor a record type"},
 		{"class CH", head + "www CH A 1.2.3.4\n", "", "zone bad.zone: line 5: class CH not supported (only IN)"},
 		{"class after multi-line", head + "a TXT \"x;\n y\" (\n )\nb A 1.2.3.4\n$TTL 5\n\n  ; x\n\nc CH A 1.2.3.4\n", "",
@@ -204,18 +204,18 @@ func TestParseErrors(t *testing.T) {
 		{"SOA not at given origin", head, "example.net.", "zone bad.zone: line 3: SOA record at example.com., not at the zone apex example.net."},
 		{"no SOA", "$ORIGIN example.com.\n@ 300 NS ns\n", "", "zone bad.zone: no SOA record"},
 		{"no SOA at origin", "@ 300 NS ns\n", "example.com", "zone bad.zone: no SOA record at the zone apex example.com."},
-		{"no NS", "$ORIGIN example.com.\n$TTL 300\n\n@ SOA ns hm 1 2 3 4 5\nwww A 1.2.3.4\n", "", "zone bad.zone: line 4: no NS records at the zone apex example.com."},
-		{"NS only below apex", "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm 1 2 3 4 5\nsub NS ns\n", "", "zone bad.zone: line 3: no NS records at the zone apex example.com."},
+		{"no NS", "$ORIGIN example.com.\n$TTL 300\n\n@ SOA ns hm 1 2 3 4 5\nwww A 1.2.3.4\n", "", "zone bad.zone: line 4: the zone apex example.com. has no NS records (a zone needs NS records at its apex)"},
+		{"NS only below apex", "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm 1 2 3 4 5\nsub NS ns\n", "", "zone bad.zone: line 3: the zone apex example.com. has no NS records (a zone needs NS records at its apex)"},
 		{"empty", "", "", "zone bad.zone: empty zone file (no records)"},
 		{"only comments", "; nothing\n\n$TTL 300\n", "", "zone bad.zone: empty zone file (no records)"},
-		{"relative name without origin", "@ 300 SOA ns hm 1 2 3 4 5\n", "", "zone bad.zone: line 1: bad owner name @"},
+		{"relative name without origin", "@ 300 SOA ns hm 1 2 3 4 5\n", "", "zone bad.zone: line 1: relative name @, but no origin is known: put $ORIGIN before this line or give the zone's origin"},
 		{"bad origin", head, "exa..mple", `zone bad.zone: bad origin "exa..mple"`},
 		{"include not allowed outside", head + "$INCLUDE /nonexistent/zone/file\n", "", "zone bad.zone: line 5: $INCLUDE /nonexistent/zone/file: open /nonexistent/zone/file: no such file or directory"},
 		{"include of a device", head + "$INCLUDE /dev/null\n", "", "zone bad.zone: line 5: $INCLUDE /dev/null: open /dev/null: not a regular file"},
-		{"no NS, multi-line SOA", "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm (\n 1 2 3\n 4 5 )\nwww A 1.2.3.4\n", "", "zone bad.zone: line 3: no NS records at the zone apex example.com."},
+		{"no NS, multi-line SOA", "$ORIGIN example.com.\n$TTL 300\n@ SOA ns hm (\n 1 2 3\n 4 5 )\nwww A 1.2.3.4\n", "", "zone bad.zone: line 3: the zone apex example.com. has no NS records (a zone needs NS records at its apex)"},
 		{"data below DNAME", head + "old DNAME new.example.net.\nwww.old A 1.2.3.4\n", "", "zone bad.zone: line 6: A record at www.old.example.com. below the DNAME at old.example.com. (line 5)"},
 		{"data below apex DNAME", head + "@ DNAME example.net.\nwww A 1.2.3.4\n", "", "zone bad.zone: line 6: A record at www.example.com. below the DNAME at example.com. (line 5)"},
-		{"garbage after rdata", head + "www A 1.2.3.4 5.6.7.8\n", "", `zone bad.zone: line 5: garbage after rdata 5.6.7.8`},
+		{"garbage after rdata", head + "www A 1.2.3.4 5.6.7.8\n", "", `zone bad.zone: line 5: bad A record: unexpected 5.6.7.8 after the last field`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,8 +253,7 @@ func TestParseAccepts(t *testing.T) {
 		{"generic known type", head + "x TYPE1 \\# 4 01020304\n", "x.example.com.", dns.TypeA, 300, 1},
 		{"escaped owner", head + "a\\.b A 1.2.3.4\n", "a\\.b.example.com.", dns.TypeA, 300, 1},
 		{"class before TTL", head + "x IN 5 A 1.2.3.4\n", "x.example.com.", dns.TypeA, 5, 1},
-		// miekg gives $GENERATE records its default TTL, not $TTL's.
-		{"$GENERATE", head + "$GENERATE 1-3 h$ A 10.0.0.$\n", "h2.example.com.", dns.TypeA, 3600, 1},
+		{"$GENERATE takes $TTL", head + "$GENERATE 1-3 h$ A 10.0.0.$\n", "h2.example.com.", dns.TypeA, 300, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,7 +330,7 @@ func TestInclude(t *testing.T) {
 		want string
 	}{
 		{"testdata/include/badinc.zone", "zone testdata/include/sub/bad.zone: line 3: CNAME at www.inc.example. beside other data (A record at line 1)"},
-		{"testdata/include/syntax.zone", "zone testdata/include/sub/syntax.zone: line 2: bad A record 192.0.2.256"},
+		{"testdata/include/syntax.zone", "zone testdata/include/sub/syntax.zone: line 2: bad A record: 192.0.2.256 is not an IPv4 address"},
 		{"testdata/include/badafter.zone", "zone testdata/include/badafter.zone: line 6: class CH not supported (only IN)"},
 	}
 	for _, tt := range errs {
@@ -348,9 +347,9 @@ func TestInclude(t *testing.T) {
 		if err == nil {
 			t.Fatal("LoadFile succeeded, want an error")
 		}
-		wantPrefix := "zone testdata/include/missing.zone: line 5: $INCLUDE sub/nothere.zone: open /"
-		if !strings.HasPrefix(err.Error(), wantPrefix) || !strings.HasSuffix(err.Error(), "/testdata/include/sub/nothere.zone: no such file or directory") {
-			t.Errorf("error\n got: %v\nwant: %s.../testdata/include/sub/nothere.zone: no such file or directory", err, wantPrefix)
+		want := "zone testdata/include/missing.zone: line 5: $INCLUDE sub/nothere.zone: open testdata/include/sub/nothere.zone: no such file or directory"
+		if err.Error() != want {
+			t.Errorf("error\n got: %v\nwant: %s", err, want)
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("errors.Is(err, fs.ErrNotExist) = false for %v", err)

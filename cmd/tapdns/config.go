@@ -14,6 +14,7 @@ import (
 
 	"github.com/tapdns/tapdns/dnssvc"
 	"github.com/tapdns/tapdns/dnstcp"
+	"github.com/tapdns/tapdns/internal/zoneset"
 	"github.com/tapdns/tapdns/netstack"
 )
 
@@ -28,6 +29,8 @@ type config struct {
 	ops       opsConfig     // reloads, metrics, capture, query log, --user (ops.go)
 	local     localConfig   // --override, --hosts, --block, --allow-recursion (local.go)
 	resolve   resolveConfig // --resolve, --forward, the cache (resolve.go)
+	mdns      mdnsConfig    // --mdns, --mdns-name, --mdns-timeout (mdns.go)
+	xfr       xfrConfig     // zone transfers, TSIG, secondaries (xfr.go)
 }
 
 // usageError is a command-line or configuration mistake: exit status 2.
@@ -40,21 +43,22 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// zoneFiles is the repeatable --zone flag.
+// zoneFiles is the repeatable --zone flag: FILE or ORIGIN=FILE
+// (zoneset.ParseSource).
 type zoneFiles []string
 
 func (z *zoneFiles) String() string { return strings.Join(*z, ",") }
 
 func (z *zoneFiles) Set(s string) error {
-	if s == "" {
-		return errors.New("empty file name")
+	if _, err := zoneset.ParseSource(s); err != nil {
+		return err
 	}
 	*z = append(*z, s)
 	return nil
 }
 
 const usageHead = `Usage: tapdns [flags]
-       tapdns check --zone FILE [--zone FILE ...]
+       tapdns check --zone [ORIGIN=]FILE [--zone [ORIGIN=]FILE ...]
        tapdns dig [--tap NAME] --ip ADDR/LEN [--gateway ADDR] @SERVER NAME [TYPE] [+tcp] [+norec] [+dnssec] [+short] [+trace]
        tapdns version
 
@@ -86,7 +90,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		mac       = fs.String("mac", "", "Ethernet `address` of the appliance (default: a stable locally administered address derived from --tap)")
 		mtu       = fs.Int("mtu", 1500, "IP MTU of the link")
 		port      = fs.Int("port", 53, "UDP and TCP port served")
-		queues    = fs.Int("queues", 1, "number of TAP queues, one reader goroutine each (more than 1 needs a multi-queue TAP)")
+		queues    = fs.Int("queues", 1, "number of TAP queues, or with --xdp of RX queues (one AF_XDP socket each), one reader goroutine each (more than 1 needs a multi-queue TAP)")
 		fastpath  = fs.Bool("fastpath", true, "answer plain UDP queries at the link layer, bypassing the gVisor stack")
 		logLevel  = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 		logFormat = fs.String("log-format", "text", "log `format`: text or json")
@@ -101,10 +105,13 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		rrl       = fs.Int("rrl", 0, "response rate limit: UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0: off")
 		rrlSlip   = fs.Int("rrl-slip", dnssvc.DefaultRRLSlip, "with --rrl, send every `K`-th limited response as a truncated (TC=1) one and drop the others; 0: drop all")
 	)
-	fs.Var(&zones, "zone", "zone `file` to serve (repeatable)")
+	fs.Var(&zones, "zone", "zone to serve: `FILE`, or ORIGIN=FILE for a file that does not set its origin (repeatable)")
 	ops := addOpsFlags(fs)
 	local := addLocalFlags(fs)
 	resolve := addResolveFlags(fs)
+	xdpf := addXDPFlag(fs)
+	mdnsF := addMDNSFlags(fs)
+	xf := addXfrFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -187,6 +194,17 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, err
 	}
 	if err := resolve.parse(&c); err != nil {
+		return config{}, err
+	}
+	if err := xdpf.apply(&c, fs); err != nil {
+		return config{}, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := mdnsF.parse(&c, given); err != nil {
+		return config{}, err
+	}
+	if err := xf.parse(&c); err != nil {
 		return config{}, err
 	}
 	// The packages fill in their own defaults and have the last word on

@@ -57,9 +57,13 @@ func (h *handler) HandlePacket(dst, query []byte, m netstack.Meta) []byte {
 
 // ServeTCP implements dnstcp.Handler.
 func (h *handler) ServeTCP(w dnstcp.MsgWriter, query []byte, m dnstcp.Meta) bool {
+	req := dnssvc.Request{Client: m.Client, Local: m.Local, TCP: true, Shard: -1}
+	if handled, keep := h.svc.ServeTransfer(w, query, req); handled {
+		return keep // AXFR, IXFR: several messages, logged by xfr
+	}
 	bp := h.tcpBufs.Get().(*[]byte)
 	defer h.tcpBufs.Put(bp)
-	resp := h.svc.Respond((*bp)[:0], query, dnssvc.Request{Client: m.Client, Local: m.Local, TCP: true, Shard: -1})
+	resp := h.svc.Respond((*bp)[:0], query, req)
 	if h.qlog != nil {
 		h.qlog.add(query, resp, m.Client, true, pathStack)
 	}

@@ -102,9 +102,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 
 	// The zones: the embedded one, or files that SIGHUP and --watch reload
-	// (internal/zoneset), each reload installed whole with SetZones.
+	// (internal/zoneset), and the secondary zones (cmd/tapdns/xfr.go),
+	// composed and installed whole with SetZones on every change.
 	cfg.svc.AllowRecursion, cfg.svc.OnLink = cfg.local.allow, cfg.onLink()
-	svc := dnssvc.New(cfg.svc, nil, log.With("pkg", "dnssvc"))
+	comp := newZoneComposer(log)
+	xnet := &lazyNet{}
+	if cfg.ops.user != "" {
+		if err := prepareStateDir(cfg.xfr.xfr.StateDir, creds); err != nil {
+			fmt.Fprintf(stderr, "tapdns: %v\n", err)
+			return exitUsage
+		}
+	}
+	xs, svc, err := newTransfers(&cfg, comp, xnet, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
+	mdh := cfg.mdnsHolder()
 	local := &localReloader{cfg: &cfg.local, svc: svc, log: log.With("pkg", "localdata")}
 	if !cfg.local.empty() {
 		d, err := cfg.local.load()
@@ -114,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		svc.SetLocal(d)
 	}
-	loadZone, installZones := zoneHooks(svc)
+	loadZone, installZones := zoneHooks(comp.installFiles)
 	var zs *zoneset.Manager
 	if len(cfg.zones) == 0 {
 		set, err := loadZones(nil)
@@ -122,8 +136,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tapdns: %v\n", err)
 			return exitUsage
 		}
-		svc.SetZones(set)
-	} else if zs, err = zoneset.New(cfg.zones, loadZone, installZones, log.With("pkg", "zoneset")); err != nil {
+		comp.installFiles(set)
+	} else if zs, err = zoneset.New(cfg.zones, loadZone, mdh.onInstall(installZones, log), log.With("pkg", "zoneset")); err != nil {
+		fmt.Fprintf(stderr, "tapdns: %v\n", err)
+		return exitUsage
+	}
+	if err := checkSecondaryConflicts(cfg.xfr.xfr, comp.files); err != nil {
 		fmt.Fprintf(stderr, "tapdns: %v\n", err)
 		return exitUsage
 	}
@@ -151,16 +169,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	st, err := netstack.New(cfg.net, h, log.With("pkg", "netstack"))
 	if err != nil {
-		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "err", err)
+		log.Error("cannot start the network stack", "tap", cfg.net.TAP, "xdp", cfg.net.XDP, "err", err)
 		closeOps(nil, pw, nil, log)
 		return exitRuntime
 	}
+	xnet.set(st)
 	// Everything below is stopped by teardown, in the reverse order of
 	// starting, whichever part exists.
 	var (
-		rec    *resolver.Server
-		tcpSrv *dnstcp.Server
-		ms     *metrics.Server
+		rec       *resolver.Server
+		recursion dnssvc.Recursion // rec, or nil
+		md        *mdnsRunner
+		tcpSrv    *dnstcp.Server
+		ms        *metrics.Server
 	)
 	svcCtx, svcCancel := context.WithCancel(ctx)
 	var svcWG sync.WaitGroup
@@ -168,6 +189,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if tcpSrv != nil {
 			_ = tcpSrv.Close()
 		}
+		md.stop() // its goodbyes go out while the stack is still open
 		svcCancel()
 		if rec != nil {
 			rec.Close()
@@ -186,7 +208,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if rec, err = startResolver(cfg, st, log.With("pkg", "resolver")); err != nil {
 			return fail("cannot start the resolver", err)
 		}
-		svc.SetRecursion(rec, nil)
+		recursion = rec
 		svcWG.Add(1)
 		go func() {
 			defer svcWG.Done()
@@ -195,10 +217,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
+	if md, err = newMDNS(cfg, st, svc.Zones(), mdh, log.With("pkg", "mdns")); err != nil {
+		return fail("cannot start mDNS", err)
+	}
+	svc.SetRecursion(recursion, md.gateway())
 	if tcpSrv, err = serveTCP(cfg, st, h, log.With("pkg", "dnstcp")); err != nil {
 		return fail("cannot start", err)
 	}
-	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, log); err != nil {
+	if ms, err = openMetrics(cfg, st, svc, tcpSrv, qlog, zs, pw, rec, md.stats(), xs, log); err != nil {
 		return fail("cannot start", err)
 	}
 	if cfg.ops.user != "" {
@@ -216,6 +242,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	hp := startHelpers(ctx, cfg, zs, local, pw, hup, log)
 	logStartup(log, cfg, set)
+	md.start(svcCtx, log.With("pkg", "mdns"))
+	if xs != nil {
+		logTransfers(log, cfg.xfr.xfr)
+		svcWG.Add(1)
+		go func() {
+			defer svcWG.Done()
+			_ = xs.Run(svcCtx) // secondaries, catalogs, NOTIFY (xfr.go)
+		}()
+	}
 
 	runErr := st.Run(ctx)
 	hp.Stop()
@@ -272,7 +307,7 @@ func loadZones(files []string) (*zone.Set, error) {
 	}
 	zones := make([]*zone.Zone, 0, len(files))
 	for _, f := range files {
-		z, err := zone.LoadFile(f)
+		z, err := zoneset.Load(f)
 		if err != nil {
 			return nil, err
 		}
@@ -292,9 +327,13 @@ func newLogger(w io.Writer, cfg config) *slog.Logger {
 // logStartup writes the one line that says what is being served where.
 func logStartup(log *slog.Logger, cfg config, set *zone.Set) {
 	n := cfg.net
-	attrs := []any{"tap", n.TAP, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
+	attrs := []any{"tap", n.TAP}
+	if n.XDP != "" {
+		attrs = []any{"xdp", n.XDP} // MTU 0: the interface's
+	}
+	attrs = append(attrs, "port", n.Port, "queues", n.Queues, "fastpath", n.FastPath, "mtu", n.MTU,
 		"udp_size", cfg.svc.UDPSize, "chaos", cfg.svc.Chaos, "rrl", cfg.svc.RRL, "rrl_slip", cfg.svc.RRLSlip,
-		"tcp_idle_timeout", cfg.tcp.IdleTimeout.String(), "tcp_max_conns", cfg.tcp.MaxConns, "tcp_max_queries", cfg.tcp.MaxQueries}
+		"tcp_idle_timeout", cfg.tcp.IdleTimeout.String(), "tcp_max_conns", cfg.tcp.MaxConns, "tcp_max_queries", cfg.tcp.MaxQueries)
 	if n.MAC != nil {
 		attrs = append(attrs, "mac", n.MAC.String())
 	}
@@ -365,31 +404,33 @@ func versionString() string {
 // target costs some CPU during loads and keeps the peak near what is live.
 const loadGCPercent = 25
 
-// loadLean loads one zone file with the tighter GC target.
-func loadLean(path string) (*zone.Zone, error) {
+// loadLean loads one zone (--zone FILE or ORIGIN=FILE) with the tighter
+// GC target.
+func loadLean(arg string) (*zone.Zone, error) {
 	old := debug.SetGCPercent(loadGCPercent)
 	defer debug.SetGCPercent(old)
-	return zone.LoadFile(path)
+	return zoneset.Load(arg)
 }
 
-// installLean returns the zoneset install hook: swap the set in, then hand
+// installLean returns the zoneset install hook: install the set, then hand
 // the memory of the parse (and of the set replaced) back to the OS, so that
 // the resident size after a load or reload is what is live.
-func installLean(svc *dnssvc.Server) func(*zone.Set) {
+func installLean(install func(*zone.Set)) func(*zone.Set) {
 	return func(set *zone.Set) {
-		svc.SetZones(set)
+		install(set)
 		debug.FreeOSMemory()
 	}
 }
 
 // zoneHooks returns the zoneset loader and install hook: loadLean and
-// installLean, or plain zone.LoadFile and SetZones when the environment
+// installLean around install, or plain zoneset.Load and install when the
+// environment
 // variable TAPDNS_LEAN_RELOAD is "0". That switch is for measurement only
 // (bench/reload-latency.sh compares the two under load) and not part of
 // the interface.
-func zoneHooks(svc *dnssvc.Server) (zoneset.Loader, func(*zone.Set)) {
+func zoneHooks(install func(*zone.Set)) (zoneset.Loader, func(*zone.Set)) {
 	if os.Getenv("TAPDNS_LEAN_RELOAD") == "0" {
-		return zone.LoadFile, svc.SetZones
+		return zoneset.Load, install
 	}
-	return loadLean, installLean(svc)
+	return loadLean, installLean(install)
 }

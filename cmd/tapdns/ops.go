@@ -24,8 +24,10 @@ import (
 	"github.com/tapdns/tapdns/internal/metrics"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
+	"github.com/tapdns/tapdns/mdns"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/resolver"
+	"github.com/tapdns/tapdns/xfr"
 )
 
 // opsConfig holds the operating flags.
@@ -257,13 +259,13 @@ func (h *helpers) Stop() {
 
 // openMetrics binds the metrics listener, as cfg asks (nil without
 // --metrics). pw is the capture (nil without --pcap).
-func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, rec *resolver.Server, log *slog.Logger) (*metrics.Server, error) {
+func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp.Server, qlog *queryLog, zs *zoneset.Manager, pw *pcap.Async, rec *resolver.Server, mdnsStats func() mdns.Stats, xs *xfr.Service, log *slog.Logger) (*metrics.Server, error) {
 	if cfg.ops.metrics == "" {
 		return nil, nil
 	}
 	version, revision, goVersion := buildInfo()
 	src := metrics.Sources{
-		DNS: svc.Stats, Requests: svc.RequestStats, Net: st.Stats, Fast: st.FastPathStats, TCP: tcp.Stats, Zones: svc.Zones,
+		DNS: svc.Stats, Requests: svc.RequestStats, Net: st.Stats, Fast: st.FastPathStats, XDP: st.XDPStats, TCP: tcp.Stats, Zones: svc.Zones,
 		Version: version, Revision: revision, GoVersion: goVersion,
 	}
 	if qlog != nil {
@@ -277,6 +279,10 @@ func openMetrics(cfg config, st *netstack.Stack, svc *dnssvc.Server, tcp *dnstcp
 	}
 	if pw != nil {
 		src.Capture = pw.Stats
+	}
+	src.MDNS = mdnsStats
+	if xs != nil {
+		src.Transfers = xs.Stats
 	}
 	reg, err := metrics.NewRegistry(src)
 	if err != nil {

@@ -17,6 +17,14 @@ const readyTimeout = 10 * time.Second
 // answer comes within 10 s.
 func (p *Proc) WaitReady(t testing.TB, server string) {
 	t.Helper()
+	p.WaitReadyFrom(t, p.ns, server)
+}
+
+// WaitReadyFrom is WaitReady with the queries sent from inside ns, for a
+// server its own namespace cannot reach (one on AF_XDP sends replies out
+// of the interface, never to its host).
+func (p *Proc) WaitReadyFrom(t testing.TB, ns *NS, server string) {
+	t.Helper()
 	addr, err := ServerAddr(server)
 	if err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -29,7 +37,7 @@ func (p *Proc) WaitReady(t testing.TB, server string) {
 			t.Fatalf("%s exited before answering on %s: %v\nstderr:\n%s", p.name, addr, p.err, p.Stderr())
 		default:
 		}
-		if lastErr = p.ns.probe(addr, id); lastErr == nil {
+		if lastErr = ns.probe(addr, id); lastErr == nil {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

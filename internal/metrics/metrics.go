@@ -29,8 +29,10 @@ import (
 	"github.com/tapdns/tapdns/dnstcp"
 	"github.com/tapdns/tapdns/internal/pcap"
 	"github.com/tapdns/tapdns/internal/zoneset"
+	"github.com/tapdns/tapdns/mdns"
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/resolver"
+	"github.com/tapdns/tapdns/xfr"
 	"github.com/tapdns/tapdns/zone"
 )
 
@@ -41,6 +43,7 @@ type Sources struct {
 	Requests func() dnssvc.RequestStats
 	Net      func() netstack.Stats
 	Fast     func() netstack.FastPathStats
+	XDP      func() netstack.XDPStats
 	TCP      func() dnstcp.Stats
 	Zones    func() *zone.Set
 	Reloads  func() zoneset.Stats
@@ -51,6 +54,10 @@ type Sources struct {
 	// Resolver is recursion or forwarding and its cache (see
 	// resolver.go in this package).
 	Resolver func() resolver.Stats
+	// MDNS is the mDNS responder and gateway (mdns.go).
+	MDNS func() mdns.Stats
+	// Transfers is the per-zone zone-transfer state (xfr.go).
+	Transfers func() []xfr.ZoneStats
 	// Version and GoVersion label tapdns_build_info.
 	Version, Revision, GoVersion string
 }
@@ -76,9 +83,11 @@ type Collector struct {
 	udpQueries, udpReplies, udpNoReply, udpSent, udpErrors                             *prometheus.Desc
 	tcpQueries, tcpReplies, tcpAccepted, tcpActive, tcpClosed                          *prometheus.Desc
 	zoneSerial, zoneRecords, reloads, reloadFailures, fileFailures, lastReload, lastOK *prometheus.Desc
+	zoneWarnings, zoneSigned                                                           *prometheus.Desc
 	pcapPackets, pcapDropped, pcapBytes                                                *prometheus.Desc
 	qlogDropped                                                                        *prometheus.Desc
 	localAnswers, blocked, recursed, recursionRefused                                  *prometheus.Desc
+	xdpDrops, xdpKicks, xdpKickErrors                                                  *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading src.
@@ -118,8 +127,12 @@ func NewCollector(src Sources) *Collector {
 		tcpActive: desc("tcp_connections_active", "TCP connections open now."),
 		tcpClosed: desc("tcp_connections_closed_total", "TCP connections closed by tapdns, by reason.", "reason"),
 
-		zoneSerial:     desc("zone_serial", "SOA serial of each zone served.", "zone", "file"),
-		zoneRecords:    desc("zone_records", "Records in each zone served.", "zone"),
+		zoneSerial:  desc("zone_serial", "SOA serial of each zone served.", "zone", "file"),
+		zoneRecords: desc("zone_records", "Records in each zone served.", "zone"),
+		zoneWarnings: desc("zone_warnings", "Warnings found when each zone served was loaded "+
+			"(records of one RRset with different TTLs, TXT strings over 255 octets, expired or not yet valid signatures, "+
+			"broken NSEC/NSEC3 chains, unsigned RRsets, ...; tapdns check lists them).", "zone"),
+		zoneSigned:     desc("zone_dnssec_signed", "1 for a signed zone (served with DNSSEC records to DO=1 queries), 0 otherwise.", "zone"),
 		reloads:        desc("zone_reloads_total", "Zone reloads (SIGHUP or --watch)."),
 		reloadFailures: desc("zone_reload_failures_total", "Reloads in which at least one zone file failed (it kept its old version)."),
 		fileFailures:   desc("zone_file_failures_total", "Zone files that failed to load on reload."),
@@ -135,6 +148,9 @@ func NewCollector(src Sources) *Collector {
 		blocked:          desc("dns_blocked_total", "NXDOMAIN answers (EDE 15) for names on a --block list."),
 		recursed:         desc("dns_recursion_total", "Queries handed to recursion or forwarding (cache hits included)."),
 		recursionRefused: desc("dns_recursion_refused_total", "Queries outside the zones REFUSED (EDE 18) because the client is not in --allow-recursion."),
+		xdpDrops:         desc("xdp_drops_total", "With --xdp: frames lost at the AF_XDP sockets, by reason (the kernel's counters and ours).", "reason"),
+		xdpKicks:         desc("xdp_syscalls_total", "With --xdp: system calls that kicked transmission (tx, one per burst) or woke reception (rx).", "dir"),
+		xdpKickErrors:    desc("xdp_tx_kick_errors_total", "With --xdp: transmission kicks that failed (the frames go with the next)."),
 	}
 }
 
@@ -146,9 +162,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.fastAnswered, c.fastViaStack, c.fastPassed, c.fastDropped,
 		c.udpQueries, c.udpReplies, c.udpNoReply, c.udpSent, c.udpErrors,
 		c.tcpQueries, c.tcpReplies, c.tcpAccepted, c.tcpActive, c.tcpClosed,
-		c.zoneSerial, c.zoneRecords, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
+		c.zoneSerial, c.zoneRecords, c.zoneWarnings, c.zoneSigned, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
 		c.pcapPackets, c.pcapDropped, c.pcapBytes, c.qlogDropped,
 		c.localAnswers, c.blocked, c.recursed, c.recursionRefused,
+		c.xdpDrops, c.xdpKicks, c.xdpKickErrors,
 	} {
 		ch <- d
 	}
@@ -250,6 +267,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 				gauge(ch, c.zoneSerial, float64(z.Serial), name, file)
 				gauge(ch, c.zoneRecords, float64(z.Records()), name)
+				gauge(ch, c.zoneWarnings, float64(z.WarningCount()), name)
+				signed := 0.0
+				if z.Signed() {
+					signed = 1
+				}
+				gauge(ch, c.zoneSigned, signed, name)
 			}
 		}
 	}
@@ -278,6 +301,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if s.QueryLogDropped != nil {
 		counter(ch, c.qlogDropped, s.QueryLogDropped())
 	}
+	if s.XDP != nil {
+		if x := s.XDP(); x.Enabled {
+			counter(ch, c.xdpDrops, x.RXRingFull, "rx_ring_full")
+			counter(ch, c.xdpDrops, x.RXFillRingEmpty, "fill_ring_empty")
+			counter(ch, c.xdpDrops, x.RXDropped, "rx_other")
+			counter(ch, c.xdpDrops, x.RXInvalidDescs, "rx_invalid_desc")
+			counter(ch, c.xdpDrops, x.TXInvalidDescs, "tx_invalid_desc")
+			counter(ch, c.xdpDrops, x.TXNoFrame, "tx_no_frame")
+			counter(ch, c.xdpKicks, x.TXKicks, "tx")
+			counter(ch, c.xdpKicks, x.RXWakeups, "rx")
+			counter(ch, c.xdpKickErrors, x.TXKickErrors)
+		}
+	}
 }
 
 // NewRegistry returns a registry with the Collector for src and the Go
@@ -291,6 +327,12 @@ func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	}
 	if src.Resolver != nil {
 		cs = append(cs, newResolverCollector(src.Resolver))
+	}
+	if src.MDNS != nil {
+		cs = append(cs, newMDNSCollector(src.MDNS))
+	}
+	if src.Transfers != nil {
+		cs = append(cs, newXfrCollector(src.Transfers))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

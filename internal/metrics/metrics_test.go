@@ -84,7 +84,12 @@ ns 300 IN A 198.18.0.2
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := zone.NewSet(z)
+	// A signed zone whose signatures have expired: one warning each.
+	expired, err := zone.LoadFile("../../zone/testdata/signed/expired.zone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := zone.NewSet(z, expired)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +166,10 @@ func TestServerScrape(t *testing.T) {
 		{"tapdns_fastpath_passed_total", []string{"reason", "not_udp"}, 0},
 		{"tapdns_zone_serial", []string{"zone", "m.test.", "file", "m.zone"}, 42},
 		{"tapdns_zone_records", []string{"zone", "m.test."}, 3},
+		{"tapdns_zone_warnings", []string{"zone", "m.test."}, 0},
+		{"tapdns_zone_dnssec_signed", []string{"zone", "m.test."}, 0},
+		{"tapdns_zone_warnings", []string{"zone", "expired."}, 12},
+		{"tapdns_zone_dnssec_signed", []string{"zone", "expired."}, 1},
 		{"tapdns_zone_reloads_total", nil, 3},
 		{"tapdns_zone_reload_failures_total", nil, 1},
 		{"tapdns_zone_last_reload_timestamp_seconds", nil, 1700000000},

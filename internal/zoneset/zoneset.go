@@ -5,9 +5,12 @@
 // either the old set or the new one, never a mix.
 //
 // A reload never makes things worse: a file that fails to load keeps the
-// version of its zone that was being served, and the failure is logged
-// ("zone FILE: line N: reason") and counted. Only the startup load is
-// strict, as a server must not start with a zone missing.
+// version of its zone that was being served, and the failure is logged at
+// WARN with the zone and the reason ("zone FILE: line N: reason") and
+// counted. Only the startup load is strict, as a server must not start
+// with a zone missing. A reload reads only the files whose content (or
+// that of a file they $INCLUDE) changed since they were last loaded, as
+// NSD and Knot DNS do: an unchanged file gives the same zone.
 package zoneset
 
 import (
@@ -18,6 +21,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,21 +30,74 @@ import (
 	"github.com/tapdns/tapdns/zone"
 )
 
-// Loader loads one zone file. zone.LoadFile is the real one; tests inject
-// others.
-type Loader func(path string) (*zone.Zone, error)
+// Source is one zone to serve: its file and, when given, its origin.
+type Source struct {
+	File   string
+	Origin string // presentation format; "" takes it from the file
+}
+
+// ParseSource parses a --zone argument: FILE, or ORIGIN=FILE. The origin
+// part ends at the first '='; an argument whose text before the first '='
+// contains a '/' is a file name (so ./a=b.zone names the file a=b.zone).
+func ParseSource(arg string) (Source, error) {
+	origin, file, ok := strings.Cut(arg, "=")
+	if !ok || strings.Contains(origin, "/") {
+		if arg == "" {
+			return Source{}, errors.New("empty file name")
+		}
+		return Source{File: arg}, nil
+	}
+	if file == "" {
+		return Source{}, fmt.Errorf("%q: no file after %q (give ORIGIN=FILE)", arg, origin+"=")
+	}
+	if origin == "" {
+		return Source{}, fmt.Errorf("%q: empty origin before '=' (give ORIGIN=FILE)", arg)
+	}
+	if _, err := zone.CanonicalName(origin); err != nil {
+		return Source{}, fmt.Errorf("%q: bad origin %q: %v", arg, origin, err)
+	}
+	return Source{File: file, Origin: origin}, nil
+}
+
+// Load loads the zone a --zone argument (FILE or ORIGIN=FILE) names. When
+// the file uses a relative name with no origin known, the error says how
+// to give one.
+func Load(arg string) (*zone.Zone, error) {
+	src, err := ParseSource(arg)
+	if err != nil {
+		return nil, err
+	}
+	z, err := zone.LoadFileOrigin(src.File, src.Origin)
+	if err != nil && errors.Is(err, zone.ErrNoOrigin) {
+		return nil, fmt.Errorf("%w (--zone ORIGIN=FILE, such as --zone example.com.=%s)", err, src.File)
+	}
+	return z, err
+}
+
+// Loader loads the zone of one --zone argument (FILE or ORIGIN=FILE). Load
+// is the real one; tests inject others.
+type Loader func(arg string) (*zone.Zone, error)
+
+// entry is one zone source and what was last loaded from it.
+type entry struct {
+	arg   string
+	src   Source
+	zone  *zone.Zone
+	files []string            // src.File and what it included, as last loaded
+	sum   [sha256.Size]byte   // content hash of files when last loaded
+	ok    bool                // sum is valid
+	stats map[string]fileStat // for Watch
+}
 
 // Manager owns the zone files of a server. Its methods are safe for
 // concurrent use; reloads are serialized.
 type Manager struct {
-	files   []string
 	load    Loader
 	install func(*zone.Set)
 	log     *slog.Logger
 
-	mu      sync.Mutex // serializes Reload; guards zones, sums and st
-	zones   []*zone.Zone
-	sums    [][sha256.Size]byte // content hash of each file as last loaded
+	mu      sync.Mutex // serializes reloads; guards entries, set and st
+	entries []*entry
 	set     *zone.Set
 	st      Stats
 	watchWG sync.WaitGroup
@@ -64,31 +122,44 @@ type Stats struct {
 	LastError string
 }
 
-// New loads every file with load (strictly: the first error is returned and
-// nothing is installed), builds the set and installs it with install. files
-// must not be empty. logger may be nil.
-func New(files []string, load Loader, install func(*zone.Set), logger *slog.Logger) (*Manager, error) {
-	if len(files) == 0 {
+// maxLoggedWarnings bounds the warnings logged per zone load.
+const maxLoggedWarnings = 10
+
+// New loads every zone source (FILE or ORIGIN=FILE) with load (strictly:
+// the first error is returned and nothing is installed), builds the set
+// and installs it with install. args must not be empty; load nil means
+// Load; logger may be nil. Warnings found in the zones are logged.
+func New(args []string, load Loader, install func(*zone.Set), logger *slog.Logger) (*Manager, error) {
+	if len(args) == 0 {
 		return nil, errors.New("zoneset: no zone files")
 	}
 	if load == nil {
-		load = zone.LoadFile
+		load = Load
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{files: append([]string(nil), files...), load: load, install: install, log: logger}
-	m.zones = make([]*zone.Zone, len(files))
-	m.sums = make([][sha256.Size]byte, len(files))
-	for i, f := range files {
-		z, err := load(f)
+	m := &Manager{load: load, install: install, log: logger}
+	zones := make([]*zone.Zone, len(args))
+	for i, arg := range args {
+		src, err := ParseSource(arg)
 		if err != nil {
 			return nil, err
 		}
-		m.zones[i] = z
-		m.sums[i], _ = fileSum(f)
+		e := &entry{arg: arg, src: src}
+		// Hash first: a change made during the load is seen by the next
+		// reload.
+		e.sum, e.ok = sumFiles([]string{src.File})
+		z, err := load(arg)
+		if err != nil {
+			return nil, err
+		}
+		m.loaded(e, z)
+		m.logWarnings(z)
+		m.entries = append(m.entries, e)
+		zones[i] = z
 	}
-	set, err := zone.NewSet(m.zones...)
+	set, err := zone.NewSet(zones...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +169,31 @@ func New(files []string, load Loader, install func(*zone.Set), logger *slog.Logg
 		install(set)
 	}
 	return m, nil
+}
+
+// loaded records z as e's zone. When the zone's files differ from the
+// ones hashed before the load (an $INCLUDE was added or removed), they
+// are hashed now.
+func (m *Manager) loaded(e *entry, z *zone.Zone) {
+	files := append([]string{e.src.File}, z.Included()...)
+	if !slices.Equal(files, e.files) && len(z.Included()) > 0 {
+		e.sum, e.ok = sumFiles(files)
+	}
+	e.zone, e.files = z, files
+}
+
+// logWarnings logs the warnings of a freshly loaded zone.
+func (m *Manager) logWarnings(z *zone.Zone) {
+	ws, n := z.Warnings(), z.WarningCount()
+	for i, w := range ws {
+		if i == maxLoggedWarnings {
+			break
+		}
+		m.log.Warn(w.String(), "zone", zone.NameText(z.Origin))
+	}
+	if n > maxLoggedWarnings {
+		m.log.Warn("more zone warnings not logged; run tapdns check to see them all", "zone", zone.NameText(z.Origin), "file", z.File, "warnings", n)
+	}
 }
 
 // Set returns the set installed last.
@@ -114,56 +210,71 @@ func (m *Manager) Stats() Stats {
 	return m.st
 }
 
-// Reload re-reads every zone file and installs the resulting set. A file
-// that fails keeps its previous zone; if the new zones cannot form a set
-// (two files now hold the same origin) the whole previous set stays. It
-// returns the errors met, joined (nil when every file loaded), and logs
-// each one at level Error.
+// Reload re-reads every zone file whose content (or that of a file it
+// includes) changed since it was last loaded, and installs the resulting
+// set. A file that fails keeps its previous zone; if the new zones cannot
+// form a set (two files now hold the same origin) the whole previous set
+// stays. It returns the errors met, joined (nil when every file loaded),
+// and logs each one at WARN.
 func (m *Manager) Reload() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.reloadLocked(nil)
+	return m.reloadLocked()
 }
 
-// reloadLocked reloads. sums, when not nil, are the content hashes already
-// read by the watcher for each file; they are stored for the files that
-// load.
-func (m *Manager) reloadLocked(sums [][sha256.Size]byte) error {
+func (m *Manager) reloadLocked() error {
 	start := time.Now()
-	zones := make([]*zone.Zone, len(m.files))
-	newSums := append([][sha256.Size]byte(nil), m.sums...)
+	zones := make([]*zone.Zone, len(m.entries))
+	type change struct {
+		e    *entry
+		z    *zone.Zone
+		sum  [sha256.Size]byte
+		ok   bool
+		same bool // content unchanged: not reloaded
+	}
+	changes := make([]change, len(m.entries))
 	var errs []error
-	changed := 0
-	for i, f := range m.files {
-		var sum [sha256.Size]byte
-		var sumErr error
-		if sums != nil {
-			sum = sums[i]
-		} else {
-			sum, sumErr = fileSum(f)
-		}
-		z, err := m.load(f)
-		if err != nil {
-			errs = append(errs, err)
-			m.log.Error("zone reload failed; the old version stays in service", "err", err.Error(),
-				"zone", originText(m.zones[i]), "serial", m.zones[i].Serial)
-			zones[i] = m.zones[i]
+	var failed []string
+	reloaded := 0
+	for i, e := range m.entries {
+		c := &changes[i]
+		c.e = e
+		c.sum, c.ok = sumFiles(e.files)
+		zones[i] = e.zone
+		if c.ok && e.ok && c.sum == e.sum {
+			c.same = true
+			m.log.Debug("zone file unchanged; not reloaded", "zone", zone.NameText(e.zone.Origin), "file", e.src.File)
 			continue
 		}
-		if sumErr == nil {
-			newSums[i] = sum
+		z, err := m.load(e.arg)
+		if err != nil {
+			errs = append(errs, err)
+			failed = append(failed, zone.NameText(e.zone.Origin))
+			m.log.Warn("zone reload failed; the old version stays in service", "zone", zone.NameText(e.zone.Origin),
+				"file", e.src.File, "serial", e.zone.Serial, "err", err.Error())
+			continue
 		}
+		c.z = z
 		zones[i] = z
-		if z.Serial != m.zones[i].Serial || z.Origin != m.zones[i].Origin {
-			changed++
-		}
+		reloaded++
 	}
 	set, err := zone.NewSet(zones...)
 	if err != nil {
 		errs = append(errs, err)
-		m.log.Error("zone reload failed; the old zones stay in service", "err", err.Error())
+		m.log.Warn("zone reload failed; the old zones stay in service", "err", err.Error())
 	} else {
-		m.zones, m.sums, m.set = zones, newSums, set
+		for i := range changes {
+			c := &changes[i]
+			if c.z == nil {
+				continue
+			}
+			old := c.e.zone
+			c.e.sum, c.e.ok = c.sum, c.ok
+			m.loaded(c.e, c.z)
+			m.logChange(c.e.src.File, old, c.z)
+			m.logWarnings(c.z)
+		}
+		m.set = set
 		if m.install != nil {
 			m.install(set)
 		}
@@ -172,37 +283,56 @@ func (m *Manager) reloadLocked(sums [][sha256.Size]byte) error {
 	m.st.LastReload = time.Now()
 	m.st.LastOK = len(errs) == 0
 	m.st.LastError = ""
+	took := time.Since(start).Round(time.Microsecond)
 	if len(errs) > 0 {
 		m.st.ReloadFailures++
-		m.st.FileFailures += uint64(len(errs))
+		m.st.FileFailures += uint64(len(failed))
 		m.st.LastError = errs[0].Error()
+		m.log.Warn("zones reloaded with failures", "zones", len(m.entries), "reloaded", reloaded,
+			"failed", len(errs), "failed_zones", failed, "took", took)
+	} else {
+		m.log.Info("zones reloaded", "zones", len(m.entries), "reloaded", reloaded,
+			"unchanged", len(m.entries)-reloaded, "took", took)
 	}
-	m.log.Info("zones reloaded", "files", len(m.files), "failed", len(errs), "new_serials", changed,
-		"took", time.Since(start).Round(time.Microsecond))
 	return errors.Join(errs...)
 }
 
-func originText(z *zone.Zone) string {
-	if z == nil {
-		return ""
+// logChange logs what a reload changed in one file's zone.
+func (m *Manager) logChange(file string, old, z *zone.Zone) {
+	switch {
+	case old.Origin != z.Origin:
+		// A file given without an origin may now hold another zone: the
+		// old one is no longer served.
+		m.log.Warn("zone file now holds another zone; the old zone is no longer served",
+			"file", file, "old_zone", zone.NameText(old.Origin), "new_zone", zone.NameText(z.Origin), "serial", z.Serial)
+	case old.Serial != z.Serial:
+		m.log.Info("zone reloaded", "zone", zone.NameText(z.Origin), "file", file,
+			"serial", fmt.Sprintf("%d -> %d", old.Serial, z.Serial), "records", z.Records())
+	default:
+		// Secondaries that transfer the zone go by the serial.
+		m.log.Warn("zone file changed but its SOA serial did not; secondaries will not see the change",
+			"zone", zone.NameText(z.Origin), "file", file, "serial", z.Serial)
 	}
-	return zone.NameText(z.Origin)
 }
 
-// fileSum hashes a file's content.
-func fileSum(path string) ([sha256.Size]byte, error) {
+// sumFiles hashes the content of files; false when one cannot be read.
+func sumFiles(files []string) ([sha256.Size]byte, bool) {
 	var sum [sha256.Size]byte
-	f, err := os.Open(path)
-	if err != nil {
-		return sum, err
-	}
-	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return sum, err
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return sum, false
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return sum, false
+		}
+		h.Write([]byte{0}) // a boundary: moving bytes between files is a change
 	}
 	copy(sum[:], h.Sum(nil))
-	return sum, nil
+	return sum, true
 }
 
 // Watch bounds.
@@ -215,20 +345,20 @@ const (
 	DefaultDebounce = time.Second
 )
 
-// fileState is what the watcher compares between polls.
-type fileState struct {
+// fileStat is what the watcher compares between polls.
+type fileStat struct {
 	size  int64
 	mtime time.Time
 	ino   uint64
 	err   bool
 }
 
-// Watch polls the zone files every interval (clamped to
-// [MinWatchInterval, MaxWatchInterval]) and reloads when one has changed:
-// its size, modification time or inode differs, and once the file has been
-// still for debounce, its content hash differs from the version last
-// loaded (so touching a file does not reload it). It returns when ctx is
-// done. Call it at most once at a time; Wait waits for it.
+// Watch polls the zone files and the files they include every interval
+// (clamped to [MinWatchInterval, MaxWatchInterval]) and reloads when one
+// has changed: its size, modification time or inode differs, and once the
+// files have been still for debounce, the content of one differs from the
+// version last loaded (so touching a file does not reload it). It returns
+// when ctx is done. Call it at most once at a time; Wait waits for it.
 func (m *Manager) Watch(ctx context.Context, interval, debounce time.Duration) {
 	m.watchWG.Add(1)
 	defer m.watchWG.Done()
@@ -236,13 +366,10 @@ func (m *Manager) Watch(ctx context.Context, interval, debounce time.Duration) {
 	if debounce < 0 {
 		debounce = 0
 	}
-	states := make([]fileState, len(m.files))
-	for i, f := range m.files {
-		states[i] = statFile(f)
-	}
-	// when the last change was seen; zero: none pending. The first check
+	// When the last change was seen; zero: none pending. The first check
 	// is due at once: a file may have changed between New and Watch.
 	pendingSince := time.Now()
+	m.poll() // record the current state
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -251,12 +378,8 @@ func (m *Manager) Watch(ctx context.Context, interval, debounce time.Duration) {
 			return
 		case <-t.C:
 		}
-		for i, f := range m.files {
-			s := statFile(f)
-			if s != states[i] {
-				states[i] = s
-				pendingSince = time.Now()
-			}
+		if m.poll() {
+			pendingSince = time.Now()
 		}
 		if pendingSince.IsZero() || time.Since(pendingSince) < debounce {
 			continue
@@ -266,37 +389,55 @@ func (m *Manager) Watch(ctx context.Context, interval, debounce time.Duration) {
 	}
 }
 
+// poll stats every watched file and reports whether one changed since
+// the last poll.
+func (m *Manager) poll() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed := false
+	for _, e := range m.entries {
+		stats := make(map[string]fileStat, len(e.files))
+		for _, f := range e.files {
+			s := statFile(f)
+			stats[f] = s
+			if old, ok := e.stats[f]; !ok || old != s {
+				changed = true
+			}
+		}
+		e.stats = stats
+	}
+	return changed
+}
+
 // reloadIfChanged reloads when some file's content differs from what was
 // loaded last (or cannot be read, so that the failure is reported).
 func (m *Manager) reloadIfChanged() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sums := make([][sha256.Size]byte, len(m.files))
 	changed := false
-	for i, f := range m.files {
-		sum, err := fileSum(f)
-		if err != nil || sum != m.sums[i] {
+	for _, e := range m.entries {
+		if sum, ok := sumFiles(e.files); !ok || !e.ok || sum != e.sum {
 			changed = true
+			break
 		}
-		sums[i] = sum
 	}
 	if !changed {
 		m.log.Debug("zone files touched but unchanged; no reload")
 		return
 	}
 	m.log.Info("zone file changed; reloading")
-	_ = m.reloadLocked(sums)
+	_ = m.reloadLocked()
 }
 
 // Wait waits for a running Watch to return (after its ctx is done).
 func (m *Manager) Wait() { m.watchWG.Wait() }
 
-func statFile(path string) fileState {
+func statFile(path string) fileStat {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fileState{err: true}
+		return fileStat{err: true}
 	}
-	s := fileState{size: fi.Size(), mtime: fi.ModTime()}
+	s := fileStat{size: fi.Size(), mtime: fi.ModTime()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		s.ino = st.Ino
 	}
