@@ -203,7 +203,7 @@ func (sec *secondary) expiredAtLocked(now time.Time) bool {
 // NOTIFY, and expires it when the primary stays unreachable.
 func (sec *secondary) run(ctx context.Context) {
 	next := time.Now()
-	wait := firstRetry // retry interval while never loaded
+	wait := firstRetry    // retry interval while never loaded
 	var lastEnd time.Time // when the last refresh ended
 	for {
 		d := time.Until(next)
