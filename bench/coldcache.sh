@@ -9,7 +9,10 @@
 #   latency  dnsperf asks every name of the mix once, at LAT_QPS queries/s
 #            (a rate every target keeps up with): answered %, latency
 #            percentiles, response codes checked against the mix's
-#            expected ones, and the resolver's RSS growth per name.
+#            expected ones, and the resolver's RSS growth per name (a
+#            rough figure: with a small MIX it is mostly fixed costs, such
+#            as tapdns's per-worker receive buffers and Go's heap growth;
+#            bench/resolver-mem.sh measures memory per cached RRset).
 #   rate     resperf (the resperf-style maximum rate) ramps from 0 to
 #            MAX_QPS queries/s over the mix, each name once (ramp time
 #            2*MIX/MAX_QPS s): the maximum response rate it saw and the
@@ -70,7 +73,6 @@ TAP=tc$$
 VG=vg$$ VS=vs$$
 TAP_LOCAL=198.18.0.1 TAP_IP=198.18.0.2
 VETH_LOCAL=198.18.1.1 VETH_IP=198.18.1.2
-COMMIT=$(git -c safe.directory="$ROOT" -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 
 SPID=
 cleanup() {
@@ -95,6 +97,9 @@ trap 'exit 130' INT TERM
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck source=bench/provenance.sh
+. "$ROOT/bench/provenance.sh"
+PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
 
 # ---------------------------------------------------------------- build
 mkdir -p "$WORK/bin"
@@ -236,13 +241,10 @@ done
 
 # ---------------------------------------------------------------- report
 {
-	echo "tapdns cold-cache resolver benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
-	echo "commit: $COMMIT"
+	echo "tapdns cold-cache resolver benchmark"
+	echo "$PROVENANCE"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-	if awk -v l="${LOAD0%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-		echo "WARNING: the machine was busy when this run started: treat the numbers as noise."
-	fi
+	busy_warning "$LOAD0"
 	echo "settings: ROUNDS=$ROUNDS MIX=$MIX LAT_QPS=$LAT_QPS MAX_QPS=$MAX_QPS FN_ZONES=$FN_ZONES FN_SEED=$FN_SEED SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU"
 	echo "mix: $(awk '{ c[$3]++ } END { for (k in c) printf "%s=%d ", k, c[k] }' "$RCODES")(expected rcodes)"
 	[[ -n $NOTE ]] && echo "note: $NOTE"

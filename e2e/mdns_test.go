@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"encoding/hex"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -203,5 +204,24 @@ func TestMDNSConflict(t *testing.T) {
 	}
 	if r := dig(t, ns, appliance4, "tapdns.local", "A"); len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0], "IN A 198.18.0.1") {
 		t.Errorf("dig tapdns.local: %v, want the peer's address (the gateway asks the link)", r.Answer)
+	}
+}
+
+// TestMDNSLocalZone: a zone whose origin is local., given with --zone, is
+// published on the link by mDNS: python-zeroconf resolves its names, and
+// unicast DNS answers them authoritatively from the zone.
+func TestMDNSLocalZone(t *testing.T) {
+	requireZeroconf(t)
+	dir := t.TempDir()
+	zf := dir + "/local.zone"
+	if err := os.WriteFile(zf, []byte("$ORIGIN local.\n$TTL 120\n@ SOA ns.local. hostmaster.local. 1 3600 600 86400 60\n@ NS ns.local.\nns A 198.18.0.2\nnas A 198.18.0.77\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns, _ := startTapdns(t, "--mdns", "--zone", zf)
+	if got := resolved(t, ns, "nas.local."); !slices.Equal(got, []string{"198.18.0.77"}) {
+		t.Errorf("python-zeroconf resolved nas.local. to %v, want [198.18.0.77]", got)
+	}
+	if r := dig(t, ns, appliance4, "nas.local", "A"); !r.Flags["aa"] || len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0], "IN A 198.18.0.77") {
+		t.Errorf("dig nas.local: %+v, want the zone's answer with AA", r)
 	}
 }

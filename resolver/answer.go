@@ -46,6 +46,13 @@ func (s *Server) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
 		return s.writeEmpty(dst, &cl, dnswire.RcodeRefused, dnswire.EDENotSupported)
 	case q.QType == dnswire.TypeOPT || q.QType >= 128 && q.QType < dnswire.TypeANY:
 		return s.writeEmpty(dst, &cl, dnswire.RcodeNotImp, dnswire.EDENone) // meta types (RFC 6895 3.1)
+	case q.Flags&dnswire.FlagRD == 0:
+		// No recursion asked: REFUSED with EDE 20 (RFC 8914 4.21), cached
+		// or not, as Unbound (access-control allow) and Knot Resolver
+		// answer by default. Answering from the cache would let anyone
+		// allowed to query see which names other clients resolved
+		// (cache snooping). Local data and zones are answered before.
+		return s.writeEmpty(dst, &cl, dnswire.RcodeRefused, dnswire.EDENotAuthoritative)
 	}
 	name := q.Name()
 	m, st := s.cache.Lookup(name, q.QType)
@@ -74,11 +81,6 @@ func (s *Server) Answer(dst []byte, rq *dnssvc.RecursiveQuery) []byte {
 		}
 	}
 	sh.misses.Add(1)
-	if q.Flags&dnswire.FlagRD == 0 {
-		// No recursion asked: the cache is all there is, and a miss is
-		// REFUSED, as Unbound answers it.
-		return s.writeEmpty(dst, &cl, dnswire.RcodeRefused, dnswire.EDENone)
-	}
 	if rq.TCP {
 		return s.answerTCP(dst, &cl, name, q.QType, st == cache.Stale)
 	}

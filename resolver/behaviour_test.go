@@ -711,17 +711,41 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
+// TestAnswerWithoutRD: a query without RD is REFUSED with EDE 20 (Not
+// Authoritative), whether the answer is cached or not, and nothing is
+// resolved for it: no cache snooping, as Unbound and Knot Resolver.
 func TestAnswerWithoutRD(t *testing.T) {
 	l := stdLab(t)
 	s := l.resolver(Config{}, cache.Config{})
-	r, hit := l.askRaw(s, "www.example.test.", dns.TypeA, false, noRD())
-	if !hit || r.Rcode != dns.RcodeRefused || r.RecursionDesired {
-		t.Errorf("RD=0 miss: hit %v %s RD %v, want REFUSED at once", hit, dns.RcodeToString[r.Rcode], r.RecursionDesired)
+	check := func(what string) {
+		t.Helper()
+		r, hit := l.askRaw(s, "www.example.test.", dns.TypeA, false, noRD(), withEDNS(1232))
+		if !hit || r.Rcode != dns.RcodeRefused || r.RecursionDesired || len(r.Answer) != 0 {
+			t.Fatalf("RD=0 %s: answered at once %v, %s RD %v, %d records; want REFUSED at once, no records",
+				what, hit, dns.RcodeToString[r.Rcode], r.RecursionDesired, len(r.Answer))
+		}
+		if got := edeOf(r); got != 20 {
+			t.Errorf("RD=0 %s: EDE %d, want 20 (Not Authoritative)", what, got)
+		}
+	}
+	check("miss")
+	if st := s.Stats(); st.Resolutions != 0 || st.UpstreamQueries != 0 {
+		t.Errorf("RD=0 miss started a resolution: %d resolutions, %d upstream queries", st.Resolutions, st.UpstreamQueries)
 	}
 	l.ask(s, "www.example.test.", dns.TypeA)
-	if r, hit := l.askRaw(s, "www.example.test.", dns.TypeA, false, noRD()); !hit || len(r.Answer) != 1 {
-		t.Errorf("RD=0 hit: %v %v", hit, r.Answer)
+	check("after the answer was cached")
+}
+
+// edeOf returns the first Extended DNS Error info-code of m, -1 for none.
+func edeOf(m *dns.Msg) int {
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if x, ok := e.(*dns.EDNS0_EDE); ok {
+				return int(x.InfoCode)
+			}
+		}
 	}
+	return -1
 }
 
 func TestRefusedTypesAndClasses(t *testing.T) {

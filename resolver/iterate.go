@@ -634,21 +634,12 @@ func (r *request) takeAnswer(m *msg, zone, qname []byte, qtype uint16, forward b
 			st.kind, st.target = stepFollow, cur
 			return st
 		}
-		if qtype == dnswire.TypeANY {
-			n := len(st.records)
-			for _, x := range m.an {
-				if x.class == dnswire.ClassIN && string(x.name) == string(cur) && x.typ != dnswire.TypeCNAME {
-					st.records = append(st.records, cache.RR{Name: cur, Type: x.typ, TTL: x.ttl, Data: x.data})
-				}
-			}
-			if len(st.records) > n {
-				return st // not cached as RRsets: ANY need not return them all
-			}
-		} else if set, ttl := rrsetOf(m.an, cur, qtype); len(set) > 0 {
-			c.PutRRset(cur, qtype, ttl, rank, set)
-			st.records = appendSet(st.records, cur, qtype, ttl, set)
-			return st
-		}
+		// A DNAME above cur comes first: cur is then occluded (RFC 6672
+		// section 2.4), so a CNAME the server put at cur is the one it
+		// synthesised, and what answers is the DNAME with the CNAME
+		// synthesised here, for every type, CNAME included. Caching the
+		// server's CNAME as an RRset of cur would later answer from it
+		// without the DNAME, as neither Unbound nor Knot Resolver does.
 		if owner, target, ttl, ok := dnameOver(m.an, cur, zone); ok {
 			c.PutRRset(owner, dnswire.TypeDNAME, ttl, rank, [][]byte{target})
 			st.records = append(st.records, cache.RR{Name: owner, Type: dnswire.TypeDNAME, TTL: ttl, Data: target})
@@ -663,6 +654,21 @@ func (r *request) takeAnswer(m *msg, zone, qname []byte, qtype uint16, forward b
 			}
 			cur = next
 			continue
+		}
+		if qtype == dnswire.TypeANY {
+			n := len(st.records)
+			for _, x := range m.an {
+				if x.class == dnswire.ClassIN && string(x.name) == string(cur) && x.typ != dnswire.TypeCNAME {
+					st.records = append(st.records, cache.RR{Name: cur, Type: x.typ, TTL: x.ttl, Data: x.data})
+				}
+			}
+			if len(st.records) > n {
+				return st // not cached as RRsets: ANY need not return them all
+			}
+		} else if set, ttl := rrsetOf(m.an, cur, qtype); len(set) > 0 {
+			c.PutRRset(cur, qtype, ttl, rank, set)
+			st.records = appendSet(st.records, cur, qtype, ttl, set)
+			return st
 		}
 		if qtype != dnswire.TypeCNAME {
 			if set, ttl := rrsetOf(m.an, cur, dnswire.TypeCNAME); len(set) > 0 {

@@ -95,6 +95,11 @@ func TestResolve(t *testing.T) {
 		{"toother.test.", dns.TypeA, dns.RcodeSuccess, []string{"toother.test. CNAME www.example.other.", "www.example.other. A 192.0.2.10"}},
 		// DNAME into another TLD, with the CNAME synthesised.
 		{"www.dn.test.", dns.TypeA, dns.RcodeSuccess, []string{"dn.test. DNAME example.other.", "www.dn.test. CNAME www.example.other.", "www.example.other. A 192.0.2.10"}},
+		// Asked for the CNAME, the DNAME comes with it (the server's CNAME
+		// is the one it synthesised), and the next question about the name
+		// does not find that CNAME cached without its DNAME.
+		{"www.dn.test.", dns.TypeCNAME, dns.RcodeSuccess, []string{"dn.test. DNAME example.other.", "www.dn.test. CNAME www.example.other."}},
+		{"www.dn.test.", dns.TypeMX, dns.RcodeSuccess, []string{"dn.test. DNAME example.other.", "www.dn.test. CNAME www.example.other."}},
 		// Glueless delegation: ns.provider.other. resolved on the side.
 		{"www.glueless.test.", dns.TypeA, dns.RcodeSuccess, []string{"www.glueless.test. A 192.0.2.30"}},
 		{"nope.example.test.", dns.TypeA, dns.RcodeNameError, nil},

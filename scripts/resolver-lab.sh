@@ -4,6 +4,7 @@
 #
 #   sudo scripts/resolver-lab.sh          # demo: build, show, tear down
 #   sudo scripts/resolver-lab.sh up       # build, then wait (Ctrl-C ends it)
+#   sudo RESOLVER=unbound scripts/resolver-lab.sh   # Unbound as the resolver
 #
 # Inside namespace tapdns-rlab-<pid> (nothing touches the root namespace,
 # nothing leaves the namespace):
@@ -11,36 +12,44 @@
 #     198.19.0.1 on NSD, b.root-servers.lab 198.19.0.2 on Knot), the TLDs
 #     lab. and test., and leaf zones with a lame server, a dead one, a
 #     glueless delegation, DNAME, CNAME chains across zones, answers too big
-#     for UDP, a delegation chain five zones deep and wildcards
-#     (expect.txt in the work directory lists them with their answers);
-#   - a resolver that knows only the fake root hints: Unbound on
-#     198.18.53.53 today; tapdns --resolve on a TAP (198.18.0.2) once tapdns
-#     has a resolver (RESOLVER=tapdns, see THE RESOLVER below).
+#     for UDP, a delegation chain five zones deep, wildcards and a zone
+#     served over IPv6 only (expect.txt in the work directory lists them
+#     with their answers);
+#   - a bridge br0 (198.18.0.1/24, 2001:2::1/64: the lab's gateway to the
+#     fake Internet) with two TAPs: tap0 for the resolver, tapdns --resolve
+#     on 198.18.0.2 and 2001:2::2, knowing only the fake root hints; tapc for
+#     `tapdns dig`, the client on a userspace stack of its own (198.18.0.3);
+#   - with RESOLVER=unbound, Unbound on 198.18.53.53 instead of tapdns.
 # The demo asks the root, a TLD and a leaf server by hand (what a resolver
-# does), then asks the resolver.
+# does), then asks the resolver with `tapdns dig` and dig, and shows the
+# resolver's metrics.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mode=${1:-demo}
-RESOLVER=${RESOLVER:-unbound}
+RESOLVER=${RESOLVER:-tapdns}
 ns=tapdns-rlab-$$
-tap=tap0
 kernel4=198.18.0.1
+kernel6=2001:2::1
 tapdns4=198.18.0.2
+tapdns6=2001:2::2
+client4=198.18.0.3
 unbound4=198.18.53.53
+metrics=127.0.0.1:9153
 
 die() { echo "resolver-lab.sh: $*" >&2; exit 1; }
 case $mode in demo | up) ;; *) die "usage: $0 [demo|up]" ;; esac
-case $RESOLVER in unbound | tapdns) ;; *) die "RESOLVER must be unbound or tapdns" ;; esac
+case $RESOLVER in unbound | tapdns) ;; *) die "RESOLVER must be tapdns or unbound" ;; esac
 [ "$(id -u)" -eq 0 ] || die "must run as root (sudo $0 $*)"
 if ! command -v go >/dev/null; then
 	for d in /usr/local/go/bin /usr/lib/go/bin; do
 		if [ -x "$d/go" ]; then PATH=$PATH:$d; break; fi
 	done
 fi
-for tool in go ip dig kdig nsd knotd unbound; do
+for tool in go ip dig kdig nsd knotd; do
 	command -v "$tool" >/dev/null || die "$tool not found; run scripts/setup.sh (and install Go 1.26+)"
 done
+[ "$RESOLVER" = tapdns ] || command -v unbound >/dev/null || die "unbound not found; run scripts/setup.sh"
 
 work=$(mktemp -d /tmp/tapdns-rlab.XXXXXX)
 pid=
@@ -65,8 +74,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "building the fake Internet in $work"
-(cd "$root" && go build -o "$work/fakenet" ./bench/cmd/fakenet)
+echo "building the fake Internet and tapdns in $work"
+# -buildvcs=false: under sudo in a checkout owned by another user, git
+# refuses to run and VCS stamping would fail the build.
+(cd "$root" && go build -buildvcs=false -o "$work/fakenet" ./bench/cmd/fakenet &&
+	go build -buildvcs=false -o "$work/tapdns" ./cmd/tapdns)
 "$work/fakenet" -dir "$work/net" -unbound "$unbound4"
 hints=$work/net/root.hints
 
@@ -76,33 +88,35 @@ ip netns add "$ns"
 fakenet_up "$ns" "$work/net"
 echo "namespace $ns: NSD and Knot up (server logs: $work/net/*.log)"
 
-# ---------------------------------------------------------------------------
-# THE RESOLVER. Unbound today. tapdns takes its place with RESOLVER=tapdns
-# once it has a resolver: it runs on a TAP whose kernel side is its gateway,
-# and reaches the fake Internet on lo through it:
-#
-#   tapdns --tap tap0 --ip 198.18.0.2/24 --gateway 198.18.0.1 \
-#          --resolve --root-hints "$hints"
-# ---------------------------------------------------------------------------
+# The lab's link: a bridge whose address is the gateway to the fake
+# Internet, a TAP for the resolver and one for the client.
+ip -n "$ns" -batch - <<EOF
+link add br0 type bridge
+addr add $kernel4/24 dev br0
+addr add $kernel6/64 dev br0 nodad
+tuntap add dev tap0 mode tap
+tuntap add dev tapc mode tap
+link set tap0 master br0
+link set tapc master br0
+link set br0 up
+link set tap0 up
+link set tapc up
+EOF
+
 case $RESOLVER in
+tapdns)
+	args=(--tap tap0 --ip "$tapdns4/24" --gateway "$kernel4" --ip6 "$tapdns6/64" --gateway6 "$kernel6"
+		--resolve --root-hints "$hints" --metrics "$metrics")
+	echo "\$ tapdns ${args[*]}"
+	ip netns exec "$ns" "$work/tapdns" "${args[@]}" >"$work/resolver.log" 2>&1 &
+	pid=$!
+	res=$tapdns4
+	;;
 unbound)
 	ip -n "$ns" addr add "$unbound4/32" dev lo
 	ip netns exec "$ns" unbound -d -c "$work/net/unbound/unbound.conf" >"$work/resolver.log" 2>&1 &
 	pid=$!
 	res=$unbound4
-	;;
-tapdns)
-	(cd "$root" && go build -o "$work/tapdns" ./cmd/tapdns)
-	help=$("$work/tapdns" --help 2>&1 || true)
-	grep -qE -- '^[[:space:]]*--?resolve([[:space:]]|$)' <<<"$help" ||
-		die "this tapdns has no --resolve yet; run with RESOLVER=unbound"
-	ip -n "$ns" tuntap add dev "$tap" mode tap
-	ip -n "$ns" addr add "$kernel4/24" dev "$tap"
-	ip -n "$ns" link set "$tap" up
-	ip netns exec "$ns" "$work/tapdns" --tap "$tap" --ip "$tapdns4/24" --gateway "$kernel4" \
-		--resolve --root-hints "$hints" >"$work/resolver.log" 2>&1 &
-	pid=$!
-	res=$tapdns4
 	;;
 esac
 for i in $(seq 75); do
@@ -137,7 +151,16 @@ walk() {
 	done
 }
 
-# ask NAME [TYPE]: the resolver's answer.
+# tdig ARGS...: `tapdns dig` on tapc, its own userspace stack, against the
+# resolver.
+tdig() {
+	echo
+	echo "\$ tapdns dig --tap tapc --ip $client4/24 @$res $*"
+	ip netns exec "$ns" "$work/tapdns" dig --tap tapc --ip "$client4/24" --gateway "$kernel4" --timeout 5s @"$res" "$@" |
+		grep -vE '^;; (WHEN|SERVER|MSG SIZE)|^$'
+}
+
+# ask NAME [TYPE]: the resolver's answer, with the kernel's dig.
 ask() {
 	echo
 	echo "\$ dig @$res $*"
@@ -153,6 +176,8 @@ The lab is up. In another terminal (as root):
   ip netns exec $ns dig @$res www.olddomain.lab       # DNAME
   ip netns exec $ns dig @$res many.big.lab            # too big for UDP: TCP
   ip netns exec $ns dig @198.19.0.1 +norec www.example.lab   # the root's referral
+  ip netns exec $ns $work/tapdns dig --tap tapc --ip $client4/24 @$res www.glueless.lab
+  ip netns exec $ns curl -s http://$metrics/metrics | grep tapdns_resolver_   # RESOLVER=tapdns
   cat $work/net/expect.txt                            # every case and its answer
 
 Always give dig a server (@...): without one it would use this machine's
@@ -163,11 +188,26 @@ EOF
 fi
 
 walk www.chain.lab A
-ask www.chain.lab A
+tdig www.chain.lab A
+tdig www.glueless.lab A
+sleep 2
+echo
+echo "(two seconds later the same question comes from the cache: the TTLs count down)"
+ask www.chain.lab A +noall +answer
 ask www.olddomain.lab A
-ask www.glueless.lab A
-ask www.d.c.b.a.deep.lab A
-ask www.dead.lab A
+ask www.d.c.b.a.deep.lab A +short
+ask www.dead.lab A +short
+ask www.v6only.lab A +short
 ask nx.example.lab A
+echo
+echo "\$ tapdns dig @198.19.0.1 +trace www.chain.lab   # the walk again, done by tapdns dig"
+ip netns exec "$ns" "$work/tapdns" dig --tap tapc --ip "$client4/24" --gateway "$kernel4" --timeout 2s \
+	@198.19.0.1 +trace www.chain.lab A | grep -vE '^$'
+if [ "$RESOLVER" = tapdns ]; then
+	echo
+	echo "\$ curl http://$metrics/metrics | grep -E 'tapdns_resolver_(cache|upstream_queries|servfail)'"
+	ip netns exec "$ns" curl -s "http://$metrics/metrics" |
+		grep -E '^tapdns_resolver_(cache_(hits|misses|entries|bytes)|upstream_queries|servfail)' | head -20 || true
+fi
 echo
 echo "(every case and its expected answer: expect.txt of internal/fakenet; tear-down follows)"

@@ -208,10 +208,18 @@ func (r *Resolver) Addr() netip.AddrPort { return netip.AddrPortFrom(r.Addrs[0],
 // yet, and waits until it resolves ". NS" (at most 15 s).
 func (n *Net) StartUnbound(t testing.TB, addrs ...netip.Addr) *Resolver {
 	t.Helper()
+	return n.StartUnboundWith(t, "", addrs...)
+}
+
+// StartUnboundWith is StartUnbound with extra appended to the
+// configuration: clauses of their own, e.g. "server:" followed by
+// local-data and local-zone lines (Unbound merges repeated clauses).
+func (n *Net) StartUnboundWith(t testing.TB, extra string, addrs ...netip.Addr) *Resolver {
+	t.Helper()
 	labtest.RequireTools(t, "unbound", "unbound-checkconf")
 	dir := n.resolverDir(t, "unbound", addrs)
 	conf := filepath.Join(dir, "unbound.conf")
-	if err := os.WriteFile(conf, []byte(UnboundConfig(dir, n.Hints, addrs)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(UnboundConfig(dir, n.Hints, addrs)+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := n.NS.Run(t, "unbound-checkconf", conf); err != nil {
@@ -225,10 +233,17 @@ func (n *Net) StartUnbound(t testing.TB, addrs ...netip.Addr) *Resolver {
 // waits until it resolves ". NS" (at most 15 s).
 func (n *Net) StartKresd(t testing.TB, addrs ...netip.Addr) *Resolver {
 	t.Helper()
+	return n.StartKresdWith(t, "", addrs...)
+}
+
+// StartKresdWith is StartKresd with extra (Lua) appended to the
+// configuration, e.g. hints and policy rules.
+func (n *Net) StartKresdWith(t testing.TB, extra string, addrs ...netip.Addr) *Resolver {
+	t.Helper()
 	labtest.RequireTools(t, "kresd")
 	dir := n.resolverDir(t, "kresd", addrs)
 	conf := filepath.Join(dir, "kresd.conf")
-	if err := os.WriteFile(conf, []byte(KresdConfig(dir, n.Hints, addrs)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(KresdConfig(dir, n.Hints, addrs)+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return n.startResolver(t, "kresd", addrs, "kresd", "-n", "-c", conf, dir)

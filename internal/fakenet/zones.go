@@ -170,12 +170,15 @@ www	AAAA	2001:2:0:10::11
 
 		// A CNAME chain through three zones on different servers, and one
 		// that ends in NXDOMAIN.
+		// loop is a CNAME loop through both zones (no expected answer:
+		// resolvers differ; resdiff compares them).
 		{origin: "chain.lab.", servers: []string{"leaf2"}, ns: one("chain.lab.", "leaf2"), body: `
 www	CNAME	step.chain.test.
 dangling	CNAME	gone.example.test.
+loop	CNAME	loop.chain.test.
 `},
 		{origin: "chain.test.", servers: []string{"leaf1"}, ns: one("chain.test.", "leaf1"),
-			body: "step\tCNAME\twww.example.lab.\n"},
+			body: "step\tCNAME\twww.example.lab.\nloop\tCNAME\tloop.chain.lab.\n"},
 
 		// Answers too large for 1232 octets over UDP: TC=1, then TCP.
 		{origin: "big.lab.", servers: []string{"leaf1"}, ns: one("big.lab.", "leaf1"), body: bigA()},

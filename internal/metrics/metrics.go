@@ -86,6 +86,7 @@ type Collector struct {
 	zoneWarnings, zoneSigned                                                           *prometheus.Desc
 	pcapPackets, pcapDropped, pcapBytes                                                *prometheus.Desc
 	qlogDropped                                                                        *prometheus.Desc
+	localAnswers, blocked, recursed, recursionRefused                                  *prometheus.Desc
 	xdpDrops, xdpKicks, xdpKickErrors                                                  *prometheus.Desc
 }
 
@@ -143,9 +144,13 @@ func NewCollector(src Sources) *Collector {
 		pcapBytes:   desc("pcap_bytes", "Size of the --pcap file."),
 		qlogDropped: desc("query_log_dropped_total", "--log-queries lines dropped because the log could not keep up."),
 
-		xdpDrops:      desc("xdp_drops_total", "With --xdp: frames lost at the AF_XDP sockets, by reason (the kernel's counters and ours).", "reason"),
-		xdpKicks:      desc("xdp_syscalls_total", "With --xdp: system calls that kicked transmission (tx, one per burst) or woke reception (rx).", "dir"),
-		xdpKickErrors: desc("xdp_tx_kick_errors_total", "With --xdp: transmission kicks that failed (the frames go with the next)."),
+		localAnswers:     desc("dns_local_answers_total", "Answers from local data (--override, --hosts)."),
+		blocked:          desc("dns_blocked_total", "NXDOMAIN answers (EDE 15) for names on a --block list."),
+		recursed:         desc("dns_recursion_total", "Queries handed to recursion or forwarding (cache hits included)."),
+		recursionRefused: desc("dns_recursion_refused_total", "Queries outside the zones REFUSED (EDE 18) because the client is not in --allow-recursion."),
+		xdpDrops:         desc("xdp_drops_total", "With --xdp: frames lost at the AF_XDP sockets, by reason (the kernel's counters and ours).", "reason"),
+		xdpKicks:         desc("xdp_syscalls_total", "With --xdp: system calls that kicked transmission (tx, one per burst) or woke reception (rx).", "dir"),
+		xdpKickErrors:    desc("xdp_tx_kick_errors_total", "With --xdp: transmission kicks that failed (the frames go with the next)."),
 	}
 }
 
@@ -159,6 +164,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.tcpQueries, c.tcpReplies, c.tcpAccepted, c.tcpActive, c.tcpClosed,
 		c.zoneSerial, c.zoneRecords, c.zoneWarnings, c.zoneSigned, c.reloads, c.reloadFailures, c.fileFailures, c.lastReload, c.lastOK,
 		c.pcapPackets, c.pcapDropped, c.pcapBytes, c.qlogDropped,
+		c.localAnswers, c.blocked, c.recursed, c.recursionRefused,
 		c.xdpDrops, c.xdpKicks, c.xdpKickErrors,
 	} {
 		ch <- d
@@ -203,6 +209,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, c.cached, d.Cached)
 		counter(ch, c.rrlLimited, d.RRLLimited)
 		counter(ch, c.rrlSlipped, d.RRLSlipped)
+		counter(ch, c.localAnswers, d.Local)
+		counter(ch, c.blocked, d.Blocked)
+		counter(ch, c.recursed, d.Recursed)
+		counter(ch, c.recursionRefused, d.RecursionRefused)
 	}
 	if s.Net != nil {
 		n := s.Net()

@@ -105,6 +105,7 @@ func TestServerScrape(t *testing.T) {
 			s.Rcode[0] = queries.Load()
 			s.Rcode[3] = 2
 			s.Rcode[16] = 1
+			s.Local, s.Blocked, s.Recursed, s.RecursionRefused = 4, 3, 7, 2
 			return s
 		},
 		Requests: func() dnssvc.RequestStats {
@@ -174,6 +175,10 @@ func TestServerScrape(t *testing.T) {
 		{"tapdns_zone_last_reload_timestamp_seconds", nil, 1700000000},
 		{"tapdns_zone_last_reload_success", nil, 0},
 		{"tapdns_pcap_packets_total", nil, 12},
+		{"tapdns_dns_local_answers_total", nil, 4},
+		{"tapdns_dns_blocked_total", nil, 3},
+		{"tapdns_dns_recursion_total", nil, 7},
+		{"tapdns_dns_recursion_refused_total", nil, 2},
 	}
 	for _, c := range checks {
 		if got := value(t, fams, c.name, c.labels...); got != c.want {
