@@ -97,8 +97,6 @@ trap 'exit 130' INT TERM
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-# shellcheck source=bench/provenance.sh
-. "$ROOT/bench/provenance.sh"
 PROVENANCE=$(provenance "$ROOT") # at the start: the tree that is built below
 
 # ---------------------------------------------------------------- build
