@@ -19,6 +19,13 @@
 #                          side the address CIDR and sets it up; a server
 #                          built on water clears the persist flag, so the
 #                          device may be gone after the previous server
+#   sign_zone DIR ORIGIN MODE IN OUT [ARGS...]
+#                          signs the zone file IN (origin ORIGIN) into OUT
+#                          with a new KSK and ZSK (ECDSA P-256) made in DIR,
+#                          on every CPU: NSEC, or NSEC3 per RFC 9276 (no
+#                          salt, no extra iterations) when MODE is nsec3;
+#                          ARGS go to dnssec-signzone; its output goes to
+#                          stderr as "# " lines
 #   median, minmax         of the numbers on stdin, one per line: the median
 #                          (NA for none), and "min-max"
 #   AWK_MEDIAN             the awk function med(x, n): the median of
@@ -61,6 +68,17 @@ tap_up() {
 	fi
 	ip -n "$ns" addr replace "$cidr" dev "$tap"
 	ip -n "$ns" link set "$tap" up
+}
+
+sign_zone() {
+	local dir=$1 origin=$2 mode=$3 in=$4 out=$5 nsec3=()
+	shift 5
+	mkdir -p "$dir"
+	dnssec-keygen -q -K "$dir" -a ECDSAP256SHA256 -f KSK -n ZONE "$origin" >/dev/null
+	dnssec-keygen -q -K "$dir" -a ECDSAP256SHA256 -n ZONE "$origin" >/dev/null
+	[[ $mode == nsec3 ]] && nsec3=(-3 - -H 0)
+	(cd "$dir" && dnssec-signzone -q -S -K "$dir" -d "$dir" -n "$(nproc)" "${nsec3[@]}" "$@" \
+		-o "$origin" -f "$out" "$in") | sed 's/^/# /' >&2
 }
 
 AWK_MEDIAN='

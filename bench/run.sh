@@ -131,14 +131,8 @@ DNSPERF_DO=()
 if [[ -n $DNSSEC ]]; then
 	# Sign the zone (KSK + ZSK, ECDSA P-256; NSEC3 per RFC 9276: no salt,
 	# no extra iterations) and ask with DO=1.
-	mkdir -p "$WORK/keys"
-	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -f KSK -n ZONE "$ZONE_ORIGIN" >/dev/null
-	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -n ZONE "$ZONE_ORIGIN" >/dev/null
-	nsec3=()
-	[[ $DNSSEC == nsec3 ]] && nsec3=(-3 - -H 0)
 	log "signing the zone ($DNSSEC)"
-	(cd "$WORK/keys" && dnssec-signzone -q -S -K "$WORK/keys" -d "$WORK/keys" -n "$(nproc)" "${nsec3[@]}" \
-		-o "$ZONE_ORIGIN" -f "$WORK/bench.signed" "$WORK/bench.zone") | sed 's/^/# /' >&2
+	sign_zone "$WORK/keys" "$ZONE_ORIGIN" "$DNSSEC" "$WORK/bench.zone" "$WORK/bench.signed"
 	ZONEFILE=$WORK/bench.signed
 	KXQUERIES=$WORK/queries-do.txt
 	awk '{ print $1, $2, "D" }' "$WORK/queries.txt" >"$KXQUERIES"

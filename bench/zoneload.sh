@@ -125,15 +125,9 @@ read -r LAST_NAME LAST_ADDR < <(awk '/^; last: / { print $3, $5; exit }' "$ZONE"
 ORIGIN=$(awk '/^\$ORIGIN/ { print $2; exit }' "$ZONE")
 [[ -n $LAST_NAME && -n $ORIGIN ]] || { echo "bench/zoneload.sh: $ZONE has no zonegen header" >&2; exit 1; }
 if [[ -n $DNSSEC ]]; then
-	mkdir -p "$WORK/keys"
-	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -f KSK -n ZONE "$ORIGIN" >/dev/null
-	dnssec-keygen -q -K "$WORK/keys" -a ECDSAP256SHA256 -n ZONE "$ORIGIN" >/dev/null
-	nsec3=()
-	[[ $DNSSEC == nsec3 ]] && nsec3=(-3 - -H 0)
 	log "signing $ZONE ($DNSSEC, $(nproc) threads)"
 	s0=$(date +%s)
-	(cd "$WORK/keys" && dnssec-signzone -q -S -K "$WORK/keys" -d "$WORK/keys" -n "$(nproc)" "${nsec3[@]}" -O full \
-		-o "$ORIGIN" -f "$WORK/signed.zone" "$ZONE") | sed 's/^/# /' >&2
+	sign_zone "$WORK/keys" "$ORIGIN" "$DNSSEC" "$ZONE" "$WORK/signed.zone" -O full
 	ZONE=$WORK/signed.zone
 	# The serial-bumped reload starts from the signed zone too.
 	cp "$ZONE" "$WORK/bench.zone.orig"
