@@ -5,6 +5,13 @@
 // NOTIMP, drop); Builder appends a response with RFC 1035 name compression
 // into a caller-owned buffer. Names handled here are uncompressed wire-format
 // names unless stated otherwise; "canonical" means lower-cased ASCII.
+//
+// The name helpers every DNS package uses live here too: ReadName and
+// SkipName for names in messages (compressed or not), IsSubdomain and
+// LowerASCII, which do not allocate; and AppendName, ParseName and
+// Unescape for presentation format, which are for configuration and zone
+// files, not the query path (ParseName allocates, and their errors are
+// formatted).
 package dnswire
 
 // Message layout limits (RFC 1035 section 2.3.4).
