@@ -26,6 +26,10 @@
 # Usage (root):  bench/reload-latency.sh
 #   ROUNDS=5 DURATION=20 QPS=20000 RELOAD_EVERY=4 NAMES=200000
 #   MODES=lean,plain,none  SRV_CPU=0 GEN_CPU=1 (empty: not pinned)
+#   CHANGE=1: bump the zone's SOA serial in the file before each SIGHUP,
+#   so that every reload parses and installs a new zone (tapdns skips a
+#   file whose content did not change); CHANGE=0: SIGHUP with the file
+#   unchanged (the cost of a reload that finds nothing to do)
 #   TAPDNS_ARGS="" NOTE=""
 # Output: the table on stdout and in bench/out/reload-latency-<date>.txt,
 # samples in bench/out/reload-latency-<date>.tsv.
@@ -41,6 +45,7 @@ SRV_CPU=${SRV_CPU-0}
 GEN_CPU=${GEN_CPU-1}
 TAPDNS_ARGS=${TAPDNS_ARGS:-}
 NOTE=${NOTE:-}
+CHANGE=${CHANGE:-1}
 
 die() { echo "bench/reload-latency.sh: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (network namespace, TAP)"
@@ -103,6 +108,13 @@ stop_server() {
 	SPID=
 }
 
+# bump_serial adds 1 to the SOA serial in $ZONE (zonegen writes one SOA
+# line), writing a new file and renaming it over the old one.
+bump_serial() {
+	awk '!done && $1 !~ /^;/ { for (i = 1; i + 3 <= NF; i++) if ($i == "SOA") { $(i+3) = $(i+3) + 1; done = 1; break } } { print }' OFS='\t' "$ZONE" >"$ZONE.new"
+	mv "$ZONE.new" "$ZONE"
+}
+
 # measure MODE ROUND: one run; appends a line to $SAMPLES.
 measure() {
 	local mode=$1 r=$2 slog=$WORK/$1.r$2.log plog=$WORK/$1.r$2.dnsperf env=() reloads=0
@@ -131,6 +143,7 @@ measure() {
 		local t=2
 		sleep 2
 		while ((t < DURATION - 1)) && kill -0 "$GPID" 2>/dev/null; do
+			[[ $CHANGE == 1 ]] && bump_serial
 			kill -HUP "$SPID"
 			reloads=$((reloads + 1))
 			sleep "$RELOAD_EVERY"
@@ -190,7 +203,7 @@ done
 	echo "$PROVENANCE"
 	echo "load average (1/5/15 min): $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	busy_warning "$LOAD0"
-	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS RELOAD_EVERY=$RELOAD_EVERY NAMES=$NAMES ($RRS RRs) MODES=$MODES SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TAPDNS_ARGS=$TAPDNS_ARGS"
+	echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION QPS=$QPS RELOAD_EVERY=$RELOAD_EVERY NAMES=$NAMES ($RRS RRs) MODES=$MODES CHANGE=$CHANGE SRV_CPU=$SRV_CPU GEN_CPU=$GEN_CPU TAPDNS_ARGS=$TAPDNS_ARGS"
 	[[ -n $NOTE ]] && echo "note: $NOTE"
 	echo
 	echo "latency in us over all answered queries of a run; per mode the median over rounds and [min-max]"

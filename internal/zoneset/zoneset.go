@@ -257,6 +257,17 @@ func (m *Manager) reloadLocked() error {
 		zones[i] = z
 		reloaded++
 	}
+	if reloaded == 0 && len(errs) == 0 {
+		// Nothing changed: keep the set in service, and with it the
+		// server's answer cache, which a new set would start afresh.
+		m.st.Reloads++
+		m.st.LastReload = time.Now()
+		m.st.LastOK = true
+		m.st.LastError = ""
+		m.log.Info("zones reloaded", "zones", len(m.entries), "reloaded", 0,
+			"unchanged", len(m.entries), "took", time.Since(start).Round(time.Microsecond))
+		return nil
+	}
 	set, err := zone.NewSet(zones...)
 	if err != nil {
 		errs = append(errs, err)

@@ -411,3 +411,38 @@ func TestWatchInclude(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestReloadUnchangedKeepsSet checks that a reload finding every file
+// unchanged installs nothing: the set in service (and the server's answer
+// cache built on it) stays, and the reload still counts as a good one.
+func TestReloadUnchangedKeepsSet(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.zone")
+	write(t, a, zoneText("a.test.", 1, "198.18.0.10"))
+	var inst installed
+	m, err := New([]string{a}, nil, inst.install, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := m.Set()
+	if err := m.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := inst.count(); got != 1 {
+		t.Errorf("installs after an unchanged reload = %d, want 1 (the first)", got)
+	}
+	if m.Set() != before {
+		t.Errorf("an unchanged reload replaced the set")
+	}
+	if st := m.Stats(); st.Reloads != 1 || !st.LastOK {
+		t.Errorf("stats = %+v, want 1 reload, LastOK", st)
+	}
+	// A change after that is installed as usual.
+	write(t, a, zoneText("a.test.", 2, "198.18.0.10"))
+	if err := m.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := inst.count(); got != 2 {
+		t.Errorf("installs after a change = %d, want 2", got)
+	}
+}
