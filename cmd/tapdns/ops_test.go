@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,4 +272,18 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestExtraP checks that a zone load runs with one P more than serving
+// does and that the count is put back afterwards.
+func TestExtraP(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	restore := extraP()
+	if got := runtime.GOMAXPROCS(0); got != before+1 {
+		t.Errorf("GOMAXPROCS during a load = %d, want %d", got, before+1)
+	}
+	restore()
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS after a load = %d, want %d", got, before)
+	}
 }
