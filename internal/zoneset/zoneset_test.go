@@ -154,15 +154,22 @@ func watch(t *testing.T, m *Manager) {
 	})
 }
 
-func TestWatch(t *testing.T) {
-	dir := t.TempDir()
-	a := filepath.Join(dir, "a.zone")
+// oneZone starts a manager on one zone file, a.test. at serial 1, and
+// returns it with the file's path and the record of installs.
+func oneZone(t *testing.T) (*Manager, string, *installed) {
+	t.Helper()
+	a := filepath.Join(t.TempDir(), "a.zone")
 	write(t, a, zoneText("a.test.", 1, "198.18.0.10"))
-	var inst installed
+	inst := &installed{}
 	m, err := New([]string{a}, nil, inst.install, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, a, inst
+}
+
+func TestWatch(t *testing.T) {
+	m, a, _ := oneZone(t)
 	watch(t, m)
 	waitFor := func(what string, f func() bool) {
 		t.Helper()
@@ -416,14 +423,7 @@ func TestWatchInclude(t *testing.T) {
 // unchanged installs nothing: the set in service (and the server's answer
 // cache built on it) stays, and the reload still counts as a good one.
 func TestReloadUnchangedKeepsSet(t *testing.T) {
-	dir := t.TempDir()
-	a := filepath.Join(dir, "a.zone")
-	write(t, a, zoneText("a.test.", 1, "198.18.0.10"))
-	var inst installed
-	m, err := New([]string{a}, nil, inst.install, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, a, inst := oneZone(t)
 	before := m.Set()
 	if err := m.Reload(); err != nil {
 		t.Fatalf("Reload: %v", err)
