@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -223,5 +224,36 @@ func TestFrontAllocs(t *testing.T) {
 		}); n > 0 && c.name != "www.elsewhere.test." {
 			t.Errorf("%s: %v allocations, want 0", c.name, n)
 		}
+	}
+}
+
+// TestFrontRRLCoversRecursion checks that response rate limiting applies
+// to recursive answers as it does to authoritative ones: a client over
+// the limit gets slips and drops, and the resolver is not even asked.
+func TestFrontRRLCoversRecursion(t *testing.T) {
+	rec := &fakeRecursion{}
+	s := New(Config{Recursion: rec, RRL: 5, RRLSlip: 2,
+		AllowRecursion: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24")}}, testSet(t), nil)
+	clk := &fakeClock{ns: int64(time.Hour)}
+	s.rrl.now = clk.now
+	q := packQuery(t, "www.elsewhere.test.", dns.TypeA, withEDNS(1232, false))
+	client := Request{Client: netip.MustParseAddrPort("198.18.0.9:5300"), Local: netip.MustParseAddrPort("198.18.0.2:53")}
+	var answered, slipped, dropped int
+	for range 25 {
+		resp := s.Respond(make([]byte, 0, 4096), q, client)
+		switch {
+		case len(resp) == 0:
+			dropped++
+		case resp[2]&0x02 != 0: // TC: a slip
+			slipped++
+		default:
+			answered++
+		}
+	}
+	if answered != 5 || slipped != 10 || dropped != 10 {
+		t.Errorf("answered %d slipped %d dropped %d, want 5, 10, 10", answered, slipped, dropped)
+	}
+	if got := len(rec.got); got != answered {
+		t.Errorf("resolver asked %d times, want %d (only for the answered queries)", got, answered)
 	}
 }
