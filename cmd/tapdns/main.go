@@ -40,6 +40,7 @@ import (
 	"github.com/tapdns/tapdns/netstack"
 	"github.com/tapdns/tapdns/resolver"
 	"github.com/tapdns/tapdns/zone"
+	"golang.org/x/sys/unix"
 )
 
 // defaultZone is served when no --zone is given.
@@ -403,17 +404,35 @@ const loadGCPercent = 25
 // loadLean loads one zone (--zone FILE or ORIGIN=FILE) with the tighter
 // GC target.
 //
-// It also gives the runtime one more P while it parses. A zone parse is one
+// It also keeps the parse from delaying answers. A zone parse is one
 // CPU-bound goroutine; with GOMAXPROCS=1 (tapdns pinned to one core, as on
 // a small appliance) the goroutines that answer queries would wait for it
 // to be preempted, every 10 ms or so, and a reload would show as tens of
-// milliseconds of query latency. With a P of their own they run as soon as
-// a frame arrives, and the kernel shares the core between the two threads.
+// milliseconds of query latency. So the runtime gets one more P while it
+// parses, and the parse runs on an OS thread of its own at the lowest CPU
+// priority (nice 19): when a frame arrives, the kernel runs the thread
+// that answers it first.
 func loadLean(arg string) (*zone.Zone, error) {
 	old := debug.SetGCPercent(loadGCPercent)
 	defer debug.SetGCPercent(old)
 	defer extraP()()
-	return zoneset.Load(arg)
+	var (
+		z    *zone.Zone
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		// Never unlocked: the thread ends with this goroutine, and its
+		// priority with it, so no thread at nice 19 goes back to the
+		// runtime (raising nice needs no privilege; lowering it back
+		// would).
+		runtime.LockOSThread()
+		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19) // best effort: only latency depends on it
+		z, err = zoneset.Load(arg)
+	}()
+	<-done
+	return z, err
 }
 
 // extraP raises GOMAXPROCS by one and returns the function that puts it
