@@ -257,36 +257,29 @@ func (m *Manager) reloadLocked() error {
 		zones[i] = z
 		reloaded++
 	}
-	if reloaded == 0 && len(errs) == 0 {
-		// Nothing changed: keep the set in service, and with it the
-		// server's answer cache, which a new set would start afresh.
-		m.st.Reloads++
-		m.st.LastReload = time.Now()
-		m.st.LastOK = true
-		m.st.LastError = ""
-		m.log.Info("zones reloaded", "zones", len(m.entries), "reloaded", 0,
-			"unchanged", len(m.entries), "took", time.Since(start).Round(time.Microsecond))
-		return nil
-	}
-	set, err := zone.NewSet(zones...)
-	if err != nil {
-		errs = append(errs, err)
-		m.log.Warn("zone reload failed; the old zones stay in service", "err", err.Error())
-	} else {
-		for i := range changes {
-			c := &changes[i]
-			if c.z == nil {
-				continue
+	// With no zone reloaded the set in service stays, and with it the
+	// server's answer cache, which a new set would start afresh.
+	if reloaded > 0 {
+		set, err := zone.NewSet(zones...)
+		if err != nil {
+			errs = append(errs, err)
+			m.log.Warn("zone reload failed; the old zones stay in service", "err", err.Error())
+		} else {
+			for i := range changes {
+				c := &changes[i]
+				if c.z == nil {
+					continue
+				}
+				old := c.e.zone
+				c.e.sum, c.e.ok = c.sum, c.ok
+				m.loaded(c.e, c.z)
+				m.logChange(c.e.src.File, old, c.z)
+				m.logWarnings(c.z)
 			}
-			old := c.e.zone
-			c.e.sum, c.e.ok = c.sum, c.ok
-			m.loaded(c.e, c.z)
-			m.logChange(c.e.src.File, old, c.z)
-			m.logWarnings(c.z)
-		}
-		m.set = set
-		if m.install != nil {
-			m.install(set)
+			m.set = set
+			if m.install != nil {
+				m.install(set)
+			}
 		}
 	}
 	m.st.Reloads++
