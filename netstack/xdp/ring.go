@@ -40,11 +40,13 @@ func (w *ringWords) needWakeup() bool {
 	return w.flags.Load()&unix.XDP_RING_NEED_WAKEUP != 0
 }
 
-// addrRing is the fill ring (we produce) or the completion ring (we
-// consume): entries are UMEM addresses.
-type addrRing struct {
+// ring is one of the four rings, seen from our side. Entries are UMEM
+// addresses (uint64) for the fill ring (we produce) and the completion
+// ring (we consume), frame descriptors for the RX ring (we consume) and
+// the TX ring (we produce).
+type ring[T uint64 | unix.XDPDesc] struct {
 	ringWords
-	ring []uint64
+	ring []T
 	mask uint32
 	// prod and cons are the cached indexes. For a ring we produce, cons is
 	// the last consumer index seen plus the ring size, so that cons-prod
@@ -52,10 +54,16 @@ type addrRing struct {
 	prod, cons uint32
 }
 
-func newAddrRing(mem []byte, off unix.XDPRingOffset, size uint32, produce bool) addrRing {
-	r := addrRing{
+// addrRing is the fill or the completion ring.
+type addrRing = ring[uint64]
+
+// descRing is the RX or the TX ring.
+type descRing = ring[unix.XDPDesc]
+
+func newRing[T uint64 | unix.XDPDesc](mem []byte, off unix.XDPRingOffset, size uint32, produce bool) ring[T] {
+	r := ring[T]{
 		ringWords: mapWords(mem, off),
-		ring:      unsafe.Slice((*uint64)(unsafe.Pointer(&mem[off.Desc])), size),
+		ring:      unsafe.Slice((*T)(unsafe.Pointer(&mem[off.Desc])), size),
 		mask:      size - 1,
 	}
 	r.prod = r.producer.Load()
@@ -68,7 +76,7 @@ func newAddrRing(mem []byte, off unix.XDPRingOffset, size uint32, produce bool) 
 
 // free returns the number of slots we may produce into, refreshing the
 // consumer index only when fewer than want are known to be free.
-func (r *addrRing) free(want uint32) uint32 {
+func (r *ring[T]) free(want uint32) uint32 {
 	if n := r.cons - r.prod; n >= want {
 		return n
 	}
@@ -76,18 +84,18 @@ func (r *addrRing) free(want uint32) uint32 {
 	return r.cons - r.prod
 }
 
-// push appends addr; the caller has checked free.
-func (r *addrRing) push(addr uint64) {
-	r.ring[r.prod&r.mask] = addr
+// push appends an entry; the caller has checked free.
+func (r *ring[T]) push(e T) {
+	r.ring[r.prod&r.mask] = e
 	r.prod++
 }
 
 // publish makes the entries pushed so far visible to the kernel.
-func (r *addrRing) publish() { r.producer.Store(r.prod) }
+func (r *ring[T]) publish() { r.producer.Store(r.prod) }
 
 // avail returns the number of entries ready to consume, refreshing the
 // producer index only when none are known.
-func (r *addrRing) avail() uint32 {
+func (r *ring[T]) avail() uint32 {
 	if n := r.prod - r.cons; n > 0 {
 		return n
 	}
@@ -96,71 +104,17 @@ func (r *addrRing) avail() uint32 {
 }
 
 // pop returns the next entry; the caller has checked avail.
-func (r *addrRing) pop() uint64 {
-	a := r.ring[r.cons&r.mask]
+func (r *ring[T]) pop() T {
+	e := r.ring[r.cons&r.mask]
 	r.cons++
-	return a
+	return e
 }
 
 // release hands the slots consumed so far back to the kernel.
-func (r *addrRing) release() { r.consumer.Store(r.cons) }
-
-// descRing is the RX ring (we consume) or the TX ring (we produce):
-// entries are frame descriptors.
-type descRing struct {
-	ringWords
-	ring       []unix.XDPDesc
-	mask       uint32
-	prod, cons uint32 // as in addrRing
-}
-
-func newDescRing(mem []byte, off unix.XDPRingOffset, size uint32, produce bool) descRing {
-	r := descRing{
-		ringWords: mapWords(mem, off),
-		ring:      unsafe.Slice((*unix.XDPDesc)(unsafe.Pointer(&mem[off.Desc])), size),
-		mask:      size - 1,
-	}
-	r.prod = r.producer.Load()
-	r.cons = r.consumer.Load()
-	if produce {
-		r.cons += size
-	}
-	return r
-}
-
-func (r *descRing) free(want uint32) uint32 {
-	if n := r.cons - r.prod; n >= want {
-		return n
-	}
-	r.cons = r.consumer.Load() + uint32(len(r.ring))
-	return r.cons - r.prod
-}
-
-func (r *descRing) push(d unix.XDPDesc) {
-	r.ring[r.prod&r.mask] = d
-	r.prod++
-}
-
-func (r *descRing) publish() { r.producer.Store(r.prod) }
-
-func (r *descRing) avail() uint32 {
-	if n := r.prod - r.cons; n > 0 {
-		return n
-	}
-	r.prod = r.producer.Load()
-	return r.prod - r.cons
-}
-
-func (r *descRing) pop() unix.XDPDesc {
-	d := r.ring[r.cons&r.mask]
-	r.cons++
-	return d
-}
-
-func (r *descRing) release() { r.consumer.Store(r.cons) }
+func (r *ring[T]) release() { r.consumer.Store(r.cons) }
 
 // pending returns the number of entries we produced that the kernel has
 // not consumed yet (for a ring we produce).
-func (r *descRing) pending() uint32 {
-	return r.prod - (r.consumer.Load())
+func (r *ring[T]) pending() uint32 {
+	return r.prod - r.consumer.Load()
 }

@@ -212,19 +212,19 @@ func NewSocket(cfg SocketConfig) (_ *Socket, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.fill = newAddrRing(m, off.Fr, nrx, true)
+	s.fill = newRing[uint64](m, off.Fr, nrx, true)
 	if m, err = mapRing(off.Rx, nrx, descSize, unix.XDP_PGOFF_RX_RING); err != nil {
 		return nil, err
 	}
-	s.rx = newDescRing(m, off.Rx, nrx, false)
+	s.rx = newRing[unix.XDPDesc](m, off.Rx, nrx, false)
 	if m, err = mapRing(off.Tx, ntx, descSize, unix.XDP_PGOFF_TX_RING); err != nil {
 		return nil, err
 	}
-	s.tx = newDescRing(m, off.Tx, ntx, true)
+	s.tx = newRing[unix.XDPDesc](m, off.Tx, ntx, true)
 	if m, err = mapRing(off.Cr, ntx, addrSize, unix.XDP_UMEM_PGOFF_COMPLETION_RING); err != nil {
 		return nil, err
 	}
-	s.comp = newAddrRing(m, off.Cr, ntx, false)
+	s.comp = newRing[uint64](m, off.Cr, ntx, false)
 
 	// Receive frames are the first nrx, all of them in the fill ring from
 	// the start; transmit frames the rest.
